@@ -1,0 +1,228 @@
+"""Recording answers and comments under the anonymity model.
+
+The only tie between a person and an answer is ``link_hash``: an HMAC of (round, question,
+workspace, user) under a key that lives in configuration, never in the database. It lets a doctor
+change an answer while the round is open and is erased when the round closes. Segments
+(department, grade) are copied only where enough people in that segment were asked the item.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from bot.core import Core
+from bot.messages import valid_value
+from storage.models import (
+    Comment,
+    Delivery,
+    Department,
+    Participant,
+    QuestionItem,
+    QuestionVersion,
+    Response,
+    Round,
+    RoundItemSegment,
+    Workspace,
+)
+
+MAX_COMMENT = 2000
+
+
+@dataclass
+class Outcome:
+    status: str  # recorded | closed | not_yours | invalid
+    round_id: int | None = None
+    delivery: Delivery | None = None
+    answers: dict[int, int] = field(default_factory=dict)
+
+
+def link_hash(key: bytes, *parts: object) -> str:
+    msg = "|".join(str(p) for p in parts).encode()
+    return hmac.new(key, msg, hashlib.sha256).hexdigest()
+
+
+def _upsert(s: Session, model, values: dict, keys: list[str], update_cols: list[str]) -> None:
+    """One statement, no read-modify-write race: a double tap can never make two rows."""
+    ins = pg_insert if s.bind.dialect.name == "postgresql" else sqlite_insert
+    stmt = ins(model).values(**values)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=keys, set_={c: stmt.excluded[c] for c in update_cols}
+    )
+    s.execute(stmt)
+
+
+def _find_delivery(
+    s: Session, team_id: str, user_id: str, round_id: int
+) -> tuple[Delivery, Participant, Round] | None:
+    row = s.execute(
+        select(Delivery, Participant, Round)
+        .join(Participant, Participant.id == Delivery.participant_id)
+        .join(Round, Round.id == Delivery.round_id)
+        .join(Workspace, Workspace.id == Round.workspace_id)
+        .where(
+            Workspace.team_id == team_id,
+            Participant.slack_user_id == user_id,
+            Delivery.round_id == round_id,
+        )
+    ).first()
+    return tuple(row) if row else None
+
+
+def _segment(
+    s: Session, rnd: Round, version_id: int, p: Participant, k: int
+) -> tuple[int | None, str | None]:
+    """Copy the department/grade only where at least k people in it were asked this item."""
+    dept_id, grade = None, None
+    if p.department_id is not None:
+        name = s.scalar(select(Department.name).where(Department.id == p.department_id))
+        if _asked(s, rnd.id, version_id, "department", name) >= k:
+            dept_id = p.department_id
+    if p.grade and _asked(s, rnd.id, version_id, "grade", p.grade) >= k:
+        grade = p.grade
+    return dept_id, grade
+
+
+def _asked(s: Session, round_id: int, version_id: int, dim: str, seg: str) -> int:
+    return (
+        s.scalar(
+            select(RoundItemSegment.asked).where(
+                RoundItemSegment.round_id == round_id,
+                RoundItemSegment.version_id == version_id,
+                RoundItemSegment.dimension == dim,
+                RoundItemSegment.segment == seg,
+            )
+        )
+        or 0
+    )
+
+
+def record_answer(
+    core: Core, team_id: str, user_id: str, round_id: int, version_id: int, value: int
+) -> Outcome:
+    """Store (or change) one answer; repeated taps and retried requests are idempotent."""
+    with core.db.Session() as s, s.begin():
+        found = _find_delivery(s, team_id, user_id, round_id)
+        if found is None:
+            return Outcome("not_yours", round_id)
+        delivery, person, rnd = found
+        if rnd.status != "open" or _aware(rnd.closes_at) <= core.clock.now():
+            return Outcome("closed", round_id, delivery)
+        if version_id not in delivery.version_ids:
+            return Outcome("invalid", round_id, delivery)
+        scale = s.scalar(
+            select(QuestionItem.scale)
+            .join(QuestionVersion, QuestionVersion.item_id == QuestionItem.id)
+            .where(QuestionVersion.id == version_id)
+        )
+        if not valid_value(scale, value):
+            return Outcome("invalid", round_id, delivery)
+        dept_id, grade = _segment(s, rnd, version_id, person, core.k)
+        h = link_hash(core.link_key, round_id, version_id, team_id, user_id)
+        _upsert(
+            s,
+            Response,
+            {
+                "id": _new_id(),
+                "workspace_id": rnd.workspace_id,
+                "round_id": round_id,
+                "version_id": version_id,
+                "value": value,
+                "department_id": dept_id,
+                "grade": grade,
+                "link_hash": h,
+            },
+            ["round_id", "version_id", "link_hash"],
+            ["value"],
+        )
+        if not delivery.answered:
+            s.execute(update(Delivery).where(Delivery.id == delivery.id).values(answered=True))
+        answers = current_answers(core, s, team_id, user_id, round_id, delivery.version_ids)
+        return Outcome("recorded", round_id, delivery, answers)
+
+
+def current_answers(
+    core: Core, s: Session, team_id: str, user_id: str, round_id: int, version_ids: list[int]
+) -> dict[int, int]:
+    """This person's answers in an open round, found only through their link hashes."""
+    hashes = {link_hash(core.link_key, round_id, v, team_id, user_id): v for v in version_ids}
+    rows = s.execute(
+        select(Response.link_hash, Response.value).where(
+            Response.round_id == round_id, Response.link_hash.in_(list(hashes))
+        )
+    )
+    return {hashes[h]: v for h, v in rows}
+
+
+def _new_id() -> str:
+    from storage.models import random_id
+
+    return random_id()
+
+
+def _aware(dt):
+    from datetime import UTC
+
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def clean_comment(text: str | None) -> str:
+    """Trim, drop control and invisible direction characters, normalise; keep line breaks."""
+    text = unicodedata.normalize("NFC", text or "")
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = _CONTROL.sub("", text)
+    text = re.sub(r"\n{3,}", "\n\n", text)
+    return text.strip()
+
+
+def record_comment(
+    core: Core, team_id: str, user_id: str, round_id: int, text: str, theme: str | None
+) -> Outcome:
+    """Store (or replace) this person's one comment for the round. Caller checks length first."""
+    with core.db.Session() as s, s.begin():
+        found = _find_delivery(s, team_id, user_id, round_id)
+        if found is None:
+            return Outcome("not_yours", round_id)
+        delivery, person, rnd = found
+        if rnd.status != "open" or _aware(rnd.closes_at) <= core.clock.now():
+            return Outcome("closed", round_id, delivery)
+        total = s.scalar(
+            select(RoundItemSegment.asked).where(
+                RoundItemSegment.round_id == round_id,
+                RoundItemSegment.dimension == "all",
+                RoundItemSegment.version_id == delivery.version_ids[0],
+            )
+        )
+        dept_id, grade = (
+            _segment(s, rnd, delivery.version_ids[0], person, core.k) if total else (None, None)
+        )
+        _upsert(
+            s,
+            Comment,
+            {
+                "id": _new_id(),
+                "workspace_id": rnd.workspace_id,
+                "round_id": round_id,
+                "theme": theme,
+                "text": text,
+                "department_id": dept_id,
+                "grade": grade,
+                "link_hash": link_hash(core.link_key, round_id, "comment", team_id, user_id),
+            },
+            ["round_id", "link_hash"],
+            ["text", "theme"],
+        )
+        if not delivery.answered:
+            s.execute(update(Delivery).where(Delivery.id == delivery.id).values(answered=True))
+        return Outcome("recorded", round_id, delivery)

@@ -1,0 +1,233 @@
+"""The `medpulse` command line: run, web, worker, migrate, questions, roster, demo, export."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+
+from bot.settings import Settings, SettingsError, load_settings
+
+NO_TOKENS = """\
+medpulse is not connected to Slack yet (no SLACK_BOT_TOKEN / SLACK_SIGNING_SECRET set).
+To connect: create an app at https://api.slack.com/apps -> "From an app manifest", paste
+slack-app-manifest.yml, install it, then put its tokens in .env (see README, "Connect Slack").
+"""
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        print(f"medpulse: configuration error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _migrate(settings: Settings) -> None:
+    from storage.migrate import upgrade
+
+    upgrade(settings.database_url)
+
+
+def cmd_migrate(args) -> int:
+    settings = _settings()
+    _migrate(settings)
+    print(f"medpulse: database is at the latest schema ({_safe_url(settings.database_url)})")
+    return 0
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _wait_for_signal() -> threading.Event:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    return stop
+
+
+def _start_worker(core):
+    from bot.delivery import DeliveryWorker
+    from bot.scheduler import Scheduler
+
+    worker = DeliveryWorker(core)
+    scheduler = Scheduler(core)
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run_forever, args=(stop,), name="delivery", daemon=True)
+    thread.start()
+    scheduler.start()
+    return worker, scheduler, stop, thread
+
+
+def _stop_worker(parts) -> None:
+    worker, scheduler, stop, thread = parts
+    scheduler.stop()
+    stop.set()
+    worker.shutdown()
+    thread.join(timeout=30)
+
+
+def cmd_run(args) -> int:
+    settings = _settings()
+    if not settings.slack_bot_token or not (
+        settings.slack_signing_secret or settings.slack_app_token
+    ):
+        print(NO_TOKENS, file=sys.stderr)
+        if args.no_demo:
+            return 0
+        print(
+            "Meanwhile, here is the local demo: a simulated trust, no Slack needed.\n",
+            file=sys.stderr,
+        )
+        from bot.demo import main as demo_main
+
+        return demo_main([])
+    from bot import logs
+    from bot.runtime import build_core
+
+    logs.setup(settings.log_format)
+    _migrate(settings)
+    core = build_core(settings)
+    stop = _wait_for_signal()
+    parts = _start_worker(core)
+    server = _start_listener(core)
+    print(f"medpulse: running ({_listener_desc(settings)}); Ctrl-C to stop", file=sys.stderr)
+    stop.wait()
+    print("medpulse: stopping: finishing in-flight sends", file=sys.stderr)
+    server.stop()
+    _stop_worker(parts)
+    return 0
+
+
+def _listener_desc(settings: Settings) -> str:
+    if settings.slack_app_token:
+        return "Socket Mode"
+    return f"HTTP on port {settings.port}, /slack/events"
+
+
+def _start_listener(core):
+    if core.settings.slack_app_token:
+        from handlers.app import socket_mode
+
+        return socket_mode(core)
+    from bot.runtime import build_wsgi
+    from bot.web import HttpServer
+
+    return HttpServer(
+        build_wsgi(core), port=core.settings.port, threads=core.settings.web_threads
+    ).start()
+
+
+def cmd_web(args) -> int:
+    settings = _settings()
+    if not settings.slack_signing_secret:
+        print("medpulse web: SLACK_SIGNING_SECRET is required for HTTP mode.", file=sys.stderr)
+        return 2
+    from bot import logs
+    from bot.runtime import build_core
+
+    logs.setup(settings.log_format)
+    core = build_core(settings)
+    stop = _wait_for_signal()
+    server = _start_listener(core)
+    print(f"medpulse web: listening on port {settings.port}", file=sys.stderr)
+    stop.wait()
+    server.stop()
+    return 0
+
+
+def cmd_worker(args) -> int:
+    settings = _settings()
+    if not settings.slack_bot_token:
+        print("medpulse worker: SLACK_BOT_TOKEN is required to send DMs.", file=sys.stderr)
+        return 2
+    from bot import logs
+    from bot.runtime import build_core
+
+    logs.setup(settings.log_format)
+    core = build_core(settings)
+    stop = _wait_for_signal()
+    parts = _start_worker(core)
+    print("medpulse worker: scheduler and delivery running", file=sys.stderr)
+    stop.wait()
+    _stop_worker(parts)
+    return 0
+
+
+def cmd_questions(args) -> int:
+    from questions import cli as qcli
+
+    return qcli.run(args)
+
+
+def cmd_roster(args) -> int:
+    from bot.roster import cli_import
+
+    settings = _settings()
+    _migrate(settings)
+    return cli_import(settings, args.file, args.team)
+
+
+def cmd_demo(args) -> int:
+    from bot.demo import main as demo_main
+
+    return demo_main(args.demo_args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="medpulse",
+        description="Anonymous medical engagement pulse checks for doctors, in Slack.",
+    )
+    sub = p.add_subparsers(dest="cmd", metavar="COMMAND")
+    run = sub.add_parser(
+        "run", help="everything in one process: Slack listener, scheduler, delivery"
+    )
+    run.add_argument(
+        "--no-demo", action="store_true", help="without Slack tokens, explain and exit"
+    )
+    run.set_defaults(fn=cmd_run)
+    sub.add_parser("web", help="only the HTTP listener (Procfile web:)").set_defaults(fn=cmd_web)
+    sub.add_parser(
+        "worker", help="only the scheduler and delivery (Procfile worker:)"
+    ).set_defaults(fn=cmd_worker)
+    sub.add_parser(
+        "migrate", help="upgrade the database to the latest schema (Procfile release:)"
+    ).set_defaults(fn=cmd_migrate)
+    q = sub.add_parser("questions", help="show, check or import question sets")
+    from questions import cli as qcli
+
+    qcli.add_arguments(q)
+    q.set_defaults(fn=cmd_questions)
+    roster = sub.add_parser("roster", help="import departments and grades from a CSV")
+    rsub = roster.add_subparsers(dest="roster_cmd", metavar="ACTION", required=True)
+    imp = rsub.add_parser(
+        "import", help="import FILE.csv (columns slack_id or email, department, grade)"
+    )
+    imp.add_argument("file")
+    imp.add_argument("--team", help="Slack team ID (needed only with several workspaces)")
+    roster.set_defaults(fn=cmd_roster)
+    demo = sub.add_parser("demo", help="run a simulated trust locally and write ./demo-output/")
+    demo.add_argument("demo_args", nargs=argparse.REMAINDER)
+    demo.set_defaults(fn=cmd_demo)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "fn", None):
+        parser.print_help()
+        return 0
+    try:
+        return int(args.fn(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

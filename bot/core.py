@@ -1,0 +1,52 @@
+"""The core context: everything a listener or job needs, passed explicitly (no globals)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from bot.clock import Clock, SystemClock
+from bot.settings import Settings
+from storage.db import Database
+
+
+def derive_link_key(settings: Settings) -> bytes:
+    """The key for answer links. It never goes in the database (design.md's anonymity model).
+
+    Processes that accept answers must agree on it, so it comes from configuration: an explicit
+    MEDPULSE_ANSWER_KEY, else derived from the signing secret; with neither (the local demo) a
+    random per-process key, which only means answers cannot be changed after a restart.
+    """
+    for secret in (settings.answer_key, settings.slack_signing_secret, settings.slack_app_token):
+        if secret:
+            return hmac.new(secret.encode(), b"medpulse answer link v1", hashlib.sha256).digest()
+    return os.urandom(32)
+
+
+@dataclass
+class Core:
+    settings: Settings
+    db: Database
+    clock: Clock = field(default_factory=SystemClock)
+    gateway_for: Callable[[str], object] | None = None  # team_id -> ChatGateway
+    link_key: bytes = b""
+    known_teams: dict[str, int] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.link_key:
+            self.link_key = derive_link_key(self.settings)
+
+    @property
+    def k(self) -> int:
+        """The minimum group size; storage.anonymity enforces it on every figure shown."""
+        return self.settings.min_group
+
+    def gateway(self, team_id: str):
+        if self.gateway_for is None:
+            raise RuntimeError("no chat gateway configured")
+        return self.gateway_for(team_id)

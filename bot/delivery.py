@@ -1,0 +1,328 @@
+"""Delivery: the outbox worker that turns pending delivery rows into DMs.
+
+Guarantees, and how:
+* Nobody is lost: a row is ``pending`` until Slack confirmed the message and we recorded its
+  ``ts``; a claim that outlives its lease (the process died) goes back to ``pending``.
+* Nobody gets a round twice: every DM carries a metadata tag naming its delivery. After any
+  failure whose outcome is unknown (timeout, 5xx, a dead process), the worker first looks in the
+  DM for that tag and records the message it finds instead of sending another.
+* Slack's limits: every send of a workspace passes the workspace's one adaptive limiter; a 429
+  pauses the whole workspace for ``Retry-After``.
+* Several workers (PostgreSQL): claims use ``FOR UPDATE SKIP LOCKED``, so no row is taken twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import or_, select, update
+
+from bot import windows
+from bot.core import Core
+from bot.messages import Question, pulse_blocks, pulse_text
+from bot.ratelimit import LimiterRegistry
+from bot.slack_client import Permanent, RateLimited, Transient, Undeliverable
+from storage.models import (
+    Delivery,
+    Participant,
+    QuestionItem,
+    QuestionVersion,
+    Round,
+    Schedule,
+    Workspace,
+)
+
+log = logging.getLogger("medpulse.delivery")
+
+
+@dataclass(frozen=True)
+class Job:
+    delivery_id: int
+    kind: str  # pulse | reminder
+
+
+def aware(dt: datetime | None) -> datetime | None:
+    return dt if dt is None or dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+class DeliveryWorker:
+    """Claims due outbox rows and sends them concurrently, one limiter per workspace."""
+
+    def __init__(
+        self,
+        core: Core,
+        limiters: LimiterRegistry | None = None,
+        concurrency: int = 8,
+        lease: timedelta = timedelta(seconds=90),
+        batch: int = 200,
+        inline_attempts: int = 5,
+        max_attempts: int = 20,
+        backoff: float = 0.5,
+    ) -> None:
+        self.core = core
+        self.limiters = limiters or LimiterRegistry()
+        self.worker_id = f"{os.uname().nodename}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="send")
+        self.lease, self.batch = lease, batch
+        self.inline_attempts, self.max_attempts, self.backoff = (
+            inline_attempts,
+            max_attempts,
+            backoff,
+        )
+        self.stopping = threading.Event()
+
+    # -- claiming -------------------------------------------------------------------------
+    def _claim(self, kind: str) -> list[Job]:
+        now = self.core.clock.now()
+        col = Delivery.status if kind == "pulse" else Delivery.reminder
+        due = Delivery.not_before if kind == "pulse" else Delivery.reminder_due
+        with self.core.db.Session() as s, s.begin():
+            q = (
+                select(Delivery.id)
+                .where(col == "pending", due <= now)
+                .order_by(due, Delivery.id)
+                .limit(self.batch)
+            )
+            if self.core.db.is_postgres:
+                q = q.with_for_update(skip_locked=True)
+            ids = list(s.scalars(q))
+            if ids:
+                s.execute(
+                    update(Delivery)
+                    .where(Delivery.id.in_(ids))
+                    .values({col.key: "sending", "claimed_by": self.worker_id, "claimed_at": now})
+                )
+        return [Job(i, kind) for i in ids]
+
+    def reclaim_stale(self) -> int:
+        """Rows claimed by a process that died go back to pending, marked uncertain."""
+        cutoff = self.core.clock.now() - self.lease
+        n = 0
+        with self.core.db.Session() as s, s.begin():
+            for col in (Delivery.status, Delivery.reminder):
+                res = s.execute(
+                    update(Delivery)
+                    .where(
+                        col == "sending",
+                        or_(Delivery.claimed_at < cutoff, Delivery.claimed_at.is_(None)),
+                    )
+                    .values({col.key: "pending", "uncertain": True})
+                )
+                n += res.rowcount or 0
+        return n
+
+    # -- running --------------------------------------------------------------------------
+    def run_once(self) -> int:
+        """Claim what is due and send it; returns how many jobs were handled."""
+        if self.stopping.is_set():
+            return 0
+        self.reclaim_stale()
+        jobs = self._claim("pulse") + self._claim("reminder")
+        futures = [self.pool.submit(self._run_job, job) for job in jobs]
+        for f in futures:
+            f.result()
+        return len(jobs)
+
+    def run_forever(self, stop: threading.Event, idle: float = 1.0) -> None:
+        while not stop.is_set() and not self.stopping.is_set():
+            try:
+                if self.run_once() == 0:
+                    stop.wait(idle)
+            except Exception:
+                log.exception("delivery loop error")
+                stop.wait(idle)
+
+    def shutdown(self) -> None:
+        """Finish in-flight sends; jobs not yet started go back to pending."""
+        self.stopping.set()
+        self.limiters.close()
+        self.pool.shutdown(wait=True)
+
+    # -- one job --------------------------------------------------------------------------
+    def _run_job(self, job: Job) -> None:
+        if self.stopping.is_set():
+            self._release(job)
+            return
+        try:
+            ctx = self._load(job)
+            if ctx is None:
+                return
+            self._send(job, *ctx)
+        except Exception:
+            log.exception("delivery %s failed unexpectedly", job.delivery_id)
+            self._release(job, attempt=True)
+
+    def _release(self, job: Job, attempt: bool = False, delay: float = 0.0) -> None:
+        col = "status" if job.kind == "pulse" else "reminder"
+        due = "not_before" if job.kind == "pulse" else "reminder_due"
+        when = self.core.clock.now() + timedelta(seconds=delay)
+        with self.core.db.Session() as s, s.begin():
+            d = s.get(Delivery, job.delivery_id)
+            setattr(d, col, "pending")
+            setattr(d, due, when)
+            d.claimed_by = None
+            if attempt:
+                d.attempts += 1
+                d.uncertain = True
+                if d.attempts >= self.max_attempts:
+                    setattr(d, col, "failed" if job.kind == "pulse" else "skipped")
+
+    def _load(self, job: Job):
+        """Everything needed to render the DM; None when it should no longer be sent."""
+        with self.core.db.Session() as s, s.begin():
+            d = s.get(Delivery, job.delivery_id)
+            rnd = s.get(Round, d.round_id)
+            p = s.get(Participant, d.participant_id)
+            team = s.scalar(select(Workspace.team_id).where(Workspace.id == d.workspace_id))
+            closed = rnd.status != "open" or aware(rnd.closes_at) <= self.core.clock.now()
+            if closed or p.opted_out or (job.kind == "reminder" and d.answered):
+                if job.kind == "pulse":
+                    d.status, d.error = "skipped", "closed" if closed else "opted_out"
+                else:
+                    d.reminder = "skipped"
+                return None
+            rows = s.execute(
+                select(
+                    QuestionVersion.id,
+                    QuestionVersion.text,
+                    QuestionItem.scale,
+                    QuestionVersion.help,
+                )
+                .join(QuestionItem, QuestionItem.id == QuestionVersion.item_id)
+                .where(QuestionVersion.id.in_(d.version_ids))
+            ).all()
+            by_id = {r[0]: Question(r[0], r[1], r[2], r[3]) for r in rows}
+            questions = [by_id[v] for v in d.version_ids]
+            tz = s.scalar(select(Schedule.timezone).where(Schedule.audience_id == rnd.audience_id))
+            info = {
+                "team": team,
+                "user": p.slack_user_id,
+                "dm": p.dm_channel,
+                "round_id": rnd.id,
+                "closes": aware(rnd.closes_at),
+                "tz": tz or self.core.settings.timezone,
+                "window": p.preferred_window,
+                "reminder_hours": rnd.reminder_after_hours,
+                "out_of_hours": rnd.out_of_hours,
+                "uncertain": d.uncertain,
+                "claimed_at": aware(d.claimed_at),
+            }
+            return info, questions
+
+    def _render(self, job: Job, info: dict, questions: list[Question]) -> tuple[str, list[dict]]:
+        from zoneinfo import ZoneInfo
+
+        closes = info["closes"].astimezone(ZoneInfo(info["tz"])).strftime("%A %-d %B")
+        intro = None
+        if job.kind == "reminder":
+            intro = (
+                f"*A gentle reminder* · your anonymous pulse is open until {closes}. "
+                "One tap per question, about 30 seconds."
+            )
+        note = self._latest_action(info)
+        blocks = pulse_blocks(
+            info["round_id"], questions, {}, self.core.k, closes, intro=intro, action_note=note
+        )
+        return pulse_text(len(questions)), blocks
+
+    def _latest_action(self, info: dict) -> str | None:
+        hook = getattr(self.core, "action_note", None)
+        return hook(info) if hook else None
+
+    def _send(self, job: Job, info: dict, questions: list[Question]) -> None:
+        gw = self.core.gateway(info["team"])
+        limiter = self.limiters.for_workspace(info["team"])
+        tag = f"{job.kind}:{job.delivery_id}"
+        text, blocks = self._render(job, info, questions)
+        uncertain = info["uncertain"]
+        for attempt in range(self.inline_attempts):
+            if uncertain:
+                found = self._look_for(gw, info, tag)
+                if found is not None:
+                    self._done(job, info, found.channel, found.ts)
+                    return
+            if not limiter.acquire(timeout=60):
+                self._release(job)
+                return
+            try:
+                posted = gw.post_dm(info["user"], text, blocks, tag=tag)
+            except RateLimited as exc:
+                limiter.penalise(exc.retry_after or 1.0)
+                continue  # not delivered: Slack refused it, safe to resend without a check
+            except Transient:
+                uncertain = True
+                self._mark_uncertain(job)
+                time.sleep(self.backoff * (2**attempt))
+                continue
+            except Undeliverable as exc:
+                self._undeliverable(job, exc.error)
+                return
+            except Permanent as exc:
+                log.error("delivery %s refused by Slack: %s", job.delivery_id, exc.error)
+                self._fail(job, exc.error)
+                return
+            limiter.reward()
+            self._done(job, info, posted.channel, posted.ts)
+            return
+        self._release(job, attempt=True, delay=60)
+
+    def _look_for(self, gw, info: dict, tag: str):
+        try:
+            channel = info["dm"] or gw.dm_channel(info["user"])
+            if channel is None:
+                return None
+            since = (info["claimed_at"] or self.core.clock.now()) - timedelta(days=1)
+            return gw.find_tagged(channel, tag, since.timestamp())
+        except (Transient, RateLimited):
+            raise
+        except Exception:
+            log.warning("could not check for an earlier message; sending", exc_info=True)
+            return None
+
+    def _mark_uncertain(self, job: Job) -> None:
+        with self.core.db.Session() as s, s.begin():
+            s.execute(update(Delivery).where(Delivery.id == job.delivery_id).values(uncertain=True))
+
+    def _done(self, job: Job, info: dict, channel: str, ts: str) -> None:
+        now = self.core.clock.now()
+        with self.core.db.Session() as s, s.begin():
+            d = s.get(Delivery, job.delivery_id)
+            p = s.get(Participant, d.participant_id)
+            p.dm_channel, p.undeliverable = channel, None
+            d.uncertain, d.claimed_by = False, None
+            if job.kind == "pulse":
+                d.status, d.channel, d.ts, d.sent_at, d.error = "sent", channel, ts, now, None
+                due = windows.next_allowed(
+                    now + timedelta(hours=info["reminder_hours"]),
+                    info["tz"],
+                    info["window"],
+                    info["out_of_hours"],
+                )
+                if info["reminder_hours"] > 0 and due < info["closes"] and d.reminder == "none":
+                    d.reminder, d.reminder_due = "scheduled", due
+            else:
+                d.reminder, d.reminder_ts = "sent", ts
+
+    def _undeliverable(self, job: Job, error: str) -> None:
+        with self.core.db.Session() as s, s.begin():
+            d = s.get(Delivery, job.delivery_id)
+            if job.kind == "pulse":
+                d.status, d.error = "undeliverable", error
+            else:
+                d.reminder = "skipped"
+            s.get(Participant, d.participant_id).undeliverable = error
+
+    def _fail(self, job: Job, error: str) -> None:
+        with self.core.db.Session() as s, s.begin():
+            d = s.get(Delivery, job.delivery_id)
+            if job.kind == "pulse":
+                d.status, d.error = "failed", error
+            else:
+                d.reminder = "skipped"

@@ -1,0 +1,158 @@
+"""Block Kit for the pulse DM, as plain dicts (validated against Slack's limits in tests).
+
+The doctor's view is designed for a phone between patients: one line saying it is anonymous and
+quick, one tap per question, the chosen answer highlighted after the tap, a comment button, a
+"not now" button and a privacy line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SCALE_CHOICES: dict[str, list[tuple[int, str]]] = {
+    "agree5": [
+        (1, "Strongly disagree"),
+        (2, "Disagree"),
+        (3, "Neutral"),
+        (4, "Agree"),
+        (5, "Strongly agree"),
+    ],
+    "scale0_10": [(i, str(i)) for i in range(11)],
+    "yes_no_unsure": [(1, "Yes"), (0, "No"), (-1, "Not sure")],
+}
+
+SCALE_HINT = {"scale0_10": "0 = not at all · 10 = completely"}
+
+PRIVACY = (
+    "🔒 Anonymous: your answers are stored without your name, and leaders only ever see "
+    "groups of {k} or more."
+)
+
+
+@dataclass(frozen=True)
+class Question:
+    version_id: int
+    text: str
+    scale: str
+    help: str | None = None
+
+
+def value_label(scale: str, value: int) -> str:
+    return dict(SCALE_CHOICES[scale]).get(value, str(value))
+
+
+def valid_value(scale: str, value: int) -> bool:
+    return value in dict(SCALE_CHOICES.get(scale, []))
+
+
+def answer_value(round_id: int, version_id: int, value: int) -> str:
+    """Button values carry what the tap means, so the listener needs no lookup to parse it."""
+    return f"{round_id}:{version_id}:{value}"
+
+
+def parse_answer_value(raw: str) -> tuple[int, int, int] | None:
+    try:
+        a, b, c = raw.split(":")
+        return int(a), int(b), int(c)
+    except (ValueError, AttributeError):
+        return None
+
+
+def _question_blocks(
+    round_id: int, q: Question, chosen: int | None, n: int, total: int
+) -> list[dict]:
+    head = f"*{n}/{total}*  {q.text}"
+    if chosen is not None:
+        head += f"\n✅ _Recorded: {value_label(q.scale, chosen)}. Tap another to change it._"
+    blocks: list[dict] = [{"type": "section", "text": {"type": "mrkdwn", "text": head}}]
+    buttons = []
+    for value, label in SCALE_CHOICES[q.scale]:
+        btn = {
+            "type": "button",
+            "action_id": f"answer-{value}",
+            "text": {"type": "plain_text", "text": label},
+            "value": answer_value(round_id, q.version_id, value),
+        }
+        if value == chosen:
+            btn["style"] = "primary"
+        buttons.append(btn)
+    blocks.append({"type": "actions", "block_id": f"q-{q.version_id}", "elements": buttons})
+    hint = " · ".join(x for x in (SCALE_HINT.get(q.scale), q.help) if x)
+    if hint:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": hint}]})
+    return blocks
+
+
+def pulse_blocks(
+    round_id: int,
+    questions: list[Question],
+    answers: dict[int, int],
+    k: int,
+    closes: str,
+    intro: str | None = None,
+    action_note: str | None = None,
+) -> list[dict]:
+    """The whole DM. ``answers`` maps version id to the value already recorded (open rounds)."""
+    done = sum(1 for q in questions if q.version_id in answers)
+    line = intro or (
+        f"*Your medical engagement pulse* · {len(questions)} quick questions, about 30 seconds, "
+        f"anonymous. Open until {closes}."
+    )
+    blocks: list[dict] = [{"type": "section", "text": {"type": "mrkdwn", "text": line}}]
+    if action_note:
+        blocks.append(
+            {
+                "type": "context",
+                "elements": [{"type": "mrkdwn", "text": f"📣 *You said, we did:* {action_note}"}],
+            }
+        )
+    for n, q in enumerate(questions, start=1):
+        blocks.extend(_question_blocks(round_id, q, answers.get(q.version_id), n, len(questions)))
+    if done == len(questions):
+        blocks.append(
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": "🙏 *Thank you.* All answers recorded."},
+            }
+        )
+    footer = [
+        {
+            "type": "button",
+            "action_id": "comment",
+            "text": {"type": "plain_text", "text": "Add a comment"},
+            "value": str(round_id),
+        }
+    ]
+    if done == 0:
+        footer.append(
+            {
+                "type": "button",
+                "action_id": "not_now",
+                "text": {"type": "plain_text", "text": "Not now, remind me tomorrow"},
+                "value": str(round_id),
+            }
+        )
+    footer.append(
+        {
+            "type": "button",
+            "action_id": "why",
+            "text": {"type": "plain_text", "text": "Why am I getting this?"},
+            "value": str(round_id),
+        }
+    )
+    blocks.append({"type": "actions", "block_id": "pulse-footer", "elements": footer})
+    blocks.append(
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": PRIVACY.format(k=k)}]}
+    )
+    return blocks
+
+
+def pulse_text(n_questions: int) -> str:
+    """Notification text (push and screen readers) for the pulse DM."""
+    return f"Your anonymous medical engagement pulse: {n_questions} quick questions, 30 seconds."
+
+
+def closed_blocks(
+    note: str = "This pulse has closed. Thank you; look out for the next one.",
+) -> list[dict]:
+    return [{"type": "section", "text": {"type": "mrkdwn", "text": note}}]

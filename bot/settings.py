@@ -1,0 +1,132 @@
+"""Settings from the environment (and an optional .env file).
+
+A missing or malformed value must stop start-up with one line that names the variable and what
+it expects: admins configure this from a hosting dashboard and should never see a traceback.
+"""
+
+from __future__ import annotations
+
+import re
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SLACK_API_DEFAULT = "https://slack.com/api/"
+USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+
+
+class SettingsError(Exception):
+    """A configuration problem, already phrased for a person."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    slack_bot_token: str | None = Field(None, alias="SLACK_BOT_TOKEN")
+    slack_signing_secret: str | None = Field(None, alias="SLACK_SIGNING_SECRET")
+    slack_app_token: str | None = Field(None, alias="SLACK_APP_TOKEN")
+    slack_client_id: str | None = Field(None, alias="SLACK_CLIENT_ID")
+    slack_client_secret: str | None = Field(None, alias="SLACK_CLIENT_SECRET")
+    slack_api_url: str = Field(SLACK_API_DEFAULT, alias="SLACK_API_URL")
+    database_url: str = Field("sqlite:///medpulse.db", alias="DATABASE_URL")
+    port: int = Field(3000, alias="PORT", ge=1, le=65535)
+    admins: str = Field("", alias="MEDPULSE_ADMINS")
+    timezone: str = Field("Europe/London", alias="MEDPULSE_TIMEZONE")
+    min_group: int = Field(5, alias="MEDPULSE_MIN_GROUP")
+    answer_key: str | None = Field(None, alias="MEDPULSE_ANSWER_KEY")
+    web_threads: int = Field(8, alias="WEB_THREADS", ge=1, le=256)
+    log_format: str = Field("text", alias="LOG_FORMAT")
+
+    @field_validator("slack_bot_token")
+    @classmethod
+    def _bot_token(cls, v: str | None) -> str | None:
+        if v and not v.startswith("xoxb-"):
+            raise ValueError("a bot token starting with xoxb-")
+        return v or None
+
+    @field_validator("slack_app_token")
+    @classmethod
+    def _app_token(cls, v: str | None) -> str | None:
+        if v and not v.startswith("xapp-"):
+            raise ValueError("an app-level token starting with xapp-")
+        return v or None
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _api_url(cls, v: str) -> str:
+        if not re.match(r"^https?://[^\s/]+", v):
+            raise ValueError("an http(s) URL such as https://slack.com/api/")
+        return v if v.endswith("/") else v + "/"
+
+    @field_validator("database_url")
+    @classmethod
+    def _db_url(cls, v: str) -> str:
+        if not (v.startswith("sqlite") or v.startswith("postgresql")):
+            raise ValueError(
+                "a SQLAlchemy URL: sqlite:///medpulse.db or postgresql+psycopg://user@host/db"
+            )
+        if v.startswith("postgres://") or v.startswith("postgresql://"):
+            v = "postgresql+psycopg://" + v.split("://", 1)[1]
+        return v
+
+    @field_validator("admins")
+    @classmethod
+    def _admins(cls, v: str) -> str:
+        ids = [p.strip() for p in v.split(",") if p.strip()]
+        bad = [p for p in ids if not USER_ID.match(p)]
+        if bad:
+            raise ValueError(f"comma-separated Slack user IDs like U012ABCDEF (not {bad[0]!r})")
+        return ",".join(ids)
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("an IANA time zone such as Europe/London") from None
+        return v
+
+    @field_validator("min_group")
+    @classmethod
+    def _k(cls, v: int) -> int:
+        if v < 3:
+            raise ValueError("a whole number of at least 3 (smaller groups could identify people)")
+        return v
+
+    @field_validator("log_format")
+    @classmethod
+    def _log_format(cls, v: str) -> str:
+        if v not in ("text", "json"):
+            raise ValueError("text or json")
+        return v
+
+    @property
+    def admin_ids(self) -> list[str]:
+        return [a for a in self.admins.split(",") if a]
+
+    @property
+    def has_slack(self) -> bool:
+        return bool(self.slack_bot_token or self.slack_client_id)
+
+
+def _describe(err: dict) -> str:
+    alias = err["loc"][0] if err.get("loc") else "?"
+    msg = err.get("msg", "invalid")
+    msg = msg.removeprefix("Value error, ")
+    if err.get("type", "").startswith(("int_", "greater", "less")):
+        msg = f"expected a whole number ({msg})"
+    else:
+        msg = f"expected {msg}"
+    got = err.get("input")
+    return f"{alias}: {msg}; got {got!r}"
+
+
+def load_settings(**overrides) -> Settings:
+    """Read settings, turning validation errors into one readable line."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        errors = exc.errors()
+        raise SettingsError(_describe(errors[0])) from None

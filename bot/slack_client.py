@@ -1,0 +1,250 @@
+"""The one module of ``bot/`` that speaks slack_sdk.
+
+Core code (delivery, rounds, summaries) talks to a ``ChatGateway``; this module turns Slack's
+answers into a few outcomes the core understands (sent, rate limited, transient, undeliverable,
+permanent), so a Microsoft Teams gateway can slot in beside it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+log = logging.getLogger("medpulse.slack")
+
+UNDELIVERABLE = {
+    "user_not_found",
+    "channel_not_found",
+    "messages_tab_disabled",
+    "account_inactive",
+    "user_disabled",
+    "cannot_dm_bot",
+    "is_archived",
+    "not_allowed_token_type",
+}
+
+
+class ChatError(Exception):
+    """Base of the outcomes the core reacts to."""
+
+    def __init__(self, error: str, retry_after: float | None = None) -> None:
+        super().__init__(error)
+        self.error = error
+        self.retry_after = retry_after
+
+
+class RateLimited(ChatError):
+    """Slack said 429: wait ``retry_after`` seconds, then try again."""
+
+
+class Transient(ChatError):
+    """5xx, timeouts, connection errors: try again later with backoff."""
+
+
+class Undeliverable(ChatError):
+    """This person cannot receive DMs from us; do not retry forever."""
+
+
+class Permanent(ChatError):
+    """A request Slack will never accept (bad token, missing scope...)."""
+
+
+@dataclass(frozen=True)
+class Posted:
+    channel: str
+    ts: str
+
+
+@dataclass(frozen=True)
+class Member:
+    user_id: str
+    is_bot: bool
+    deleted: bool
+    email: str | None
+    tz: str | None
+
+
+def _member(u: dict) -> Member:
+    return Member(
+        user_id=u["id"],
+        is_bot=bool(u.get("is_bot")) or u["id"] == "USLACKBOT",
+        deleted=bool(u.get("deleted")),
+        email=(u.get("profile") or {}).get("email"),
+        tz=u.get("tz"),
+    )
+
+
+def _translate(exc: Exception) -> ChatError:
+    if isinstance(exc, SlackApiError):
+        status = exc.response.status_code
+        error = (exc.response.data or {}).get("error", "unknown") if exc.response else "unknown"
+        if status == 429 or error == "ratelimited":
+            retry = float(
+                exc.response.headers.get("Retry-After", exc.response.headers.get("retry-after", 1))
+            )
+            return RateLimited("ratelimited", retry_after=retry)
+        if status >= 500:
+            return Transient(f"http_{status}")
+        if error in UNDELIVERABLE:
+            return Undeliverable(error)
+        if error in ("internal_error", "fatal_error", "service_unavailable", "request_timeout"):
+            return Transient(error)
+        return Permanent(error)
+    return Transient(type(exc).__name__)
+
+
+class SlackGateway:
+    """Thin, typed calls to the Web API with errors already sorted for the core."""
+
+    def __init__(self, token: str, base_url: str, timeout: float = 10.0) -> None:
+        self.client = WebClient(token=token, base_url=base_url, timeout=timeout)
+        self.client.retry_handlers = []  # delivery owns retries: it knows what is safe to repeat
+
+    def _call(self, method: str, **kwargs):
+        try:
+            return getattr(self.client, method)(**kwargs)
+        except Exception as exc:  # noqa: BLE001 - sorted into outcomes below
+            raise _translate(exc) from exc
+
+    def post_dm(
+        self, user_id: str, text: str, blocks: list[dict], tag: str | None = None
+    ) -> Posted:
+        """DM by user ID (no conversations.open). ``tag`` rides in message metadata so a resend
+        after an ambiguous failure can first look for the message that may already be there."""
+        meta = {"event_type": "medpulse_delivery", "event_payload": {"tag": tag}} if tag else None
+        resp = self._call(
+            "chat_postMessage",
+            channel=user_id,
+            text=text,
+            blocks=blocks,
+            unfurl_links=False,
+            metadata=meta,
+        )
+        return Posted(channel=resp["channel"], ts=resp["ts"])
+
+    def dm_channel(self, user_id: str) -> str | None:
+        """The bot's existing DM channel with a user, if any (users.conversations, not open)."""
+        cursor = None
+        while True:
+            resp = self._call("users_conversations", types="im", limit=200, cursor=cursor)
+            for ch in resp["channels"]:
+                if ch.get("user") == user_id:
+                    return ch["id"]
+            cursor = (resp.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return None
+
+    def find_tagged(self, channel: str, tag: str, oldest: float) -> Posted | None:
+        """A message we already posted with this metadata tag, if Slack has it."""
+        resp = self._call(
+            "conversations_history",
+            channel=channel,
+            oldest=str(oldest),
+            limit=100,
+            include_all_metadata=True,
+        )
+        for msg in resp.get("messages", []):
+            payload = (msg.get("metadata") or {}).get("event_payload") or {}
+            if payload.get("tag") == tag:
+                return Posted(channel=channel, ts=msg["ts"])
+        return None
+
+    def post_channel(self, channel: str, text: str, blocks: list[dict]) -> Posted:
+        resp = self._call(
+            "chat_postMessage", channel=channel, text=text, blocks=blocks, unfurl_links=False
+        )
+        return Posted(channel=resp["channel"], ts=resp["ts"])
+
+    def update(self, channel: str, ts: str, text: str, blocks: list[dict]) -> None:
+        self._call("chat_update", channel=channel, ts=ts, text=text, blocks=blocks)
+
+    def ephemeral(
+        self, channel: str, user: str, text: str, blocks: list[dict] | None = None
+    ) -> None:
+        self._call("chat_postEphemeral", channel=channel, user=user, text=text, blocks=blocks)
+
+    def channel_members(self, channel: str) -> Iterator[str]:
+        cursor = None
+        while True:
+            resp = self._call("conversations_members", channel=channel, limit=200, cursor=cursor)
+            yield from resp["members"]
+            cursor = (resp.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return
+
+    def channel_info(self, channel: str) -> dict:
+        return self._call("conversations_info", channel=channel)["channel"]
+
+    def find_channel(self, name: str) -> dict | None:
+        cursor = None
+        while True:
+            resp = self._call(
+                "conversations_list",
+                types="public_channel,private_channel",
+                limit=200,
+                cursor=cursor,
+                exclude_archived=True,
+            )
+            for ch in resp["channels"]:
+                if ch.get("name") == name:
+                    return ch
+            cursor = (resp.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return None
+
+    def user(self, user_id: str) -> Member:
+        return _member(self._call("users_info", user=user_id)["user"])
+
+    def user_by_email(self, email: str) -> str | None:
+        try:
+            return self._call("users_lookupByEmail", email=email)["user"]["id"]
+        except Undeliverable:
+            return None
+        except Permanent as exc:
+            if exc.error == "users_not_found":
+                return None
+            raise
+
+    def users(self) -> Iterator[Member]:
+        for u in self._iter_raw_users():
+            yield _member(u)
+
+    def find_user(self, name: str) -> str | None:
+        for page_user in self._iter_raw_users():
+            if name in (
+                page_user.get("name"),
+                (page_user.get("profile") or {}).get("display_name"),
+            ):
+                return page_user["id"]
+        return None
+
+    def _iter_raw_users(self) -> Iterator[dict]:
+        cursor = None
+        while True:
+            resp = self._call("users_list", limit=200, cursor=cursor)
+            yield from resp["members"]
+            cursor = (resp.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return
+
+    def upload_png(
+        self, channel: str, data: bytes, filename: str, title: str, comment: str | None = None
+    ) -> None:
+        self._call(
+            "files_upload_v2",
+            channel=channel,
+            content=data,
+            filename=filename,
+            title=title,
+            initial_comment=comment,
+        )
+
+    def open_view(self, trigger_id: str, view: dict) -> None:
+        self._call("views_open", trigger_id=trigger_id, view=view)
+
+    def publish_home(self, user_id: str, view: dict) -> None:
+        self._call("views_publish", user_id=user_id, view=view)

@@ -1,0 +1,549 @@
+"""Honest statistics for trend summaries (standard library only).
+
+Why this module exists: leadership summaries must not call noise a trend. Every comparison here
+comes with a 95% interval, and a change is only called "up" or "down" when that interval excludes
+zero and both periods have enough answers.
+
+Aggregation happens in SQL, so everything takes *sufficient statistics* (counts, sums, sums of
+squares) rather than raw answers. numpy/scipy are test-only dependencies: the runtime uses only
+``math`` and ``statistics`` so the bot stays small and the formulas stay auditable.
+
+Conventions
+-----------
+* ``diff_*(a, b)`` estimates ``a - b``: pass the *later* period first, so "up" means it rose.
+* Intervals are two-sided at ``confidence`` (default 0.95).
+* Answers are assumed independent. Repeat respondents across pooled periods and several items
+  answered by the same person (theme scores) make that only approximately true; the intervals are
+  an honest guide, not an exact guarantee.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from statistics import NormalDist
+from typing import Literal
+
+__all__ = [
+    "BASELINE_PERIODS",
+    "Change",
+    "Comparison",
+    "Diff",
+    "Headline",
+    "Interval",
+    "ItemKind",
+    "MIN_N",
+    "Mean",
+    "Proportion",
+    "Z95",
+    "classify_change",
+    "compare_with_baseline",
+    "diff_means",
+    "diff_proportions",
+    "favourable",
+    "headline_label",
+    "mean_to_0_100",
+    "pool_means",
+    "pool_proportions",
+    "reverse_agree5",
+    "t_ppf",
+    "to_0_100",
+    "wilson",
+    "z_for",
+]
+
+#: Standard normal 97.5% quantile, i.e. the z of a two-sided 95% interval.
+Z95 = 1.959963984540054
+#: Fewer answers than this in either period and we say "too few answers to tell".
+MIN_N = 10
+#: How many previous periods make up the baseline.
+BASELINE_PERIODS = 6
+
+Change = Literal["up", "down", "no clear change", "too few answers to tell"]
+Headline = Literal["Rising", "Stable", "Falling", "Too few answers to tell"]
+ItemKind = Literal["agree5", "scale0_10", "yes_no_unsure"]
+
+
+# --------------------------------------------------------------------------- result types
+
+
+@dataclass(frozen=True, slots=True)
+class Interval:
+    """A confidence interval ``[lo, hi]``."""
+
+    lo: float
+    hi: float
+
+    @property
+    def width(self) -> float:
+        """Width, handy for saying how precise a figure is."""
+        return self.hi - self.lo
+
+    def __contains__(self, x: float) -> bool:
+        return self.lo <= x <= self.hi
+
+
+@dataclass(frozen=True, slots=True)
+class Diff:
+    """Estimated difference ``a - b`` with its confidence interval."""
+
+    estimate: float
+    lo: float
+    hi: float
+
+    @property
+    def excludes_zero(self) -> bool:
+        """True when the interval lies wholly above or below zero (a clear change)."""
+        return self.lo > 0.0 or self.hi < 0.0
+
+
+# --------------------------------------------------------------------------- quantiles
+
+
+def z_for(confidence: float = 0.95) -> float:
+    """Two-sided normal critical value for ``confidence`` (0.95 -> 1.96)."""
+    _check_confidence(confidence)
+    if confidence == 0.95:
+        return Z95  # the exact double scipy uses; NormalDist differs in the last bit
+    return NormalDist().inv_cdf(0.5 + confidence / 2.0)
+
+
+def _check_confidence(confidence: float) -> None:
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be between 0 and 1, not {confidence!r}")
+
+
+def _betacf(a: float, b: float, x: float) -> float:
+    """Continued fraction for the incomplete beta (modified Lentz), valid for x < (a+1)/(a+b+2)."""
+    tiny = 1e-300
+    qab, qap, qam = a + b, a + 1.0, a - 1.0
+    c = 1.0
+    d = 1.0 - qab * x / qap
+    d = 1.0 / (d if abs(d) > tiny else tiny)
+    h = d
+    for m in range(1, 100_000):
+        m2 = 2 * m
+        # even step
+        aa = m * (b - m) * x / ((qam + m2) * (a + m2))
+        d = 1.0 + aa * d
+        d = 1.0 / (d if abs(d) > tiny else tiny)
+        c = 1.0 + aa / c
+        c = c if abs(c) > tiny else tiny
+        h *= d * c
+        # odd step
+        aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))
+        d = 1.0 + aa * d
+        d = 1.0 / (d if abs(d) > tiny else tiny)
+        c = 1.0 + aa / c
+        c = c if abs(c) > tiny else tiny
+        delta = d * c
+        h *= delta
+        if abs(delta - 1.0) < 1e-15:
+            return h
+    raise ArithmeticError("incomplete beta continued fraction did not converge")  # pragma: no cover
+
+
+def _betainc(a: float, b: float, x: float, y: float) -> float:
+    """Regularised incomplete beta I_x(a, b); ``y`` is 1 - x, passed in to keep its precision."""
+    if x <= 0.0:
+        return 0.0
+    if y <= 0.0:
+        return 1.0
+    log_front = (
+        a * math.log(x) + b * math.log(y) - (math.lgamma(a) + math.lgamma(b) - math.lgamma(a + b))
+    )
+    if x < (a + 1.0) / (a + b + 2.0):
+        return math.exp(log_front) * _betacf(a, b, x) / a
+    return 1.0 - math.exp(log_front) * _betacf(b, a, y) / b
+
+
+def _t_upper_tail(t: float, df: float) -> float:
+    """P(T > t) for t >= 0, via P(T > t) = I_{df/(df+t^2)}(df/2, 1/2) / 2."""
+    t2 = t * t
+    return 0.5 * _betainc(df / 2.0, 0.5, df / (df + t2), t2 / (df + t2))
+
+
+def _t_log_pdf(t: float, df: float) -> float:
+    return (
+        math.lgamma((df + 1.0) / 2.0)
+        - math.lgamma(df / 2.0)
+        - 0.5 * math.log(df * math.pi)
+        - (df + 1.0) / 2.0 * math.log1p(t * t / df)
+    )
+
+
+def t_ppf(p: float, df: float) -> float:
+    """Student-t quantile (inverse CDF); agrees with ``scipy.stats.t.ppf`` to ~1e-11 for df <= 1000.
+
+    Why hand-rolled: the runtime is stdlib-only. The CDF comes from the regularised incomplete
+    beta (continued fraction); we invert it by safeguarded Newton steps on the log upper tail,
+    which stays well-behaved even for df = 1 where the tails are very heavy. ``df`` may be
+    fractional (Welch-Satterthwaite).
+    """
+    if not 0.0 < p < 1.0:
+        raise ValueError(f"p must be strictly between 0 and 1, not {p!r}")
+    if not df > 0.0:
+        raise ValueError(f"degrees of freedom must be positive, not {df!r}")
+    if p == 0.5:
+        return 0.0
+    q = p if p < 0.5 else 1.0 - p  # the tail probability beyond |t|
+    sign = -1.0 if p < 0.5 else 1.0
+    if df > 1e7:  # indistinguishable from the normal at double precision for our purposes
+        return sign * NormalDist().inv_cdf(1.0 - q)
+    return sign * _solve_upper_tail(q, df)
+
+
+def _solve_upper_tail(q: float, df: float) -> float:
+    """Find t > 0 with P(T > t) = q (0 < q < 1/2)."""
+    z = NormalDist().inv_cdf(1.0 - q)
+    # Cornish-Fisher start: close for moderate df, and the bracket below rescues the rest.
+    guess = z + (z**3 + z) / (4.0 * df) + (5 * z**5 + 16 * z**3 + 3 * z) / (96.0 * df * df)
+    lo, hi = 0.0, max(guess, 1e-8)
+    while _t_upper_tail(hi, df) > q:
+        lo, hi = hi, hi * 2.0
+        if math.isinf(hi):  # pragma: no cover - needs q far below double precision
+            raise ArithmeticError("t quantile out of range")
+    log_q = math.log(q)
+    t = min(max(guess, lo), hi)
+    for _ in range(300):
+        tail = _t_upper_tail(t, df)
+        g = math.log(tail) - log_q  # decreasing in t
+        if g > 0:
+            lo = t
+        else:
+            hi = t
+        # d/dt log tail = -pdf / tail
+        slope = -math.exp(_t_log_pdf(t, df)) / tail
+        step = -g / slope
+        new = t + step
+        if not lo < new < hi:
+            new = 0.5 * (lo + hi)
+        if abs(new - t) <= 1e-14 * max(1.0, t) or hi - lo <= 1e-15 * max(1.0, hi):
+            return new
+        t = new
+    return t  # pragma: no cover - converges in a handful of steps in practice
+
+
+# --------------------------------------------------------------------------- proportions
+
+
+def wilson(successes: int, n: int, z: float = Z95) -> Interval:
+    """Wilson score interval for a proportion.
+
+    Why Wilson: unlike the textbook p +/- z*se it never leaves [0, 1] and behaves at 0% and
+    100%, which matter with small departments. ``n == 0`` raises ValueError: there is no
+    interval for no answers, and a silent ``None`` would be easy to print as "0%".
+    """
+    _check_counts(successes, n)
+    if n == 0:
+        raise ValueError("no Wilson interval for n = 0 (no answers)")
+    p = successes / n
+    z2 = z * z
+    denom = 1.0 + z2 / n
+    centre = (p + z2 / (2.0 * n)) / denom
+    half = z / denom * math.sqrt(p * (1.0 - p) / n + z2 / (4.0 * n * n))
+    lo = 0.0 if successes == 0 else max(0.0, centre - half)
+    hi = 1.0 if successes == n else min(1.0, centre + half)
+    return Interval(lo, hi)
+
+
+def _check_counts(successes: int, n: int) -> None:
+    if n < 0 or successes < 0 or successes > n:
+        raise ValueError(f"need 0 <= successes <= n, got successes={successes}, n={n}")
+
+
+@dataclass(frozen=True, slots=True)
+class Proportion:
+    """A share of answers, e.g. % favourable or % yes: ``successes`` out of ``n``."""
+
+    successes: int
+    n: int
+
+    def __post_init__(self) -> None:
+        _check_counts(self.successes, self.n)
+
+    @property
+    def estimate(self) -> float | None:
+        """The observed share (0..1), or None when nobody answered."""
+        return self.successes / self.n if self.n else None
+
+    def ci(self, confidence: float = 0.95) -> Interval | None:
+        """Wilson interval, or None when ``n == 0`` (reporting layers show "no answers")."""
+        if self.n == 0:
+            return None
+        return wilson(self.successes, self.n, z_for(confidence))
+
+    def as_mean_0_100(self) -> Mean:
+        """The same answers as 0/100 scores, so a % can join other items on the 0-100 scale."""
+        return Mean(self.n, 100.0 * self.successes, 10_000.0 * self.successes)
+
+    def __add__(self, other: Proportion) -> Proportion:
+        return Proportion(self.successes + other.successes, self.n + other.n)
+
+
+def diff_proportions(a: Proportion, b: Proportion, confidence: float = 0.95) -> Diff:
+    """Difference ``a - b`` with Newcombe's hybrid score interval (his method 10, 1998).
+
+    Why: it is built from the two Wilson intervals, so it inherits their good behaviour near
+    0%/100% and at small n, where the Wald difference interval is badly anti-conservative.
+    Raises ValueError if either side has no answers.
+    """
+    if a.n == 0 or b.n == 0:
+        raise ValueError("cannot compare a period with no answers")
+    z = z_for(confidence)
+    p1, p2 = a.successes / a.n, b.successes / b.n
+    i1, i2 = wilson(a.successes, a.n, z), wilson(b.successes, b.n, z)
+    d = p1 - p2
+    lo = d - math.hypot(p1 - i1.lo, i2.hi - p2)
+    hi = d + math.hypot(i1.hi - p1, p2 - i2.lo)
+    return Diff(d, lo, hi)
+
+
+def pool_proportions(items: Iterable[Proportion]) -> Proportion:
+    """Pool several periods by summing counts (answer-weighted, not an average of averages)."""
+    successes = n = 0
+    for item in items:
+        successes += item.successes
+        n += item.n
+    return Proportion(successes, n)
+
+
+# --------------------------------------------------------------------------- means
+
+
+@dataclass(frozen=True, slots=True)
+class Mean:
+    """A mean score from SQL aggregates: ``n``, ``total`` = sum(x), ``total_sq`` = sum(x^2)."""
+
+    n: int
+    total: float
+    total_sq: float
+
+    def __post_init__(self) -> None:
+        if self.n < 0:
+            raise ValueError(f"n must be >= 0, got {self.n}")
+        if self.n == 0 and (self.total != 0 or self.total_sq != 0):
+            raise ValueError("sums must be 0 when n is 0")
+        if self.total_sq < 0:
+            raise ValueError("sum of squares cannot be negative")
+
+    @classmethod
+    def of(cls, values: Iterable[float]) -> Mean:
+        """Build from raw values (tests, small in-memory data)."""
+        xs = list(values)
+        return cls(len(xs), float(sum(xs)), float(sum(x * x for x in xs)))
+
+    @property
+    def estimate(self) -> float | None:
+        """The mean, or None when nobody answered."""
+        return self.total / self.n if self.n else None
+
+    @property
+    def variance(self) -> float | None:
+        """Sample variance (n - 1 denominator), or None for n < 2.
+
+        Computed from sums, so clamp the rounding error that can push it just below zero.
+        """
+        if self.n < 2:
+            return None
+        return max(0.0, (self.total_sq - self.total * self.total / self.n) / (self.n - 1))
+
+    def ci(self, confidence: float = 0.95) -> Interval | None:
+        """Student-t interval, or None for n < 2 (one answer says nothing about spread)."""
+        var = self.variance
+        if var is None:
+            return None
+        mean = self.total / self.n
+        half = t_ppf(0.5 + confidence / 2.0, self.n - 1) * math.sqrt(var / self.n)
+        return Interval(mean - half, mean + half)
+
+    def transformed(self, scale: float, shift: float) -> Mean:
+        """Sufficient statistics of ``scale * x + shift`` (rescaling, reverse scoring) exactly."""
+        return Mean(
+            self.n,
+            scale * self.total + shift * self.n,
+            scale * scale * self.total_sq + 2.0 * scale * shift * self.total + shift**2 * self.n,
+        )
+
+    def __add__(self, other: Mean) -> Mean:
+        return Mean(self.n + other.n, self.total + other.total, self.total_sq + other.total_sq)
+
+
+def diff_means(a: Mean, b: Mean, confidence: float = 0.95) -> Diff:
+    """Difference of means ``a - b`` with Welch's interval (Welch-Satterthwaite df).
+
+    Why Welch: the spread of answers changes between periods and between departments, and
+    Welch does not assume equal variances. Needs n >= 2 on both sides (ValueError otherwise).
+    If both samples have zero spread the interval collapses to the point difference.
+    """
+    _check_confidence(confidence)
+    va, vb = a.variance, b.variance
+    if va is None or vb is None:
+        raise ValueError("each period needs at least 2 answers for a difference of means")
+    d = a.total / a.n - b.total / b.n
+    sa, sb = va / a.n, vb / b.n
+    se2 = sa + sb
+    if se2 == 0.0:
+        return Diff(d, d, d)
+    df = se2 * se2 / (sa * sa / (a.n - 1) + sb * sb / (b.n - 1))
+    half = t_ppf(0.5 + confidence / 2.0, df) * math.sqrt(se2)
+    return Diff(d, d - half, d + half)
+
+
+def pool_means(items: Iterable[Mean]) -> Mean:
+    """Pool several periods by summing n, sum and sum of squares (answer-weighted)."""
+    n, total, total_sq = 0, 0.0, 0.0
+    for item in items:
+        n += item.n
+        total += item.total
+        total_sq += item.total_sq
+    return Mean(n, total, total_sq)
+
+
+# --------------------------------------------------------------------------- verdicts
+
+
+def classify_change(diff: Diff | None, n_a: int, n_b: int, min_n: int = MIN_N) -> Change:
+    """Say in words what a difference shows.
+
+    "up"/"down" only when the interval of ``diff`` excludes zero (so at the interval's level,
+    95% by default); with fewer than ``min_n`` answers in either period we refuse to judge,
+    because tiny samples give either huge intervals or flukes. ``diff`` may be None when it
+    could not be computed (e.g. no answers).
+    """
+    if n_a < min_n or n_b < min_n or diff is None:
+        return "too few answers to tell"
+    if diff.lo > 0.0:
+        return "up"
+    if diff.hi < 0.0:
+        return "down"
+    return "no clear change"
+
+
+_HEADLINES: dict[str, Headline] = {
+    "up": "Rising",
+    "down": "Falling",
+    "no clear change": "Stable",
+    "too few answers to tell": "Too few answers to tell",
+}
+
+
+def headline_label(change: Change) -> Headline:
+    """Headline word for a change. "Stable" means "no clear change", not proof of none."""
+    try:
+        return _HEADLINES[change]
+    except KeyError:
+        raise ValueError(f"unknown change {change!r}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    """The latest period against its pooled baseline, with the verdict."""
+
+    latest: Proportion | Mean
+    baseline: Proportion | Mean
+    diff: Diff | None
+    change: Change
+
+    @property
+    def headline(self) -> Headline:
+        return headline_label(self.change)
+
+
+def compare_with_baseline(
+    latest: Proportion | Mean,
+    previous: Sequence[Proportion | Mean],
+    window: int = BASELINE_PERIODS,
+    min_n: int = MIN_N,
+    confidence: float = 0.95,
+) -> Comparison:
+    """Compare the latest period with the pooled last ``window`` previous periods.
+
+    ``previous`` is oldest first; only its last ``window`` entries are pooled. Pooling sums the
+    sufficient statistics, so the baseline is answer-weighted and compared as one group. All
+    items must be the same type (all Proportion or all Mean).
+    """
+    if window < 1:
+        raise ValueError("window must be at least 1")
+    recent = list(previous[-window:])
+    if isinstance(latest, Proportion):
+        if not all(isinstance(p, Proportion) for p in recent):
+            raise TypeError("baseline periods must all be Proportion")
+        base: Proportion | Mean = pool_proportions(recent)  # type: ignore[arg-type]
+    else:
+        if not all(isinstance(p, Mean) for p in recent):
+            raise TypeError("baseline periods must all be Mean")
+        base = pool_means(recent)  # type: ignore[arg-type]
+    diff: Diff | None = None
+    if latest.n >= min_n and base.n >= min_n:
+        try:
+            if isinstance(latest, Proportion):
+                diff = diff_proportions(latest, base, confidence)  # type: ignore[arg-type]
+            else:
+                diff = diff_means(latest, base, confidence)  # type: ignore[arg-type]
+        except ValueError:
+            diff = None
+    return Comparison(latest, base, diff, classify_change(diff, latest.n, base.n, min_n))
+
+
+# --------------------------------------------------------------------------- scales
+
+
+def _check_agree5(v: int) -> None:
+    if isinstance(v, bool) or v not in (1, 2, 3, 4, 5):
+        raise ValueError(f"an agree5 answer is 1..5, not {v!r}")
+
+
+def favourable(value_agree5: int) -> bool:
+    """Agree (4) or strongly agree (5) counts as favourable. Reverse-score negative items first."""
+    _check_agree5(value_agree5)
+    return value_agree5 >= 4
+
+
+def reverse_agree5(v: int) -> int:
+    """Reverse-score a negatively worded agree5 item (1 <-> 5, 2 <-> 4) so higher is better."""
+    _check_agree5(v)
+    return 6 - v
+
+
+_YES_NO_UNSURE = {"yes": 100.0, "no": 0.0, "unsure": 0.0}
+
+
+def to_0_100(kind: ItemKind, value: int | str) -> float:
+    """Map one answer onto the common 0-100 scale so theme scores can mix item types.
+
+    agree5: (v - 1) / 4 * 100 (1 -> 0, 3 -> 50, 5 -> 100); scale0_10: v * 10;
+    yes_no_unsure: "yes" -> 100, "no"/"unsure" -> 0, so the mean is the % yes.
+    Reverse-score first (``reverse_agree5``) where the wording is negative.
+    """
+    if kind == "agree5":
+        _check_agree5(value)  # type: ignore[arg-type]
+        return (value - 1) * 25.0  # type: ignore[operator]
+    if kind == "scale0_10":
+        if isinstance(value, bool) or value not in range(11):
+            raise ValueError(f"a scale0_10 answer is 0..10, not {value!r}")
+        return value * 10.0  # type: ignore[operator]
+    if kind == "yes_no_unsure":
+        key = value.lower() if isinstance(value, str) else value
+        if key not in _YES_NO_UNSURE:
+            raise ValueError(f"a yes_no_unsure answer is yes/no/unsure, not {value!r}")
+        return _YES_NO_UNSURE[key]  # type: ignore[index]
+    raise ValueError(f"unknown item kind {kind!r}")
+
+
+def mean_to_0_100(kind: ItemKind, raw: Mean, reverse: bool = False) -> Mean:
+    """Turn SQL aggregates of raw answers into aggregates on the 0-100 scale.
+
+    The maps are linear, so sums transform exactly and SQL can aggregate raw values.
+    ``reverse`` applies ``6 - v`` first (agree5 only). For yes_no_unsure aggregate counts
+    into a ``Proportion`` and use ``Proportion.as_mean_0_100`` instead.
+    """
+    if kind == "agree5":
+        m = raw.transformed(-1.0, 6.0) if reverse else raw
+        return m.transformed(25.0, -25.0)
+    if reverse:
+        raise ValueError("only agree5 items are reverse-scored")
+    if kind == "scale0_10":
+        return raw.transformed(10.0, 0.0)
+    raise ValueError(f"use Proportion.as_mean_0_100 for {kind!r}")

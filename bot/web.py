@@ -1,0 +1,169 @@
+"""The HTTP front door: health checks, a guard in front of Bolt, and a production server.
+
+Bolt parses a request body before it checks the signature, and its adapters answer 500 when
+parsing fails. Slack retries on 5xx and an attacker can make noise with them, so the guard below
+checks size, signature and shape first and answers 4xx itself; Bolt only sees well-formed,
+correctly signed requests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import io
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+from urllib.parse import parse_qs
+
+log = logging.getLogger("medpulse.web")
+
+MAX_BODY = 1_000_000
+MAX_SKEW = 300  # Slack's own rule: reject requests older than five minutes
+
+WSGIApp = Callable[[dict, Callable], Iterable[bytes]]
+
+
+def _reply(start_response: Callable, status: str, body: Any) -> list[bytes]:
+    data = json.dumps(body).encode() if not isinstance(body, bytes) else body
+    ctype = "application/json" if not isinstance(body, bytes) else "text/plain; charset=utf-8"
+    start_response(status, [("Content-Type", ctype), ("Content-Length", str(len(data)))])
+    return [data]
+
+
+def signature_ok(secret: str, timestamp: str, body: bytes, signature: str, now: float) -> bool:
+    """Slack's v0 scheme: HMAC-SHA256 over ``v0:{timestamp}:{body}``, fresh within 5 minutes."""
+    try:
+        ts = int(timestamp)
+    except (TypeError, ValueError):
+        return False
+    if abs(now - ts) > MAX_SKEW:
+        return False
+    base = b"v0:" + timestamp.encode() + b":" + body
+    expected = "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, signature or "")
+
+
+def body_shape_ok(content_type: str, body: bytes) -> bool:
+    """True when Bolt can parse the body without raising: JSON object or sane form."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    if not text.strip():
+        return False
+    if content_type.startswith("application/json"):
+        try:
+            return isinstance(json.loads(text), dict)
+        except ValueError:
+            return False
+    if content_type.startswith("application/x-www-form-urlencoded"):
+        try:
+            form = parse_qs(text, strict_parsing=True, keep_blank_values=True)
+        except ValueError:
+            return False
+        if "payload" in form:
+            try:
+                return isinstance(json.loads(form["payload"][0]), dict)
+            except ValueError:
+                return False
+        return "command" in form or "ssl_check" in form or "type" in form
+    return False
+
+
+class SlackGuard:
+    """WSGI middleware that lets only signed, well-formed requests reach Bolt."""
+
+    def __init__(self, inner: WSGIApp, signing_secret: str, clock: Callable[[], float] = time.time):
+        self.inner = inner
+        self.secret = signing_secret
+        self.clock = clock
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        if environ.get("REQUEST_METHOD") != "POST":
+            return _reply(start_response, "405 Method Not Allowed", {"error": "POST only"})
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return _reply(start_response, "400 Bad Request", {"error": "bad content-length"})
+        if length > MAX_BODY:
+            return _reply(start_response, "413 Payload Too Large", {"error": "too large"})
+        body = environ["wsgi.input"].read(length) if length > 0 else b""
+        ts = environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP", "")
+        sig = environ.get("HTTP_X_SLACK_SIGNATURE", "")
+        if not signature_ok(self.secret, ts, body, sig, self.clock()):
+            return _reply(start_response, "401 Unauthorized", {"error": "invalid signature"})
+        if not body_shape_ok(environ.get("CONTENT_TYPE", ""), body):
+            return _reply(start_response, "400 Bad Request", {"error": "malformed body"})
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ["CONTENT_LENGTH"] = str(len(body))
+        try:
+            return self.inner(environ, start_response)
+        except Exception:  # never let a listener bug become a dropped connection
+            log.exception("unhandled error behind the guard")
+            return _reply(start_response, "500 Internal Server Error", {"error": "internal"})
+
+
+class Router:
+    """A tiny path router: /healthz, /readyz, Slack events, and optional OAuth routes."""
+
+    def __init__(self, ready: Callable[[], bool]) -> None:
+        self.ready = ready
+        self.routes: dict[str, WSGIApp] = {}
+
+    def mount(self, path: str, app: WSGIApp) -> None:
+        self.routes[path] = app
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path == "/healthz":
+            return _reply(start_response, "200 OK", {"ok": True})
+        if path == "/readyz":
+            if self.ready():
+                return _reply(start_response, "200 OK", {"ok": True, "database": "reachable"})
+            return _reply(start_response, "503 Service Unavailable", {"ok": False})
+        app = self.routes.get(path)
+        if app is None:
+            return _reply(start_response, "404 Not Found", {"error": "not found"})
+        return app(environ, start_response)
+
+
+class HttpServer:
+    """Waitress, multi-threaded, in a background thread so one process can also run the worker."""
+
+    def __init__(self, app: WSGIApp, host: str = "0.0.0.0", port: int = 3000, threads: int = 8):
+        from waitress.server import create_server
+
+        self.server = create_server(
+            app,
+            host=host,
+            port=port,
+            threads=threads,
+            ident="medpulse",
+            clear_untrusted_proxy_headers=True,
+        )
+        self.thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return self.server.effective_port
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> HttpServer:
+        self.thread = threading.Thread(target=self.server.run, name="http", daemon=True)
+        self.thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        self.server.run()
+
+    def stop(self) -> None:
+        self.server.close()
+        if self.thread:
+            self.thread.join(timeout=5)

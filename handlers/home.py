@@ -1,0 +1,173 @@
+"""The App Home: privacy notice, the doctor's status and choices; admins see more."""
+
+from __future__ import annotations
+
+from slack_bolt import App
+
+from bot import people
+from bot.core import Core
+from bot.pulses import privacy_notice
+from bot.workspaces import ensure_team
+
+WINDOW_LABELS = {
+    "": "Any time in working hours (08:00–21:00, weekdays)",
+    "morning": "Morning (08:00–10:00)",
+    "lunchtime": "Lunchtime (12:00–14:00)",
+    "evening": "Evening (18:00–21:00)",
+}
+GRADE_LABELS = {
+    "consultant": "Consultant",
+    "sas": "SAS doctor",
+    "resident": "Resident (junior) doctor",
+    "medical_leader": "Medical leader",
+}
+
+
+def _opt(text: str, value: str) -> dict:
+    return {"text": {"type": "plain_text", "text": text[:75]}, "value": value}
+
+
+def _select(action_id: str, options: list[dict], current: str | None, placeholder: str) -> dict:
+    el = {
+        "type": "static_select",
+        "action_id": action_id,
+        "placeholder": {"type": "plain_text", "text": placeholder},
+        "options": options,
+    }
+    chosen = [o for o in options if o["value"] == (current or "")]
+    if chosen:
+        el["initial_option"] = chosen[0]
+    return el
+
+
+def home_view(core: Core, me: people.Me) -> dict:
+    status = (
+        "❌ Opted out: you won't get pulses."
+        if me.opted_out
+        else "✅ You're in: pulses come by DM."
+    )
+    blocks: list[dict] = [
+        {"type": "header", "text": {"type": "plain_text", "text": "medpulse"}},
+        {
+            "type": "section",
+            "text": {
+                "type": "mrkdwn",
+                "text": "A few quick, anonymous questions every week or two, so leaders can see "
+                "how engaged doctors feel and act on it.",
+            },
+        },
+        {"type": "section", "text": {"type": "mrkdwn", "text": f"*Your status:* {status}"}},
+        {
+            "type": "actions",
+            "block_id": "home-opt",
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": "home_optin" if me.opted_out else "home_optout",
+                    "text": {
+                        "type": "plain_text",
+                        "text": "Opt back in" if me.opted_out else "Opt out",
+                    },
+                    **({"style": "primary"} if me.opted_out else {}),
+                }
+            ],
+        },
+        {"type": "divider"},
+        {
+            "type": "section",
+            "block_id": "home-window",
+            "text": {"type": "mrkdwn", "text": "*When should pulses reach you?*"},
+            "accessory": _select(
+                "home_window",
+                [_opt(v, k) for k, v in WINDOW_LABELS.items()],
+                me.window,
+                "Choose a time",
+            ),
+        },
+    ]
+    if me.departments:
+        blocks.append(
+            {
+                "type": "section",
+                "block_id": "home-dept",
+                "text": {"type": "mrkdwn", "text": "*Your department*"},
+                "accessory": _select(
+                    "home_department",
+                    [_opt(d, d) for d in me.departments[:100]],
+                    me.department,
+                    "Choose your department",
+                ),
+            }
+        )
+    blocks.append(
+        {
+            "type": "section",
+            "block_id": "home-grade",
+            "text": {"type": "mrkdwn", "text": "*Your grade*"},
+            "accessory": _select(
+                "home_grade",
+                [_opt(v, k) for k, v in GRADE_LABELS.items()],
+                me.grade,
+                "Choose your grade",
+            ),
+        }
+    )
+    blocks += [
+        {"type": "divider"},
+        {"type": "section", "text": {"type": "mrkdwn", "text": privacy_notice(core.k)}},
+    ]
+    return {"type": "home", "blocks": blocks}
+
+
+def register(app: App, core: Core) -> None:
+    def publish(client, team: str, user: str) -> None:
+        me = people.me(core, team, user)
+        client.views_publish(user_id=user, view=home_view(core, me))
+
+    @app.event("app_home_opened")
+    def on_home(event, client, context):
+        if event.get("tab", "home") != "home":
+            return
+        team = context.team_id
+        ensure_team(core, team)
+        publish(client, team, event["user"])
+
+    @app.action("home_optout")
+    def on_optout(ack, body, client):
+        ack()
+        team, user = body["team"]["id"], body["user"]["id"]
+        ensure_team(core, team)
+        people.update_me(core, team, user, opted_out=True)
+        publish(client, team, user)
+
+    @app.action("home_optin")
+    def on_optin(ack, body, client):
+        ack()
+        team, user = body["team"]["id"], body["user"]["id"]
+        ensure_team(core, team)
+        people.update_me(core, team, user, opted_out=False)
+        publish(client, team, user)
+
+    @app.action("home_window")
+    def on_window(ack, body, action, client):
+        ack()
+        team, user = body["team"]["id"], body["user"]["id"]
+        ensure_team(core, team)
+        people.update_me(core, team, user, window=action["selected_option"]["value"] or None)
+        publish(client, team, user)
+
+    @app.action("home_department")
+    def on_department(ack, body, action, client):
+        ack()
+        team, user = body["team"]["id"], body["user"]["id"]
+        ensure_team(core, team)
+        people.update_me(core, team, user, department=action["selected_option"]["value"])
+        publish(client, team, user)
+
+    @app.action("home_grade")
+    def on_grade(ack, body, action, client):
+        ack()
+        team, user = body["team"]["id"], body["user"]["id"]
+        ensure_team(core, team)
+        people.update_me(core, team, user, grade=action["selected_option"]["value"])
+        publish(client, team, user)

@@ -1,0 +1,111 @@
+"""Listeners for the pulse DM: answer taps, the comment modal, "not now" and "why me".
+
+A tap is acked at once; the answer is stored and the message redrawn in place with the chosen
+answer highlighted, so the doctor sees it landed and can change it until the round closes.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from slack_bolt import App
+
+from bot import answers, pulses
+from bot.core import Core
+from bot.messages import closed_blocks, parse_answer_value
+from bot.workspaces import ensure_team
+
+log = logging.getLogger("medpulse.pulse")
+
+ANSWER = re.compile(r"^answer-(-?\d+)$")
+COMMENT_VIEW = "pulse_comment"
+
+
+def register(app: App, core: Core) -> None:
+    @app.action(ANSWER)
+    def on_answer(ack, body, action, client):
+        ack()
+        team, user = body["team"]["id"], body["user"]["id"]
+        ensure_team(core, team)
+        parsed = parse_answer_value(action.get("value", ""))
+        container = body.get("container") or {}
+        channel, ts = container.get("channel_id"), container.get("message_ts")
+        if parsed is None:
+            return
+        round_id, version_id, value = parsed
+        outcome = answers.record_answer(core, team, user, round_id, version_id, value)
+        if outcome.status == "closed":
+            if channel and ts:
+                client.chat_update(
+                    channel=channel, ts=ts, text="This pulse has closed.", blocks=closed_blocks()
+                )
+            client.chat_postEphemeral(
+                channel=channel or user,
+                user=user,
+                text="Thanks for tapping, but this pulse has closed. Your next one will come soon.",
+            )
+            return
+        if outcome.status != "recorded" or not (channel and ts):
+            return
+        text, blocks = pulses.redraw(core, outcome.delivery, outcome.answers)
+        client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
+
+    @app.action("comment")
+    def on_comment(ack, body, action, client):
+        ack()
+        team, user = body["team"]["id"], body["user"]["id"]
+        ensure_team(core, team)
+        round_id = int(action.get("value") or 0)
+        view = pulses.comment_modal(core, team, user, round_id)
+        client.views_open(trigger_id=body["trigger_id"], view=view)
+
+    @app.view(COMMENT_VIEW)
+    def on_comment_submit(ack, body, view):
+        team, user = body["team"]["id"], body["user"]["id"]
+        values = view["state"]["values"]
+        raw = (values.get("comment", {}).get("text", {}) or {}).get("value") or ""
+        theme_opt = (values.get("theme", {}).get("theme", {}) or {}).get("selected_option")
+        text = answers.clean_comment(raw)
+        if not text:
+            ack(
+                response_action="errors",
+                errors={"comment": "Write something, or close this window."},
+            )
+            return
+        if len(text) > answers.MAX_COMMENT:
+            ack(
+                response_action="errors",
+                errors={
+                    "comment": f"That is {len(text):,} characters; the limit is "
+                    f"{answers.MAX_COMMENT:,}. Please shorten it (your text is still here)."
+                },
+            )
+            return
+        theme = theme_opt["value"] if theme_opt and theme_opt["value"] != "other" else None
+        outcome = answers.record_comment(
+            core, team, user, int(view["private_metadata"]), text, theme
+        )
+        if outcome.status == "closed":
+            ack(response_action="errors", errors={"comment": "Sorry, this pulse has closed."})
+            return
+        ack(response_action="update", view=pulses.thanks_modal())
+
+    @app.action("not_now")
+    def on_not_now(ack, body, action, client):
+        ack()
+        team, user = body["team"]["id"], body["user"]["id"]
+        ensure_team(core, team)
+        when = pulses.snooze(core, team, user, int(action.get("value") or 0))
+        note = (
+            f"No problem. I'll remind you {when}."
+            if when
+            else "This pulse closes before tomorrow, so there's no reminder. No worries."
+        )
+        channel = (body.get("container") or {}).get("channel_id") or user
+        client.chat_postEphemeral(channel=channel, user=user, text=note)
+
+    @app.action("why")
+    def on_why(ack, body, client):
+        ack()
+        client.views_open(trigger_id=body["trigger_id"], view=pulses.why_modal(core))

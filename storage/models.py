@@ -1,0 +1,369 @@
+"""SQLAlchemy 2 models for the whole medpulse domain.
+
+The anonymity model (design.md) shapes this file more than anything else:
+
+* Identity lives only in ``participants`` and ``deliveries``: who was asked, and (while a round is
+  open) whether they answered anything. No answer value and no comment text is ever stored there.
+* Answers live in ``responses`` and ``comments``: round, question version, value or text, and a
+  coarse segment (department, grade group) that is recorded only where enough people in that
+  segment were asked the same item. Their primary key is a random UUID (no sequence that could
+  be lined up with delivery order), they carry no timestamp at all, and the only link to a person
+  is ``link_hash``: an HMAC whose key is not in the database, nulled when the round closes.
+* Admin actions are deliberately not anonymous: they go to ``audit_log``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+GRADES = ("consultant", "sas", "resident", "medical_leader")
+
+
+def random_id() -> str:
+    """Random, unordered key for anonymous rows (insertion order must not be recoverable)."""
+    return uuid.uuid4().hex
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+UTC_TS = DateTime(timezone=True)
+
+
+class Workspace(Base):
+    """One Slack workspace (one trust). Every other table hangs off this key."""
+
+    __tablename__ = "workspaces"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    timezone: Mapped[str] = mapped_column(String(64), default="Europe/London")
+    created_at: Mapped[datetime] = mapped_column(UTC_TS)
+
+
+class Role(Base):
+    """Admins and leaders. Identities here are not anonymous, by design."""
+
+    __tablename__ = "roles"
+    __table_args__ = (UniqueConstraint("workspace_id", "slack_user_id", "role"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    slack_user_id: Mapped[str] = mapped_column(String(32))
+    role: Mapped[str] = mapped_column(String(16))  # admin | leader
+    granted_by: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTC_TS)
+
+
+class AuditEntry(Base):
+    """Every admin change: who, what, old -> new, when."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_workspace_at", "workspace_id", "at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    actor: Mapped[str] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(64))
+    old: Mapped[str | None] = mapped_column(Text)
+    new: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UTC_TS)
+
+
+class Department(Base):
+    """Departments as the roster defines them; doctors may pick one in the App Home."""
+
+    __tablename__ = "departments"
+    __table_args__ = (UniqueConstraint("workspace_id", "name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+
+
+class Audience(Base):
+    """A group of doctors, defined by the members of one Slack channel."""
+
+    __tablename__ = "audiences"
+    __table_args__ = (UniqueConstraint("workspace_id", "channel_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    channel_id: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(UTC_TS)
+    synced_at: Mapped[datetime | None] = mapped_column(UTC_TS)
+    schedule: Mapped[Schedule | None] = relationship(back_populates="audience", uselist=False)
+
+
+class Schedule(Base):
+    """The truth for when rounds happen; the scheduler is rebuilt from these rows."""
+
+    __tablename__ = "schedules"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    audience_id: Mapped[int] = mapped_column(
+        ForeignKey("audiences.id", ondelete="CASCADE"), unique=True
+    )
+    cadence: Mapped[str] = mapped_column(String(16), default="fortnightly")
+    weekday: Mapped[int] = mapped_column(Integer, default=1)  # Monday=0
+    local_time: Mapped[str] = mapped_column(String(5), default="10:00")
+    timezone: Mapped[str] = mapped_column(String(64), default="Europe/London")
+    anchor: Mapped[date] = mapped_column(Date)  # fortnightly parity / monthly reference
+    questions_per_pulse: Mapped[int] = mapped_column(Integer, default=2)
+    reminder_after_hours: Mapped[int] = mapped_column(Integer, default=24)
+    close_after_days: Mapped[int] = mapped_column(Integer, default=5)
+    out_of_hours: Mapped[bool] = mapped_column(Boolean, default=False)
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    summary_weekday: Mapped[int] = mapped_column(Integer, default=0)
+    summary_time: Mapped[str] = mapped_column(String(5), default="08:00")
+    updated_at: Mapped[datetime] = mapped_column(UTC_TS)
+    audience: Mapped[Audience] = relationship(back_populates="schedule")
+
+
+class LeaderChannel(Base):
+    """Where summaries go; ``department_id`` set means that department's own view."""
+
+    __tablename__ = "leader_channels"
+    __table_args__ = (UniqueConstraint("workspace_id", "channel_id", "department_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    channel_id: Mapped[str] = mapped_column(String(32))
+    department_id: Mapped[int | None] = mapped_column(
+        ForeignKey("departments.id", ondelete="CASCADE")
+    )
+
+
+class Participant(Base):
+    """A doctor who may be asked. Identity side of the model: never holds an answer."""
+
+    __tablename__ = "participants"
+    __table_args__ = (UniqueConstraint("workspace_id", "slack_user_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    slack_user_id: Mapped[str] = mapped_column(String(32))
+    audience_id: Mapped[int | None] = mapped_column(ForeignKey("audiences.id", ondelete="SET NULL"))
+    department_id: Mapped[int | None] = mapped_column(
+        ForeignKey("departments.id", ondelete="SET NULL")
+    )
+    grade: Mapped[str | None] = mapped_column(String(16))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    opted_out: Mapped[bool] = mapped_column(Boolean, default=False)
+    preferred_window: Mapped[str | None] = mapped_column(String(16))
+    undeliverable: Mapped[str | None] = mapped_column(String(64))
+    dm_channel: Mapped[str | None] = mapped_column(String(32))
+    cycle_start: Mapped[datetime | None] = mapped_column(UTC_TS)
+    created_at: Mapped[datetime] = mapped_column(UTC_TS)
+
+
+class QuestionSet(Base):
+    """A set of items: the shipped bank, the workspace's custom items, or an imported set."""
+
+    __tablename__ = "question_sets"
+    __table_args__ = (UniqueConstraint("workspace_id", "name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(16))  # bank | custom | import
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class SetSwitch(Base):
+    """A set switched on or off for one audience (overrides ``QuestionSet.enabled``)."""
+
+    __tablename__ = "set_switches"
+    __table_args__ = (UniqueConstraint("set_id", "audience_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    set_id: Mapped[int] = mapped_column(ForeignKey("question_sets.id", ondelete="CASCADE"))
+    audience_id: Mapped[int] = mapped_column(ForeignKey("audiences.id", ondelete="CASCADE"))
+    enabled: Mapped[bool] = mapped_column(Boolean)
+
+
+class QuestionItem(Base):
+    """A stable question identity in one workspace; its wording lives in versions."""
+
+    __tablename__ = "question_items"
+    __table_args__ = (UniqueConstraint("workspace_id", "key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    set_id: Mapped[int] = mapped_column(ForeignKey("question_sets.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(80))
+    scale: Mapped[str] = mapped_column(String(16))
+    theme: Mapped[str] = mapped_column(String(40))
+    source: Mapped[str] = mapped_column(String(60))
+    audience: Mapped[list[str]] = mapped_column(JSON)
+    reverse: Mapped[bool] = mapped_column(Boolean, default=False)
+    headline: Mapped[bool] = mapped_column(Boolean, default=False)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    current_version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class QuestionVersion(Base):
+    """One wording of an item. Answers point here, so rewordings never trend together."""
+
+    __tablename__ = "question_versions"
+    __table_args__ = (UniqueConstraint("item_id", "version"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("question_items.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(String(300))
+    help: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(UTC_TS)
+
+
+class Round(Base):
+    """One pulse to one audience. ``slot_key`` makes a second firing of a slot a no-op."""
+
+    __tablename__ = "rounds"
+    __table_args__ = (UniqueConstraint("audience_id", "slot_key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    audience_id: Mapped[int] = mapped_column(ForeignKey("audiences.id", ondelete="CASCADE"))
+    slot_key: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | closed
+    manual: Mapped[bool] = mapped_column(Boolean, default=False)
+    seed: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTC_TS)
+    period_start: Mapped[date] = mapped_column(Date)
+    closes_at: Mapped[datetime] = mapped_column(UTC_TS)
+    reminder_after_hours: Mapped[int] = mapped_column(Integer, default=24)
+    out_of_hours: Mapped[bool] = mapped_column(Boolean, default=False)
+    closed_at: Mapped[datetime | None] = mapped_column(UTC_TS)
+    invited: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RoundItemSegment(Base):
+    """How many people in a segment were asked an item in a round.
+
+    Written when the round is created; an answer copies its segment only where this count
+    reaches the minimum group size, so a stored segment never narrows to a few people.
+    """
+
+    __tablename__ = "round_item_segments"
+    __table_args__ = (UniqueConstraint("round_id", "version_id", "dimension", "segment"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id", ondelete="CASCADE"))
+    version_id: Mapped[int] = mapped_column(ForeignKey("question_versions.id", ondelete="CASCADE"))
+    dimension: Mapped[str] = mapped_column(String(16))  # all | department | grade
+    segment: Mapped[str] = mapped_column(String(100))
+    asked: Mapped[int] = mapped_column(Integer)
+
+
+class Delivery(Base):
+    """The outbox: one row per participant per round, written before anything is sent."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("round_id", "participant_id"),
+        Index("ix_deliveries_due", "status", "not_before"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id", ondelete="CASCADE"))
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id", ondelete="CASCADE"))
+    item_keys: Mapped[list[str]] = mapped_column(JSON)
+    version_ids: Mapped[list[int]] = mapped_column(JSON)
+    # pending | sending | sent | undeliverable | failed | skipped
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    not_before: Mapped[datetime] = mapped_column(UTC_TS)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_at: Mapped[datetime | None] = mapped_column(UTC_TS)
+    channel: Mapped[str | None] = mapped_column(String(32))
+    ts: Mapped[str | None] = mapped_column(String(32))
+    error: Mapped[str | None] = mapped_column(String(64))
+    # An earlier attempt may have reached Slack (timeout, 5xx): check before sending again.
+    uncertain: Mapped[bool] = mapped_column(Boolean, default=False)
+    sent_at: Mapped[datetime | None] = mapped_column(UTC_TS)
+    # none | scheduled | pending | sending | sent | skipped
+    reminder: Mapped[str] = mapped_column(String(16), default="none")
+    reminder_due: Mapped[datetime | None] = mapped_column(UTC_TS)
+    reminder_ts: Mapped[str | None] = mapped_column(String(32))
+    # Whether they answered anything: needed for reminders, erased (NULL) at close.
+    answered: Mapped[bool | None] = mapped_column(Boolean, default=False)
+
+
+class Response(Base):
+    """One anonymous answer. No participant, no Slack id, no time, no sequence."""
+
+    __tablename__ = "responses"
+    __table_args__ = (
+        UniqueConstraint("round_id", "version_id", "link_hash"),
+        Index("ix_responses_round_version", "round_id", "version_id"),
+    )
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=random_id)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id", ondelete="CASCADE"))
+    version_id: Mapped[int] = mapped_column(ForeignKey("question_versions.id", ondelete="CASCADE"))
+    value: Mapped[int] = mapped_column(Integer)
+    department_id: Mapped[int | None] = mapped_column(
+        ForeignKey("departments.id", ondelete="SET NULL")
+    )
+    grade: Mapped[str | None] = mapped_column(String(16))
+    link_hash: Mapped[str | None] = mapped_column(String(64))
+
+
+class Comment(Base):
+    """One anonymous free-text comment, under the same rules as ``Response``."""
+
+    __tablename__ = "comments"
+    __table_args__ = (UniqueConstraint("round_id", "link_hash"),)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=random_id)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id", ondelete="CASCADE"))
+    theme: Mapped[str | None] = mapped_column(String(40))
+    text: Mapped[str] = mapped_column(Text)
+    department_id: Mapped[int | None] = mapped_column(
+        ForeignKey("departments.id", ondelete="SET NULL")
+    )
+    grade: Mapped[str | None] = mapped_column(String(16))
+    link_hash: Mapped[str | None] = mapped_column(String(64))
+
+
+class RoundParticipation(Base):
+    """Invited and responded counts per segment, frozen at close when answer flags are erased."""
+
+    __tablename__ = "round_participation"
+    __table_args__ = (UniqueConstraint("round_id", "department_id", "grade"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id", ondelete="CASCADE"))
+    department_id: Mapped[int | None] = mapped_column(
+        ForeignKey("departments.id", ondelete="SET NULL")
+    )
+    grade: Mapped[str | None] = mapped_column(String(16))
+    invited: Mapped[int] = mapped_column(Integer)
+    responded: Mapped[int] = mapped_column(Integer)
+
+
+class SummaryPost(Base):
+    """Summaries already posted, so a weekly job that fires twice posts once."""
+
+    __tablename__ = "summary_posts"
+    __table_args__ = (UniqueConstraint("workspace_id", "channel_id", "slot_key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    channel_id: Mapped[str] = mapped_column(String(32))
+    slot_key: Mapped[str] = mapped_column(String(64))
+    ts: Mapped[str | None] = mapped_column(String(32))
+    posted_at: Mapped[datetime] = mapped_column(UTC_TS)
