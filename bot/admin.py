@@ -167,7 +167,7 @@ def set_opt_out(core: Core, team_id: str, user_id: str, opted_out: bool) -> bool
                 slack_user_id=user_id,
                 active=False,
                 created_at=now,
-                cycle_start=now,
+                cycle_start=None,
             )
             s.add(p)
         changed = p.opted_out != opted_out

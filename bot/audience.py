@@ -47,7 +47,7 @@ def sync_audience(core: Core, team_id: str, audience_id: int) -> SyncResult:
                         audience_id=audience_id,
                         active=True,
                         created_at=now,
-                        cycle_start=now,
+                        cycle_start=None,
                     )
                 )
                 added += 1

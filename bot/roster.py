@@ -135,7 +135,7 @@ def import_roster(core: Core, team_id: str, text: str) -> RosterReport:
                     slack_user_id=uid,
                     active=False,
                     created_at=now,
-                    cycle_start=now,
+                    cycle_start=None,
                 )
                 s.add(p)
             p.department_id = depts[row.department].id

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import random
+import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -51,6 +52,10 @@ class RotItem:
     audience: tuple[str, ...]
     headline: bool = False
 
+    def applies_to(self, grade: str | None) -> bool:
+        """Unknown grade gets only items for everyone (same rule as the bank's items)."""
+        return "all" in self.audience or (grade is not None and grade in self.audience)
+
 
 @dataclass
 class RoundResult:
@@ -88,19 +93,18 @@ def enabled_items(
     return rot, {r.key: r for r in rows}
 
 
-def _history(
-    s: Session, participant_ids: list[int], cycle_starts: dict[int, datetime]
-) -> dict[int, set[str]]:
-    """Items each person has been asked since their rotation cycle began."""
-    asked: dict[int, set[str]] = {pid: set() for pid in participant_ids}
+def _history(s: Session, people: list[Participant]) -> dict[int, set[str]]:
+    """Items each person has been asked in their current rotation cycle."""
+    asked = {p.id: set(p.cycle_carry or ()) for p in people}
+    starts = {p.id: p.cycle_start for p in people}
     rows = s.execute(
         select(Delivery.participant_id, Delivery.item_keys, Round.created_at)
         .join(Round, Round.id == Delivery.round_id)
-        .where(Delivery.participant_id.in_(participant_ids), Delivery.status != "skipped")
+        .where(Delivery.participant_id.in_(list(asked)), Delivery.status != "skipped")
     )
     for pid, keys, created in rows:
-        start = cycle_starts.get(pid)
-        if start is None or _aware(created) >= _aware(start):
+        start = starts.get(pid)
+        if start is None or _aware(created) > _aware(start):
             asked[pid].update(keys)
     return asked
 
@@ -153,7 +157,8 @@ def _create_round_tx(core, s, audience_id, slot_key, manual, n_questions, now) -
             f"the audience has {len(people)} doctors who can be asked, fewer than the minimum "
             f"group size of {core.k}; with so few, answers could identify people"
         )
-    seed = random.SystemRandom().randrange(2**31)
+    # Rotation needs a seed that stays the same round after round (it keeps groups in step).
+    seed = zlib.crc32(ws.team_id.encode()) & 0x7FFFFFFF
     rnd = Round(
         workspace_id=ws.id,
         audience_id=audience_id,
@@ -182,7 +187,7 @@ def _rotate(
     items, by_key = enabled_items(s, workspace_id, audience_id)
     headline = [i for i in items if i.headline]
     others = [i for i in items if not i.headline]
-    history = _history(s, [p.id for p in people], {p.id: p.cycle_start for p in people})
+    history = _history(s, people)
     persons = [Person(key=str(p.id), grade=p.grade) for p in people]
     choice = choose(
         persons,
@@ -192,11 +197,12 @@ def _rotate(
         min_group=k,
         seed=seed,
     )
-    restarted = {int(key) for key in getattr(choice, "cycle_restarted", ())}
-    picks = getattr(choice, "items", choice)
+    restarted = {int(key) for key in choice.cycle_restarted}
+    picks = choice.items
     for p in people:
         if p.id in restarted:
             p.cycle_start = now
+            p.cycle_carry = list(choice.new_cycle.get(str(p.id), []))
     versions = {
         it.key: s.scalar(
             select(QuestionVersion.id).where(

@@ -68,9 +68,7 @@ def _open_span(
     raise RuntimeError(f"no delivery span within {_MAX_DAYS_AHEAD} days of {at} in {zi.key}")
 
 
-def next_allowed(
-    at: datetime, tz: str, window: str | None, out_of_hours: bool = False
-) -> datetime:
+def next_allowed(at: datetime, tz: str, window: str | None, out_of_hours: bool = False) -> datetime:
     """Earliest instant >= ``at`` (UTC) when a DM may go out.
 
     * ``out_of_hours`` and no window: ``at`` itself (the schedule allows any time).

@@ -25,16 +25,18 @@ COMMENT_VIEW = "pulse_comment"
 def register(app: App, core: Core) -> None:
     @app.action(ANSWER)
     def on_answer(ack, body, action, client):
-        ack()
+        # Stored before the ack: once Slack has its 200 the answer is durable.
         team, user = body["team"]["id"], body["user"]["id"]
         ensure_team(core, team)
         parsed = parse_answer_value(action.get("value", ""))
         container = body.get("container") or {}
         channel, ts = container.get("channel_id"), container.get("message_ts")
         if parsed is None:
+            ack()
             return
         round_id, version_id, value = parsed
         outcome = answers.record_answer(core, team, user, round_id, version_id, value)
+        ack()
         if outcome.status == "closed":
             if channel and ts:
                 client.chat_update(

@@ -25,6 +25,7 @@ _GAP = "  "
 THEME_SHORT = {name: name.split("-")[0] for name in THEMES} | {
     "medical-leadership-structure": "med-leadership",
 }
+_PART_SHORT = {"organisations": "org", "leaders": "ldr"}
 SCALE_SHORT = {"agree5": "agree5", "scale0_10": "0-10", "yes_no_unsure": "yes/no/?"}
 
 
@@ -32,7 +33,7 @@ def _short_source(item: QuestionItem) -> str:
     """Source without the redundant prefix, so the text column keeps its room."""
     ref = item.checklist_ref
     if ref is not None:
-        return f"{ref[0][:3]}:{ref[1]}"
+        return f"{_PART_SHORT[ref[0]]}:{ref[1]}"
     return "theme" if item.source.startswith("theme:") else item.source
 
 

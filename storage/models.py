@@ -173,7 +173,10 @@ class Participant(Base):
     preferred_window: Mapped[str | None] = mapped_column(String(16))
     undeliverable: Mapped[str | None] = mapped_column(String(64))
     dm_channel: Mapped[str | None] = mapped_column(String(32))
+    # Rotation state: the cycle began at ``cycle_start``; ``cycle_carry`` holds items asked in the
+    # round that started it which already count towards the new cycle.
     cycle_start: Mapped[datetime | None] = mapped_column(UTC_TS)
+    cycle_carry: Mapped[list[str] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTC_TS)
 
 

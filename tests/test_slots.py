@@ -45,14 +45,26 @@ def local(dt: datetime, tz: str) -> datetime:
 
 def test_weekly_slots_stay_at_10_local_across_uk_spring_change() -> None:
     slots = slots_between(weekly(), utc(2026, 3, 16), utc(2026, 4, 8))
-    assert slots == [utc(2026, 3, 17, 10), utc(2026, 3, 24, 10), utc(2026, 3, 31, 9), utc(2026, 4, 7, 9)]
+    assert slots == [
+        utc(2026, 3, 17, 10),
+        utc(2026, 3, 24, 10),
+        utc(2026, 3, 31, 9),
+        utc(2026, 4, 7, 9),
+    ]
     assert {local(s, LONDON).time() for s in slots} == {time(10, 0)}
-    assert [local(s, LONDON).utcoffset() for s in slots] == [timedelta(0)] * 2 + [timedelta(hours=1)] * 2
+    assert [local(s, LONDON).utcoffset() for s in slots] == [timedelta(0)] * 2 + [
+        timedelta(hours=1)
+    ] * 2
 
 
 def test_weekly_slots_stay_at_10_local_across_uk_autumn_change() -> None:
     slots = slots_between(weekly(), utc(2026, 10, 12), utc(2026, 11, 4))
-    assert slots == [utc(2026, 10, 13, 9), utc(2026, 10, 20, 9), utc(2026, 10, 27, 10), utc(2026, 11, 3, 10)]
+    assert slots == [
+        utc(2026, 10, 13, 9),
+        utc(2026, 10, 20, 9),
+        utc(2026, 10, 27, 10),
+        utc(2026, 11, 3, 10),
+    ]
     assert {local(s, LONDON).time() for s in slots} == {time(10, 0)}
 
 
@@ -81,7 +93,11 @@ def test_autumn_fold_takes_first_occurrence() -> None:
 def test_new_york_dst_dates_differ_from_uk() -> None:
     c = weekly(weekday=0, at=time(9, 0), tz=NEW_YORK)
     slots = slots_between(c, utc(2026, 3, 1), utc(2026, 3, 17))
-    assert slots == [utc(2026, 3, 2, 14), utc(2026, 3, 9, 13), utc(2026, 3, 16, 13)]  # DST from 8 Mar
+    assert slots == [
+        utc(2026, 3, 2, 14),
+        utc(2026, 3, 9, 13),
+        utc(2026, 3, 16, 13),
+    ]  # DST from 8 Mar
     autumn = slots_between(c, utc(2026, 10, 25), utc(2026, 11, 10))
     assert autumn == [utc(2026, 10, 26, 13), utc(2026, 11, 2, 14), utc(2026, 11, 9, 14)]
     assert {local(s, NEW_YORK).time() for s in slots + autumn} == {time(9, 0)}
@@ -133,7 +149,13 @@ def test_fortnightly_parity_holds_before_anchor_and_across_dst() -> None:
 def test_monthly_is_first_weekday_of_each_month() -> None:
     c = Cadence("monthly", 6, time(10, 0), LONDON, date(1999, 9, 9))  # anchor ignored
     dates = [local(s, LONDON).date() for s in slots_between(c, utc(2026, 1, 1), utc(2026, 6, 1))]
-    assert dates == [date(2026, 1, 4), date(2026, 2, 1), date(2026, 3, 1), date(2026, 4, 5), date(2026, 5, 3)]
+    assert dates == [
+        date(2026, 1, 4),
+        date(2026, 2, 1),
+        date(2026, 3, 1),
+        date(2026, 4, 5),
+        date(2026, 5, 3),
+    ]
     tuesday = Cadence("monthly", 1, time(10, 0), LONDON, ANCHOR)
     assert next_slot(tuesday, utc(2026, 12, 2)) == utc(2027, 1, 5, 10)  # crosses the year
     assert latest_slot(tuesday, utc(2026, 1, 5)) == utc(2025, 12, 2, 10)
@@ -198,7 +220,10 @@ def test_due_slot_grace_and_not_before() -> None:
     assert due_slot(c, late, grace, changed) == (None, slot)
     # schedule changed after the slot: nothing to run and nothing "skipped"
     assert due_slot(c, slot + timedelta(minutes=5), grace, slot) == (None, None)
-    assert due_slot(c, slot + timedelta(minutes=5), grace, slot + timedelta(minutes=1)) == (None, None)
+    assert due_slot(c, slot + timedelta(minutes=5), grace, slot + timedelta(minutes=1)) == (
+        None,
+        None,
+    )
     # just before the slot, the previous week's slot is long past grace
     assert due_slot(c, slot - timedelta(seconds=1), grace, changed) == (None, utc(2026, 11, 17, 10))
     with pytest.raises(ValueError):
@@ -208,12 +233,18 @@ def test_due_slot_grace_and_not_before() -> None:
 # ------------------------------------------------------------------- parsing
 
 
-@pytest.mark.parametrize(("text", "expected"), [("10:00", time(10)), ("00:00", time(0)), ("23:59", time(23, 59)), (" 07:05 ", time(7, 5))])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("10:00", time(10)), ("00:00", time(0)), ("23:59", time(23, 59)), (" 07:05 ", time(7, 5))],
+)
 def test_parse_time_accepts_hh_mm(text: str, expected: time) -> None:
     assert parse_time(text) == expected
 
 
-@pytest.mark.parametrize("text", ["25:99", "9", "10:60", "", "24:00", "9:30", "10:00:00", "10.00", "1000", "١٠:٠٠", "10:00pm"])
+@pytest.mark.parametrize(
+    "text",
+    ["25:99", "9", "10:60", "", "24:00", "9:30", "10:00:00", "10.00", "1000", "١٠:٠٠", "10:00pm"],
+)
 def test_parse_time_rejects_with_readable_message(text: str) -> None:
     with pytest.raises(ValueError, match="is not a time; use 24-hour HH:MM, e.g. 10:00"):
         parse_time(text)
@@ -225,7 +256,10 @@ def test_parse_time_message_names_the_input() -> None:
     assert str(info.value) == "25:99 is not a time; use 24-hour HH:MM, e.g. 10:00"
 
 
-@pytest.mark.parametrize(("text", "expected"), [("tue", 1), ("Tuesday", 1), ("TUE", 1), (" thurs ", 3), ("sun", 6), ("monday", 0)])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("tue", 1), ("Tuesday", 1), ("TUE", 1), (" thurs ", 3), ("sun", 6), ("monday", 0)],
+)
 def test_parse_weekday(text: str, expected: int) -> None:
     assert parse_weekday(text) == expected
 
@@ -281,14 +315,16 @@ cadences = st.builds(
     cadence=st.sampled_from(["weekly", "fortnightly", "monthly"]),
     weekday=st.integers(0, 6),
     # bias towards the small hours, where the DST gaps and folds are
-    local_time=st.one_of(st.times(), st.sampled_from([time(0, 0), time(1, 30), time(2, 30), time(10, 0)])),
+    local_time=st.one_of(
+        st.times(), st.sampled_from([time(0, 0), time(1, 30), time(2, 30), time(10, 0)])
+    ),
     timezone=st.sampled_from(ZONES),
     anchor=st.dates(date(2000, 1, 1), date(2040, 1, 1)),
 )
 instants = st.datetimes(datetime(2000, 1, 1), datetime(2040, 1, 1), timezones=st.just(UTC))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(c=cadences, x=instants)
 def test_next_latest_between_are_consistent(c: Cadence, x: datetime) -> None:
     nxt = next_slot(c, x)
@@ -303,7 +339,7 @@ def test_next_latest_between_are_consistent(c: Cadence, x: datetime) -> None:
     assert slots_between(c, prev - timedelta(microseconds=1), nxt) == [prev, nxt]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(c=cadences, x=instants)
 def test_slots_are_at_local_time_on_the_right_day(c: Cadence, x: datetime) -> None:
     slot = next_slot(c, x)
@@ -331,11 +367,13 @@ def test_slots_between_matches_day_by_day_brute_force(c: Cadence, start: date) -
         and (c.cadence != "monthly" or d.day <= 7)
         and (
             c.cadence != "fortnightly"
-            or (d.toordinal() - d.weekday() - c.anchor.toordinal() + c.anchor.weekday()) // 7 % 2 == 0
+            or (d.toordinal() - d.weekday() - c.anchor.toordinal() + c.anchor.weekday()) // 7 % 2
+            == 0
         )
     ]
-    lo = local_to_utc(days[0], time(12), c.timezone)
-    hi = local_to_utc(days[-1], time(12), c.timezone)
+    tick = timedelta(microseconds=1)
+    lo = local_to_utc(days[1], time(0), c.timezone) - tick  # just before days[1] starts
+    hi = local_to_utc(days[-1], time(0), c.timezone) - tick  # just before days[-1] starts
     got = slots_between(c, lo, hi)
     assert got == [local_to_utc(d, c.local_time, c.timezone) for d in expected_dates]
     if c.cadence == "fortnightly":
@@ -344,7 +382,9 @@ def test_slots_between_matches_day_by_day_brute_force(c: Cadence, start: date) -
 
 @settings(max_examples=200, deadline=None)
 @given(c=cadences, x=instants, grace_minutes=st.integers(0, 10_000), back=st.integers(0, 100_000))
-def test_due_slot_matches_definition(c: Cadence, x: datetime, grace_minutes: int, back: int) -> None:
+def test_due_slot_matches_definition(
+    c: Cadence, x: datetime, grace_minutes: int, back: int
+) -> None:
     grace = timedelta(minutes=grace_minutes)
     not_before = x - timedelta(minutes=back)
     run, skipped = due_slot(c, x, grace, not_before)

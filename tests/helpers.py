@@ -1,0 +1,58 @@
+"""Small helpers for end-to-end tests: waiting for background work, building a trust in the fake."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from bot.fake_slack import FakeSlack
+
+
+def wait_for(cond: Callable[[], object], timeout: float = 10.0, what: str = "condition"):
+    """Poll until ``cond()`` is truthy: listeners finish their work after the ack."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = cond()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def doctors(fake: FakeSlack, n: int, channel: str = "C0DOCTORS", prefix: str = "UDOC") -> list[str]:
+    """A channel of ``n`` doctors, plus a bot and a deactivated account that must be left out."""
+    ids = [f"{prefix}{i:04d}" for i in range(n)]
+    for uid in ids:
+        fake.add_user(uid, name=uid.lower(), email=f"{uid.lower()}@nhs.example")
+    fake.add_user("UBOTX", name="otherbot", is_bot=True)
+    fake.add_user("UGONE", name="gone", deleted=True)
+    fake.add_channel(channel, "doctors", members=[*ids, "UBOTX", "UGONE"])
+    return ids
+
+
+def dms_of_kind(fake: FakeSlack, user: str, kind: str) -> list:
+    """Delivered DMs to ``user`` tagged ``pulse`` or ``reminder`` in their message metadata."""
+    out = []
+    for call in fake.dms_to(user):
+        meta = call.params.get("metadata") or {}
+        tag = (meta.get("event_payload") or {}).get("tag", "")
+        if tag.startswith(kind + ":"):
+            out.append(call)
+    return out
+
+
+def pulse_message(fake: FakeSlack, user: str):
+    """The one pulse DM a doctor received (asserting it is exactly one), as Slack holds it now."""
+    dms = dms_of_kind(fake, user, "pulse")
+    assert len(dms) == 1, f"{user} got {len(dms)} pulse DMs"
+    resp = dms[0].response
+    return fake.message(resp["channel"], resp["ts"])
+
+
+def answer_buttons(message) -> list[dict]:
+    """Per question, its list of answer buttons, from the message as Slack holds it now."""
+    out = []
+    for block in message.blocks or []:
+        if block["type"] == "actions" and block.get("block_id", "").startswith("q-"):
+            out.append(block["elements"])
+    return out

@@ -1,0 +1,122 @@
+"""A whole round through the real app over HTTP: audience, send, taps, comments, reminder, close."""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from bot.scheduler import Scheduler
+from storage.models import Comment, Delivery, Participant, Response, Round
+from tests.conftest import ADMIN
+from tests.helpers import answer_buttons, dms_of_kind, doctors, pulse_message, wait_for
+
+
+def _responses(core):
+    with core.db.Session() as s:
+        return s.scalars(select(Response)).all()
+
+
+def test_a_round_to_sixty_doctors(core, fake, slack, worker, clock):
+    ids = doctors(fake, 60)
+    fake.add_user("UNOBODY", name="nobody")
+
+    reply = slack.slash("audience <#C0DOCTORS|doctors>", ADMIN)
+    assert reply.status == 200 and "Setting the audience" in reply.json()["text"]
+    posts = wait_for(lambda: fake.response_posts(reply.response_key), what="audience reply")
+    assert "60 doctors" in posts[0].body["text"]
+
+    refused = slack.slash("send now", "UNOBODY")
+    assert "is for medpulse admins" in refused.json()["text"]
+    with core.db.Session() as s:
+        assert s.scalar(select(func.count(Round.id))) == 0
+
+    reply = slack.slash("send now", ADMIN)
+    assert reply.status == 200
+    wait_for(lambda: fake.response_posts(reply.response_key), what="send now reply")
+    assert "sending to 60 doctors" in fake.response_posts(reply.response_key)[0].body["text"]
+    while worker.run_once():
+        pass
+    for uid in ids:
+        pulse_message(fake, uid)  # exactly one DM set each
+    assert not fake.dms_to("UBOTX") and not fake.dms_to("UGONE")
+
+    rng = random.Random(7)
+    answering = rng.sample(ids, 50)
+    taps = []
+    expected: dict[int, list[int]] = {}
+    for uid in answering:
+        msg = pulse_message(fake, uid)
+        for buttons in answer_buttons(msg):
+            btn = rng.choice(buttons)
+            taps.append((uid, msg, btn))
+            taps.append((uid, msg, btn)) if rng.random() < 0.3 else None  # double tap
+    rng.shuffle(taps)
+    seen = set()
+    for uid, msg, btn in taps:
+        r = slack.block_action(uid, btn["action_id"], btn["value"], message=msg.to_api())
+        assert r.status == 200
+        rid, vid, value = (int(x) for x in btn["value"].split(":"))
+        if (uid, vid) not in seen:
+            seen.add((uid, vid))
+            expected.setdefault(vid, []).append(value)
+
+    stored = _responses(core)
+    assert len(stored) == sum(len(v) for v in expected.values())
+    by_version: dict[int, list[int]] = {}
+    for r in stored:
+        by_version.setdefault(r.version_id, []).append(r.value)
+    assert {k: sorted(v) for k, v in by_version.items()} == {k: sorted(v) for k, v in expected.items()}
+
+    # The message is redrawn in place with the answer highlighted.
+    uid = answering[0]
+    msg = wait_for(lambda: pulse_message(fake, uid) if pulse_message(fake, uid).edits else None)
+    assert "Recorded" in str(msg.blocks)
+
+    # Comments through the modal, one too long (kept open with an error, nothing stored).
+    for uid in answering[:6]:
+        msg = pulse_message(fake, uid)
+        rid = msg.blocks[-2]["elements"][0]["value"]
+        slack.block_action(uid, "comment", rid, message=msg.to_api(), trigger_id="T1")
+    wait_for(lambda: len(fake.calls_to("views.open")) >= 6, what="comment modals")
+    long = slack.view_submission(answering[0], "pulse_comment", {"comment": {"text": "x" * 2500}}, private_metadata=rid)
+    assert long.json()["response_action"] == "errors"
+    for i, uid in enumerate(answering[:6]):
+        r = slack.view_submission(uid, "pulse_comment", {"comment": {"text": f"  Rota gaps again {i}\x07 "}}, private_metadata=rid)
+        assert r.json()["response_action"] == "update"
+    with core.db.Session() as s:
+        texts = sorted(s.scalars(select(Comment.text)))
+    assert texts == [f"Rota gaps again {i}" for i in range(6)]
+
+    # Reminder: a day later, only the ten who did not answer anything.
+    clock.advance(timedelta(hours=24, minutes=1))
+    sched = Scheduler(core, sync_audience=False)
+    sched.tick()
+    while worker.run_once():
+        pass
+    reminded = {uid for uid in ids if dms_of_kind(fake, uid, "reminder")}
+    assert reminded == set(ids) - set(answering)
+    sched.tick()
+    while worker.run_once():
+        pass
+    assert all(len(dms_of_kind(fake, uid, "reminder")) == 1 for uid in reminded)
+
+    # Close: links are gone, answers stay.
+    clock.advance(timedelta(days=5))
+    sched.tick()
+    with core.db.Session() as s:
+        assert s.scalar(select(Round.status)) == "closed"
+        assert s.scalar(select(func.count()).where(Response.link_hash.is_not(None))) == 0
+        assert s.scalar(select(func.count()).where(Comment.link_hash.is_not(None))) == 0
+        assert s.scalar(select(func.count()).where(Delivery.answered.is_not(None))) == 0
+        assert s.scalar(select(func.count(Response.id))) == len(stored)
+        assert s.scalar(select(func.count(Participant.id))) >= 60
+
+    # A tap after close gets a polite closed message and changes nothing.
+    uid = answering[1]
+    msg = pulse_message(fake, uid)
+    btn = answer_buttons(msg)[0][0]
+    slack.block_action(uid, btn["action_id"], btn["value"], message=msg.to_api())
+    wait_for(lambda: "closed" in str(fake.message(msg.channel, msg.ts).blocks), what="closed redraw")
+    assert len(_responses(core)) == len(stored)
