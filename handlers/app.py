@@ -21,7 +21,6 @@ def build_app(core: Core) -> App:
     settings = core.settings
     client = WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url)
     app = App(
-        token=settings.slack_bot_token,
         signing_secret=settings.slack_signing_secret or "socket-mode-has-no-signing-secret",
         client=client,
         token_verification_enabled=False,

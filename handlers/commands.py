@@ -67,6 +67,7 @@ def register(app: App, core: Core) -> None:
     def pulse(ack, command, respond, client):
         team, user = command["team_id"], command["user_id"]
         ws_id = ensure_team(core, team)
+        ack = _ephemeral(ack)
         parsed = split(command.get("text"))
         cmd = COMMANDS.get(parsed.sub)
         if cmd is None:
@@ -97,6 +98,16 @@ def register(app: App, core: Core) -> None:
             _reply(ctx, f"⚠️ {exc}")
         except ChatError as exc:
             _reply(ctx, slack_problem(exc.error))
+
+
+def _ephemeral(ack: Callable) -> Callable:
+    """Every /pulse reply is ephemeral JSON, so only the person who typed it sees it."""
+
+    def say(**kwargs) -> None:
+        kwargs.setdefault("response_type", "ephemeral")
+        ack(**kwargs)
+
+    return say
 
 
 def _reply(ctx: Ctx, text: str) -> None:

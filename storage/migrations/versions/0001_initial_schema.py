@@ -2,11 +2,12 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 22:23:59.167869
+Create Date: 2026-11-22 22:35:45.681173
 """
 
-import sqlalchemy as sa
 from alembic import op
+import sqlalchemy as sa
+
 
 revision = "0001"
 down_revision = None
@@ -179,7 +180,9 @@ def upgrade() -> None:
         sa.Column("opted_out", sa.Boolean(), nullable=False),
         sa.Column("preferred_window", sa.String(length=16), nullable=True),
         sa.Column("undeliverable", sa.String(length=64), nullable=True),
+        sa.Column("dm_channel", sa.String(length=32), nullable=True),
         sa.Column("cycle_start", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("cycle_carry", sa.JSON(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["audience_id"],
@@ -367,6 +370,8 @@ def upgrade() -> None:
         sa.Column("channel", sa.String(length=32), nullable=True),
         sa.Column("ts", sa.String(length=32), nullable=True),
         sa.Column("error", sa.String(length=64), nullable=True),
+        sa.Column("uncertain", sa.Boolean(), nullable=False),
+        sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("reminder", sa.String(length=16), nullable=False),
         sa.Column("reminder_due", sa.DateTime(timezone=True), nullable=True),
         sa.Column("reminder_ts", sa.String(length=32), nullable=True),
