@@ -1248,9 +1248,7 @@ def _users_conversations(fake: FakeSlack, team: Team, p: dict[str, Any], h: Any)
     ims = []
     if "im" in types:
         seen = {
-            msg.dm_user
-            for msg in fake._messages.values()
-            if msg.team_id == team.id and msg.dm_user
+            msg.dm_user for msg in fake._messages.values() if msg.team_id == team.id and msg.dm_user
         }
         ims = [{"id": "D" + u, "is_im": True, "user": u} for u in sorted(seen)]
     chunk, meta = _page(ims, p)

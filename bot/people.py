@@ -29,9 +29,7 @@ def _participant(s, team: str, user: str, now) -> Participant:
         )
     )
     if p is None:
-        p = Participant(
-            workspace_id=ws.id, slack_user_id=user, active=False, created_at=now
-        )
+        p = Participant(workspace_id=ws.id, slack_user_id=user, active=False, created_at=now)
         s.add(p)
         s.flush()
     return p

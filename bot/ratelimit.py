@@ -23,9 +23,10 @@ limiter remembers a *ceiling*: the throughput it was actually achieving when the
    minute or two because the probe accelerates.
 
 With the defaults and a server allowing 50/s (sliding one-second window, ``Retry-After: 1``)
-the cycle is: a 429 near 51/s, a 1 s pause, about 1 s back up to ~48.5/s, then ~28 s of slow
-probing between 48.5 and 50/s until the next 429. That is ~1,400 sends per ~30 s, about 94% of
-50/s, with one 429 per ~1,400 sends; ``tests/test_ratelimit.py`` simulates exactly this.
+the cycle is: a 429 as the rate crosses 50/s (the ceiling is measured at ~50/s), a 1 s pause,
+about 1 s climbing back to 47.5/s, then ~35 s of probing, slowly at first, up to 50/s until the
+next 429. That is one 429 per ~1,700 sends and about 93% of 50/s in the long run (the same for
+limits from 5 to 150/s); ``tests/test_ratelimit.py`` simulates exactly this.
 
 Increases are counted per success, not per wall-clock second: each ``reward()`` adds
 speed / rate, so a second of sending flat out adds ``speed``, while an idle workspace does not
@@ -94,7 +95,8 @@ class AdaptiveLimiter:
     minutes of traffic on a fake clock. With the default ``time.sleep`` waiting is done on a
     condition variable instead (same duration), so ``close()``/``wake()`` release waiters at
     once; any other ``sleep`` is called as given with the lock released, and waiters notice
-    ``close()`` when it returns.
+    ``close()`` when it returns. Waiters re-check at token intervals, which suits the tens of
+    sender threads a workspace's fan-out uses.
     """
 
     def __init__(
@@ -247,7 +249,11 @@ class AdaptiveLimiter:
         before, self._rate = self._rate, max(cfg.min_rate, cfg.decrease * self._ceiling)
         log.info(
             "429 for %s: rate %.1f -> %.1f/s (ceiling %.1f/s, measured %.1f/s)",
-            self.name or "workspace", before, self._rate, self._ceiling, measured,
+            self.name or "workspace",
+            before,
+            self._rate,
+            self._ceiling,
+            measured,
         )
 
     def _pause_until(self, until: float) -> None:

@@ -164,6 +164,16 @@ class HttpServer:
         self.server.run()
 
     def stop(self) -> None:
-        self.server.close()
-        if self.thread:
+        """Close from inside waitress's own loop thread (closing a socket under a running
+        select() from another thread is a race), then let in-flight requests finish."""
+
+        def close_all() -> None:
+            for channel in list(self.server._map.values()):
+                channel.close()
+
+        if self.thread and self.thread.is_alive():
+            self.server.trigger.pull_trigger(close_all)
             self.thread.join(timeout=5)
+        else:
+            close_all()
+        self.server.task_dispatcher.shutdown(cancel_pending=False, timeout=5)

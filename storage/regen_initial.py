@@ -14,4 +14,9 @@ if __name__ == "__main__":
     target = MIGRATIONS / "versions" / "0001_initial_schema.py"
     target.unlink(missing_ok=True)
     path = os.path.join(tempfile.mkdtemp(), "gen.db")
-    command.revision(alembic_config(f"sqlite:///{path}"), message="initial schema", autogenerate=True, rev_id="0001")
+    command.revision(
+        alembic_config(f"sqlite:///{path}"),
+        message="initial schema",
+        autogenerate=True,
+        rev_id="0001",
+    )

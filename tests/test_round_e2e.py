@@ -67,7 +67,9 @@ def test_a_round_to_sixty_doctors(core, fake, slack, worker, clock):
     by_version: dict[int, list[int]] = {}
     for r in stored:
         by_version.setdefault(r.version_id, []).append(r.value)
-    assert {k: sorted(v) for k, v in by_version.items()} == {k: sorted(v) for k, v in expected.items()}
+    assert {k: sorted(v) for k, v in by_version.items()} == {
+        k: sorted(v) for k, v in expected.items()
+    }
 
     # The message is redrawn in place with the answer highlighted.
     uid = answering[0]
@@ -80,10 +82,17 @@ def test_a_round_to_sixty_doctors(core, fake, slack, worker, clock):
         rid = msg.blocks[-2]["elements"][0]["value"]
         slack.block_action(uid, "comment", rid, message=msg.to_api(), trigger_id="T1")
     wait_for(lambda: len(fake.calls_to("views.open")) >= 6, what="comment modals")
-    long = slack.view_submission(answering[0], "pulse_comment", {"comment": {"text": "x" * 2500}}, private_metadata=rid)
+    long = slack.view_submission(
+        answering[0], "pulse_comment", {"comment": {"text": "x" * 2500}}, private_metadata=rid
+    )
     assert long.json()["response_action"] == "errors"
     for i, uid in enumerate(answering[:6]):
-        r = slack.view_submission(uid, "pulse_comment", {"comment": {"text": f"  Rota gaps again {i}\x07 "}}, private_metadata=rid)
+        r = slack.view_submission(
+            uid,
+            "pulse_comment",
+            {"comment": {"text": f"  Rota gaps again {i}\x07 "}},
+            private_metadata=rid,
+        )
         assert r.json()["response_action"] == "update"
     with core.db.Session() as s:
         texts = sorted(s.scalars(select(Comment.text)))
@@ -118,5 +127,7 @@ def test_a_round_to_sixty_doctors(core, fake, slack, worker, clock):
     msg = pulse_message(fake, uid)
     btn = answer_buttons(msg)[0][0]
     slack.block_action(uid, btn["action_id"], btn["value"], message=msg.to_api())
-    wait_for(lambda: "closed" in str(fake.message(msg.channel, msg.ts).blocks), what="closed redraw")
+    wait_for(
+        lambda: "closed" in str(fake.message(msg.channel, msg.ts).blocks), what="closed redraw"
+    )
     assert len(_responses(core)) == len(stored)
