@@ -66,7 +66,7 @@ class Scheduler:
     def tick(self) -> TickReport:
         report = TickReport()
         now = self.core.clock.now()
-        for sched_id, audience_id, team, cad, since in self._schedules():
+        for _sched_id, audience_id, team, cad, since in self._schedules():
             run, skipped = slots.due_slot(cad, now, self.grace, since)
             if skipped is not None:
                 self._log_skip(audience_id, cad, skipped, report)
