@@ -48,6 +48,18 @@ class Job:
     kind: str  # pulse | reminder
 
 
+def _alive(worker_id: str) -> bool:
+    """Whether the local process named in a claim (host-pid-nonce) is still running."""
+    try:
+        pid = int(worker_id.rsplit("-", 2)[-2])
+        os.kill(pid, 0)
+    except (ValueError, IndexError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def aware(dt: datetime | None) -> datetime | None:
     return dt if dt is None or dt.tzinfo else dt.replace(tzinfo=UTC)
 
@@ -102,8 +114,13 @@ class DeliveryWorker:
         return [Job(i, kind) for i in ids]
 
     def reclaim_stale(self) -> int:
-        """Rows claimed by a process that died go back to pending, marked uncertain."""
+        """Rows claimed by a process that died go back to pending, marked uncertain.
+
+        A claim is stale when its lease ran out, or at once when it belongs to a process on
+        this host that no longer exists (a restart after a crash need not wait for the lease).
+        """
         cutoff = self.core.clock.now() - self.lease
+        dead = self._dead_local_claimants()
         n = 0
         with self.core.db.Session() as s, s.begin():
             for col in (Delivery.status, Delivery.reminder):
@@ -111,12 +128,29 @@ class DeliveryWorker:
                     update(Delivery)
                     .where(
                         col == "sending",
-                        or_(Delivery.claimed_at < cutoff, Delivery.claimed_at.is_(None)),
+                        or_(
+                            Delivery.claimed_at < cutoff,
+                            Delivery.claimed_at.is_(None),
+                            Delivery.claimed_by.in_(dead),
+                        ),
                     )
                     .values({col.key: "pending", "uncertain": True})
                 )
                 n += res.rowcount or 0
         return n
+
+    def _dead_local_claimants(self) -> list[str]:
+        host = os.uname().nodename
+        with self.core.db.Session() as s:
+            owners = s.scalars(
+                select(Delivery.claimed_by)
+                .where(
+                    or_(Delivery.status == "sending", Delivery.reminder == "sending"),
+                    Delivery.claimed_by.like(f"{host}-%"),
+                )
+                .distinct()
+            ).all()
+        return [o for o in owners if o != self.worker_id and not _alive(o)]
 
     # -- running --------------------------------------------------------------------------
     def run_once(self) -> int:

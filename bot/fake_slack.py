@@ -496,6 +496,7 @@ class FakeSlack:
         self._rate_limits: dict[str, tuple[float, float]] = {}
         self._buckets: dict[tuple[str, str | None], _TokenBucket] = {}
         self._ts_counter = itertools.count(100)
+        self._last_ts_micros = 0
         self._ids = itertools.count(1)
         self._primary = team_id
         self.add_team(team_id, bot_token, bot_user_id, name=team_name)
@@ -958,8 +959,10 @@ class FakeSlack:
     # ---------------------------------------------------------------- helpers for methods
 
     def _next_ts(self) -> str:
-        n = next(self._ts_counter)
-        return f"{1700000000 + n // 1_000_000}.{n % 1_000_000:06d}"
+        """Real-time based like Slack's, and strictly increasing (callers hold the lock)."""
+        micros = max(int(time.time() * 1_000_000), self._last_ts_micros + 1)
+        self._last_ts_micros = micros
+        return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
 
     def _new_id(self, prefix: str) -> str:
         return f"{prefix}{next(self._ids):08X}"
