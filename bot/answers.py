@@ -80,15 +80,22 @@ def _find_delivery(
 def _segment(
     s: Session, rnd: Round, version_id: int, p: Participant, k: int
 ) -> tuple[int | None, str | None]:
-    """Copy the department/grade only where at least k people in it were asked this item."""
-    dept_id, grade = None, None
+    """The coarse segment to copy onto an answer: never narrower than k people asked.
+
+    Department and grade can each be large while their intersection is small, so both are
+    kept only when the department x grade cell reaches k; otherwise the department alone (more
+    useful for reaching departments), else the grade alone, else nothing.
+    """
+    name = None
     if p.department_id is not None:
         name = s.scalar(select(Department.name).where(Department.id == p.department_id))
-        if _asked(s, rnd.id, version_id, "department", name) >= k:
-            dept_id = p.department_id
+    if name and p.grade and _asked(s, rnd.id, version_id, "cell", f"{name}|{p.grade}") >= k:
+        return p.department_id, p.grade
+    if name and _asked(s, rnd.id, version_id, "department", name) >= k:
+        return p.department_id, None
     if p.grade and _asked(s, rnd.id, version_id, "grade", p.grade) >= k:
-        grade = p.grade
-    return dept_id, grade
+        return None, p.grade
+    return None, None
 
 
 def _asked(s: Session, round_id: int, version_id: int, dim: str, seg: str) -> int:

@@ -255,6 +255,8 @@ def _write_segments(s, rnd, people, chosen) -> None:
                 counts[(vid, "department", dept_names[p.department_id])] += 1
             if p.grade:
                 counts[(vid, "grade", p.grade)] += 1
+            if p.department_id is not None and p.grade:
+                counts[(vid, "cell", f"{dept_names[p.department_id]}|{p.grade}")] += 1
     if counts:
         s.execute(
             insert(RoundItemSegment),
