@@ -73,7 +73,7 @@ def _stop_worker(parts) -> None:
 
 def cmd_run(args) -> int:
     settings = _settings()
-    if not settings.slack_bot_token or not (
+    if not (settings.slack_bot_token or settings.multi_workspace) or not (
         settings.slack_signing_secret or settings.slack_app_token
     ):
         print(NO_TOKENS, file=sys.stderr)
@@ -142,8 +142,12 @@ def cmd_web(args) -> int:
 
 def cmd_worker(args) -> int:
     settings = _settings()
-    if not settings.slack_bot_token:
-        print("medpulse worker: SLACK_BOT_TOKEN is required to send DMs.", file=sys.stderr)
+    if not (settings.slack_bot_token or settings.multi_workspace):
+        print(
+            "medpulse worker: SLACK_BOT_TOKEN (or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET) "
+            "is required to send DMs.",
+            file=sys.stderr,
+        )
         return 2
     from bot import logs
     from bot.runtime import build_core
@@ -159,9 +163,61 @@ def cmd_worker(args) -> int:
 
 
 def cmd_questions(args) -> int:
+    """``medpulse questions``: listing and checking need no database; only ``import`` opens it."""
+    from bot.admin import AdminError
     from questions import cli as qcli
 
-    return qcli.run(args)
+    try:
+        return qcli.run(args, store=lambda items: _store_question_set(args, items))
+    except AdminError as exc:
+        print(f"error: {exc}", file=sys.stdout)
+        return 1
+
+
+def _store_question_set(args, items) -> None:
+    """Write a validated YAML set to the database as an imported QuestionSet (audited as 'cli')."""
+    import re
+    from pathlib import Path
+
+    from bot import question_admin
+    from bot.runtime import build_core
+    from bot.workspaces import ensure_team
+
+    settings = _settings()
+    _migrate(settings)
+    core = build_core(settings)
+    try:
+        team = args.team or _only_team(core)
+        ensure_team(core, team)
+        name = args.set_name or re.sub(r"[^a-z0-9_-]+", "-", Path(args.file).stem.lower()).strip(
+            "-"
+        )
+        result = question_admin.import_set(core, team, "cli", name, items)
+    finally:
+        core.db.dispose()
+    print(
+        f"medpulse: set '{result.set_name}' in team {team}: {result.added} new, "
+        f"{result.reworded} reworded (new version), {result.unchanged} unchanged. "
+        f"Switch it per audience with `/pulse questions set {result.set_name} on|off`."
+    )
+
+
+def _only_team(core) -> str:
+    """The one workspace in the database; with several (or none) the admin must say which."""
+    from sqlalchemy import select
+
+    from bot.admin import AdminError
+    from storage.models import Workspace
+
+    with core.db.Session() as s:
+        teams = list(s.scalars(select(Workspace.team_id)))
+    if len(teams) == 1:
+        return teams[0]
+    if not teams:
+        raise AdminError(
+            "no Slack workspace has used medpulse yet; pass --team T (your Slack team ID)"
+        )
+    raise AdminError(f"several workspaces use this database ({', '.join(teams)}); pass --team T")
 
 
 def cmd_roster(args) -> int:
@@ -202,6 +258,12 @@ def build_parser() -> argparse.ArgumentParser:
     from questions import cli as qcli
 
     qcli.add_arguments(q)
+    q.add_argument(
+        "--team", help="Slack team ID for 'import' (needed only with several workspaces)"
+    )
+    q.add_argument(
+        "--set", dest="set_name", help="name for the imported set (default: the file's name)"
+    )
     q.set_defaults(fn=cmd_questions)
     roster = sub.add_parser("roster", help="import departments and grades from a CSV")
     rsub = roster.add_subparsers(dest="roster_cmd", metavar="ACTION", required=True)

@@ -35,6 +35,7 @@ class Core:
     gateway_for: Callable[[str], object] | None = None  # team_id -> ChatGateway
     link_key: bytes = b""
     known_teams: dict[str, int] = field(default_factory=dict)
+    installations: object | None = None  # InstallationTokens in multi-workspace (OAuth) mode
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:

@@ -51,7 +51,7 @@ class Job:
 def _alive(worker_id: str) -> bool:
     """Whether the local process named in a claim (host-pid-nonce) is still running."""
     try:
-        pid = int(worker_id.rsplit("-", 2)[-2])
+        pid = int(worker_id.split("/")[0].rsplit("-", 2)[-2])
         os.kill(pid, 0)
     except (ValueError, IndexError, ProcessLookupError):
         return False
@@ -92,25 +92,34 @@ class DeliveryWorker:
 
     # -- claiming -------------------------------------------------------------------------
     def _claim(self, kind: str) -> list[Job]:
+        """Take up to ``batch`` due rows atomically, so no two claimers ever share a row.
+
+        The UPDATE only matches rows still pending, under a claim token unique to this batch; on
+        PostgreSQL the candidate rows are also locked with SKIP LOCKED so concurrent workers
+        take different rows instead of queueing behind each other.
+        """
         now = self.core.clock.now()
         col = Delivery.status if kind == "pulse" else Delivery.reminder
         due = Delivery.not_before if kind == "pulse" else Delivery.reminder_due
+        token = f"{self.worker_id}/{uuid.uuid4().hex[:8]}"
         with self.core.db.Session() as s, s.begin():
-            q = (
+            candidates = (
                 select(Delivery.id)
                 .where(col == "pending", due <= now)
                 .order_by(due, Delivery.id)
                 .limit(self.batch)
             )
             if self.core.db.is_postgres:
-                q = q.with_for_update(skip_locked=True)
-            ids = list(s.scalars(q))
-            if ids:
-                s.execute(
-                    update(Delivery)
-                    .where(Delivery.id.in_(ids))
-                    .values({col.key: "sending", "claimed_by": self.worker_id, "claimed_at": now})
-                )
+                candidates = candidates.with_for_update(skip_locked=True)
+            s.execute(
+                update(Delivery)
+                .where(Delivery.id.in_(candidates.scalar_subquery()), col == "pending")
+                .values({col.key: "sending", "claimed_by": token, "claimed_at": now})
+                .execution_options(synchronize_session=False)
+            )
+            ids = list(
+                s.scalars(select(Delivery.id).where(Delivery.claimed_by == token, col == "sending"))
+            )
         return [Job(i, kind) for i in ids]
 
     def reclaim_stale(self) -> int:
@@ -150,7 +159,7 @@ class DeliveryWorker:
                 )
                 .distinct()
             ).all()
-        return [o for o in owners if o != self.worker_id and not _alive(o)]
+        return [o for o in owners if not o.startswith(self.worker_id) and not _alive(o)]
 
     # -- running --------------------------------------------------------------------------
     def run_once(self) -> int:

@@ -37,9 +37,27 @@ class GatewayCache:
 
 
 def build_core(settings: Settings, clock: Clock | None = None, db: Database | None = None) -> Core:
+    """Single-workspace mode uses SLACK_BOT_TOKEN; with SLACK_CLIENT_ID/SECRET, tokens come from
+    the installations made through OAuth, refreshed when they rotate."""
     db = db or Database.connect(settings.database_url)
+    installations = None
+    token_for = None
+    if settings.multi_workspace:
+        from bot.slack_client import InstallationTokens
+
+        installations = InstallationTokens(
+            settings.slack_client_id,
+            settings.slack_client_secret,
+            db.engine,
+            settings.slack_api_url,
+        )
+        token_for = installations.bot_token
     return Core(
-        settings=settings, db=db, clock=clock or SystemClock(), gateway_for=GatewayCache(settings)
+        settings=settings,
+        db=db,
+        clock=clock or SystemClock(),
+        gateway_for=GatewayCache(settings, token_for),
+        installations=installations,
     )
 
 
@@ -49,5 +67,9 @@ def build_wsgi(core: Core):
 
     router = Router(ready=lambda: core.db.ping())
     bolt = build_app(core)
-    router.mount("/slack/events", SlackGuard(wsgi(bolt), core.settings.slack_signing_secret or ""))
+    handler = wsgi(bolt)
+    router.mount("/slack/events", SlackGuard(handler, core.settings.slack_signing_secret or ""))
+    if core.installations is not None:
+        router.mount("/slack/install", handler)
+        router.mount("/slack/oauth_redirect", handler)
     return router

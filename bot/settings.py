@@ -107,6 +107,10 @@ class Settings(BaseSettings):
         return [a for a in self.admins.split(",") if a]
 
     @property
+    def multi_workspace(self) -> bool:
+        return bool(self.slack_client_id and self.slack_client_secret)
+
+    @property
     def has_slack(self) -> bool:
         return bool(self.slack_bot_token or self.slack_client_id)
 

@@ -16,6 +16,19 @@ from slack_sdk.errors import SlackApiError
 
 log = logging.getLogger("medpulse.slack")
 
+# The bot scopes the features need, and no more (kept in step with slack-app-manifest.yml).
+BOT_SCOPES = (
+    "chat:write",
+    "commands",
+    "users:read",
+    "users:read.email",
+    "channels:read",
+    "groups:read",
+    "im:history",
+    "im:read",
+    "files:write",
+)
+
 UNDELIVERABLE = {
     "user_not_found",
     "channel_not_found",
@@ -248,3 +261,85 @@ class SlackGateway:
 
     def publish_home(self, user_id: str, view: dict) -> None:
         self._call("views_publish", user_id=user_id, view=view)
+
+
+class NotInstalled(Exception):
+    """No installation for this workspace (multi-workspace mode)."""
+
+
+class InstallationTokens:
+    """Bot tokens for installed workspaces, refreshed when they are about to expire.
+
+    Used by both the HTTP listener (as Bolt's authorize) and the worker (scheduler, delivery),
+    so there is one rotation path. One refresh per installation at a time: a per-team lock in
+    the process, and on PostgreSQL a transaction-scoped advisory lock across processes, after
+    which the row is read again (another process may have refreshed it meanwhile).
+    """
+
+    def __init__(
+        self, client_id: str, client_secret: str, engine, base_url: str, minutes_before: int = 120
+    ):
+        import threading
+        from collections import defaultdict
+
+        from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
+        from slack_sdk.oauth.token_rotation import TokenRotator
+
+        self.engine = engine
+        self.store = SQLAlchemyInstallationStore(client_id=client_id, engine=engine)
+        self.rotator = TokenRotator(
+            client_id=client_id, client_secret=client_secret, client=WebClient(base_url=base_url)
+        )
+        self.minutes_before = minutes_before
+        self._locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
+
+    def bot(self, team_id: str):
+        bot = self.store.find_bot(enterprise_id=None, team_id=team_id)
+        if bot is None:
+            raise NotInstalled(team_id)
+        if not self._expiring(bot):
+            return bot
+        with self._locks[team_id], self._cross_process_lock(team_id):
+            bot = self.store.find_bot(enterprise_id=None, team_id=team_id)
+            refreshed = self.rotator.perform_bot_token_rotation(
+                bot=bot, minutes_before_expiration=self.minutes_before
+            )
+            if refreshed is not None:
+                self.store.save_bot(refreshed)
+                log.info("rotated the bot token of workspace %s", team_id)
+                return refreshed
+            return bot
+
+    def bot_token(self, team_id: str) -> str:
+        return self.bot(team_id).bot_token
+
+    def _expiring(self, bot) -> bool:
+        import time
+
+        expires = bot.bot_token_expires_at
+        return expires is not None and expires <= time.time() + self.minutes_before * 60
+
+    def _cross_process_lock(self, team_id: str):
+        import contextlib
+        import zlib
+
+        from sqlalchemy import text
+
+        if self.engine.dialect.name != "postgresql":
+            return contextlib.nullcontext()
+
+        @contextlib.contextmanager
+        def locked():
+            with self.engine.begin() as conn:
+                key = zlib.crc32(f"medpulse-token:{team_id}".encode())
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+                yield
+
+        return locked()
+
+    def team_ids(self) -> list[str]:
+        from sqlalchemy import select
+
+        bots = self.store.bots
+        with self.engine.connect() as conn:
+            return sorted({r[0] for r in conn.execute(select(bots.c.team_id).distinct()) if r[0]})

@@ -32,7 +32,12 @@ def audience_list(audience) -> list[str]:
 
 
 def ensure_workspace(
-    s: Session, team_id: str, now: datetime, timezone: str, admins: Iterable[str] = ()
+    s: Session,
+    team_id: str,
+    now: datetime,
+    timezone: str,
+    admins: Iterable[str] = (),
+    granted_by: str = "MEDPULSE_ADMINS",
 ) -> Workspace:
     """Create the workspace on first sight; idempotent, safe under concurrent first requests."""
     ws = s.scalar(select(Workspace).where(Workspace.team_id == team_id))
@@ -52,7 +57,7 @@ def ensure_workspace(
                     workspace_id=ws.id,
                     slack_user_id=admin,
                     role="admin",
-                    granted_by="MEDPULSE_ADMINS",
+                    granted_by=granted_by,
                     created_at=now,
                 )
             )

@@ -6,10 +6,18 @@ import logging
 
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.authorization.authorize import Authorize
+from slack_bolt.oauth.callback_options import CallbackOptions, FailureArgs, SuccessArgs
+from slack_bolt.oauth.oauth_settings import OAuthSettings
+from slack_bolt.response import BoltResponse
 from slack_sdk import WebClient
 
+from bot.slack_client import BOT_SCOPES
+from bot.workspaces import ensure_workspace
+
 from bot.core import Core
-from handlers import commands, home, pulse
+from handlers import admin_home, commands, home, modals, pulse
 
 
 def build_app(core: Core) -> App:
@@ -20,17 +28,88 @@ def build_app(core: Core) -> App:
     """
     settings = core.settings
     client = WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url)
+    extra = _oauth(core) if core.installations is not None else {}
     app = App(
         signing_secret=settings.slack_signing_secret or "socket-mode-has-no-signing-secret",
         client=client,
         token_verification_enabled=False,
         process_before_response=False,
         logger=logging.getLogger("medpulse.bolt"),
+        **extra,
     )
     commands.register(app, core)
     pulse.register(app, core)
     home.register(app, core)
+    modals.register(app, core)
+    admin_home.register(app, core)
     return app
+
+
+class TokensAuthorize(Authorize):
+    """Bolt's authorize backed by our InstallationTokens, so listeners and the worker share one
+    token-rotation path (with its locking) instead of two."""
+
+    def __init__(self, core: Core) -> None:
+        self.core = core
+
+    def __call__(self, *, context, enterprise_id, team_id, user_id) -> AuthorizeResult | None:
+        from bot.slack_client import NotInstalled
+
+        try:
+            bot = self.core.installations.bot(team_id)
+        except NotInstalled:
+            return None
+        return AuthorizeResult(
+            enterprise_id=enterprise_id,
+            team_id=team_id,
+            bot_token=bot.bot_token,
+            bot_user_id=bot.bot_user_id,
+            bot_id=bot.bot_id,
+            user_id=user_id,
+        )
+
+
+def _oauth(core: Core) -> dict:
+    """Multi-workspace mode: /slack/install and /slack/oauth_redirect, stores on our database."""
+    from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
+
+    settings = core.settings
+    state_store = SQLAlchemyOAuthStateStore(expiration_seconds=600, engine=core.db.engine)
+    oauth = OAuthSettings(
+        client_id=settings.slack_client_id,
+        client_secret=settings.slack_client_secret,
+        scopes=list(BOT_SCOPES),
+        installation_store=core.installations.store,
+        state_store=state_store,
+        install_path="/slack/install",
+        redirect_uri_path="/slack/oauth_redirect",
+        installation_store_bot_only=True,
+        callback_options=CallbackOptions(success=_installed(core), failure=_install_failed),
+    )
+    return {"oauth_settings": oauth, "authorize": TokensAuthorize(core)}
+
+
+def _installed(core: Core):
+    """After an install: create the workspace and make the installing person its first admin."""
+
+    def success(args: SuccessArgs) -> BoltResponse:
+        inst = args.installation
+        with core.db.Session() as s, s.begin():
+            ensure_workspace(
+                s,
+                inst.team_id,
+                core.clock.now(),
+                core.settings.timezone,
+                [inst.user_id],
+                "installer",
+            )
+        return args.default.success(args)
+
+    return success
+
+
+def _install_failed(args: FailureArgs) -> BoltResponse:
+    return args.default.failure(args)
 
 
 def wsgi(app: App) -> SlackRequestHandler:

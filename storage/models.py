@@ -370,3 +370,9 @@ class SummaryPost(Base):
     slot_key: Mapped[str] = mapped_column(String(64))
     ts: Mapped[str | None] = mapped_column(String(32))
     posted_at: Mapped[datetime] = mapped_column(UTC_TS)
+
+
+# slack_sdk's installation and OAuth state tables live in our migrations too.
+from storage import slack_oauth as _slack_oauth  # noqa: E402
+
+_slack_oauth.register(Base.metadata)

@@ -1,0 +1,155 @@
+"""Multi-workspace mode: OAuth installs of two workspaces through the fake Slack, each running its
+own round with its own (rotating) token, and nothing crossing between them."""
+
+from __future__ import annotations
+
+import re
+import threading
+import urllib.request
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.delivery import DeliveryWorker
+from bot.runtime import build_core, build_wsgi
+from bot.slack_requests import SlackSender
+from bot.web import HttpServer
+from storage.models import Response, Round, Workspace
+from tests.conftest import SECRET, make_settings
+from tests.helpers import answer_buttons, wait_for
+
+TEAMS = {
+    # team: (token, installer, refresh_token, expires_in)
+    "T0AAA": ("xoxe.xoxb-a-1", "UADMA", "xoxe-1-refresh-a", 60),  # expiring: rotated on first use
+    "T0BBB": ("xoxb-b-1", "UADMB", None, None),
+}
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def _get(url: str, cookie: str | None = None):
+    req = urllib.request.Request(url, headers={"Cookie": cookie} if cookie else {})
+    opener = urllib.request.build_opener(_NoRedirect)
+    try:
+        with opener.open(req, timeout=10) as r:
+            return r.status, dict(r.headers), r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read().decode()
+
+
+@pytest.fixture
+def multi(fake, db_url, clock):
+    for team, (token, installer, refresh, expires) in TEAMS.items():
+        fake.add_team(team, token, bot_user_id="UBOT" + team[-1], name=team.lower())
+        fake.add_user(installer, name=installer.lower(), team_id=team)
+        fake.add_oauth_code(
+            "code-" + team,
+            team,
+            team.lower(),
+            token,
+            installer,
+            refresh_token=refresh,
+            expires_in=expires,
+        )
+        ids = [f"U{team[-1]}{i:03d}" for i in range(6)]
+        for uid in ids:
+            fake.add_user(uid, team_id=team)
+        fake.add_channel("C" + team, "doctors", members=ids, team_id=team)
+    settings = make_settings(
+        fake,
+        db_url,
+        SLACK_BOT_TOKEN=None,
+        SLACK_CLIENT_ID="111.222",
+        SLACK_CLIENT_SECRET="shh",
+        MEDPULSE_ADMINS="",
+    )
+    core = build_core(settings, clock=clock)
+    server = HttpServer(build_wsgi(core), host="127.0.0.1", port=0).start()
+    yield core, server
+    server.stop()
+    core.db.dispose()
+
+
+def _install(server, team: str) -> None:
+    status, headers, page = _get(server.url + "/slack/install")
+    assert status == 200 and "slack.com/oauth/v2/authorize" in page
+    state = re.search(r"state=([\w-]+)", page).group(1)
+    cookie = headers.get("Set-Cookie", "").split(";")[0]
+    status, _, page = _get(
+        f"{server.url}/slack/oauth_redirect?code=code-{team}&state={state}", cookie
+    )
+    assert status == 200, page
+
+
+def test_two_workspaces_install_and_run_their_own_rounds(multi, fake):
+    core, server = multi
+    for team in TEAMS:
+        _install(server, team)
+    with core.db.Session() as s:
+        assert set(s.scalars(select(Workspace.team_id))) == set(TEAMS)
+
+    senders = {
+        t: SlackSender(
+            server.url + "/slack/events",
+            SECRET,
+            team_id=t,
+            response_url_base=fake.response_url_base,
+        )
+        for t in TEAMS
+    }
+    for team, (_, installer, _, _) in TEAMS.items():
+        r = senders[team].slash(f"audience <#C{team}|doctors>", installer)
+        wait_for(lambda r=r: fake.response_posts(r.response_key), what=f"audience {team}")
+        assert "6 doctors" in fake.response_posts(r.response_key)[0].body["text"]
+    # The installer of A is nobody in B.
+    refused = senders["T0BBB"].slash("send now", "UADMA")
+    assert "is for medpulse admins" in refused.json()["text"]
+    for team, (_, installer, _, _) in TEAMS.items():
+        r = senders[team].slash("send now", installer)
+        wait_for(lambda r=r: fake.response_posts(r.response_key), what=f"send {team}")
+
+    worker = DeliveryWorker(core, concurrency=8, backoff=0.01)
+    threads = [threading.Thread(target=worker.run_once) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    while worker.run_once():
+        pass
+    worker.shutdown()
+
+    for team in TEAMS:
+        for i in range(6):
+            uid = f"U{team[-1]}{i:03d}"
+            dms = fake.dms_to(uid, team_id=team)
+            assert len(dms) == 1 and dms[0].team_id == team
+    refreshes = [
+        c for c in fake.calls_to("oauth.v2.access") if c.params.get("grant_type") == "refresh_token"
+    ]
+    assert len(refreshes) == 1  # A's expiring token rotated once, not once per thread
+    a_token = core.installations.bot_token("T0AAA")
+    assert a_token != TEAMS["T0AAA"][0]
+
+    # A doctor of B tapping with a round id of A stores nothing; their own round works.
+    with core.db.Session() as s:
+        rounds = dict(s.execute(select(Workspace.team_id, Round.id).join(Round)).all())
+    b_user = "UB000"
+    b_msg_call = fake.dms_to(b_user, team_id="T0BBB")[0]
+    b_msg = fake.message(b_msg_call.response["channel"], b_msg_call.response["ts"])
+    btn = answer_buttons(b_msg)[0][2]
+    _, vid, value = btn["value"].split(":")
+    forged = f"{rounds['T0AAA']}:{vid}:{value}"
+    senders["T0BBB"].block_action(b_user, btn["action_id"], forged, message=b_msg.to_api())
+    senders["T0BBB"].block_action(b_user, btn["action_id"], btn["value"], message=b_msg.to_api())
+    with core.db.Session() as s:
+        per_team = dict(
+            s.execute(
+                select(Workspace.team_id, func.count(Response.id))
+                .join(Response, Response.workspace_id == Workspace.id)
+                .group_by(Workspace.team_id)
+            ).all()
+        )
+    assert per_team == {"T0BBB": 1}
