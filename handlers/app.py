@@ -13,10 +13,9 @@ from slack_bolt.oauth.oauth_settings import OAuthSettings
 from slack_bolt.response import BoltResponse
 from slack_sdk import WebClient
 
+from bot.core import Core
 from bot.slack_client import BOT_SCOPES
 from bot.workspaces import ensure_workspace
-
-from bot.core import Core
 from handlers import admin_home, commands, home, modals, pulse
 
 

@@ -4,6 +4,8 @@ Run: python -m storage.regen_initial
 """
 
 import os
+import shutil
+import subprocess
 import tempfile
 
 from alembic import command
@@ -20,3 +22,6 @@ if __name__ == "__main__":
         autogenerate=True,
         rev_id="0001",
     )
+    if shutil.which("ruff"):
+        subprocess.run(["ruff", "check", "--fix", "-q", str(target)], check=False)
+        subprocess.run(["ruff", "format", "-q", str(target)], check=False)

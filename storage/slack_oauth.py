@@ -7,9 +7,9 @@ one database, one migration history, on SQLite and PostgreSQL alike.
 
 from __future__ import annotations
 
-from sqlalchemy import MetaData
 from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
 from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
+from sqlalchemy import MetaData
 
 INSTALLATIONS = SQLAlchemyInstallationStore.default_installations_table_name
 BOTS = SQLAlchemyInstallationStore.default_bots_table_name
