@@ -59,7 +59,7 @@ def _start_worker(core):
     stop = threading.Event()
     thread = threading.Thread(target=worker.run_forever, args=(stop,), name="delivery", daemon=True)
     thread.start()
-    scheduler.start()
+    scheduler.start(interval=core.settings.tick_seconds)
     return worker, scheduler, stop, thread
 
 

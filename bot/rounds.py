@@ -176,7 +176,8 @@ def _create_round_tx(core, s, audience_id, slot_key, manual, n_questions, now) -
     s.add(rnd)
     s.flush()
     chosen = _rotate(s, ws.id, audience_id, people, n, core.k, seed, now)
-    _write_outbox(s, rnd, people, chosen, tz, now, manual)
+    spread = timedelta(minutes=core.settings.spread_minutes)
+    _write_outbox(s, rnd, people, chosen, tz, now, manual, spread)
     _write_segments(s, rnd, people, chosen)
     return RoundResult(rnd.id, created=True, invited=len(people))
 
@@ -218,14 +219,15 @@ def _rotate(
     return out
 
 
-def _write_outbox(s, rnd, people, chosen, tz, now, manual) -> None:
+def _write_outbox(s, rnd, people, chosen, tz, now, manual, spread: timedelta) -> None:
     rows = []
     for p in people:
         keys, vids = chosen[p.id]
         if manual:
             when = now
         else:
-            when = windows.spread(now, tz, p.preferred_window, f"{rnd.id}:{p.id}", rnd.out_of_hours)
+            key = f"{rnd.id}:{p.id}"
+            when = windows.spread(now, tz, p.preferred_window, key, rnd.out_of_hours, spread)
         rows.append(
             {
                 "workspace_id": rnd.workspace_id,

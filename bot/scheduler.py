@@ -5,8 +5,8 @@ still inside the grace window runs once; an older one is logged as skipped), whi
 which reminders fall due, which summaries to post. Creating a round is idempotent per slot (a
 unique key), so two ticks, two processes or a restart can never make two rounds.
 
-APScheduler (3.11) fires ``tick`` on an interval (30 s, so a change made from another process
-applies within a minute) and at each schedule's exact next slot (a date job rebuilt on every
+APScheduler (3.11) fires ``tick`` on an interval (15 s, so a change made from another process
+applies within a minute, and a standby takes over a dead scheduler as fast) and at each schedule's exact next slot (a date job rebuilt on every
 tick). With an injected clock, tests and the demo call ``tick`` directly.
 """
 
@@ -46,6 +46,53 @@ class TickReport:
     summaries: int = 0
 
 
+class Leadership:
+    """Exactly one scheduler at a time across processes.
+
+    On PostgreSQL a session-level advisory lock held on a dedicated connection: when the holding
+    process dies its connection closes, the lock is freed, and a standby takes it on its next
+    attempt (every tick interval, so well within a minute). SQLite deployments are one process
+    (``medpulse run``), so there the lock is trivially held.
+    """
+
+    KEY = 0x6D656470  # "medp"
+
+    def __init__(self, db) -> None:
+        self.db = db
+        self._conn = None
+
+    def holds(self) -> bool:
+        if not self.db.is_postgres:
+            return True
+        from sqlalchemy import text
+
+        try:
+            if self._conn is not None:
+                self._conn.execute(text("SELECT 1"))
+                return True
+            conn = self.db.engine.connect()
+            got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": self.KEY}).scalar()
+            conn.commit()
+            if got:
+                self._conn = conn
+                log.info("this process now runs the scheduler")
+                return True
+            conn.close()
+            return False
+        except Exception:
+            log.warning("lost the scheduler lock's connection; will try again", exc_info=True)
+            self.release()
+            return False
+
+    def release(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except Exception:  # noqa: BLE001 - closing a dead connection
+                pass
+            self._conn = None
+
+
 class Scheduler:
     """Decides, from the database and the clock, what is due; safe to run on several hosts."""
 
@@ -62,6 +109,7 @@ class Scheduler:
         self.on_summary = on_summary
         self._logged_skips: set[str] = set()
         self._aps = None
+        self.leadership = Leadership(core.db)
 
     def tick(self) -> TickReport:
         report = TickReport()
@@ -148,7 +196,7 @@ class Scheduler:
             log.warning("no round for slot %s: %s", key, result.reason)
 
     # -- APScheduler wiring ---------------------------------------------------------------
-    def start(self, interval: float = 30.0) -> None:
+    def start(self, interval: float = 15.0) -> None:
         """Run ``tick`` every ``interval`` seconds and at each schedule's exact next slot."""
         from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -166,6 +214,8 @@ class Scheduler:
         self._aps = aps
 
     def _tick_and_plan(self) -> None:
+        if not self.leadership.holds():
+            return  # standing by: another process runs the schedule
         try:
             self.tick()
         except Exception:
@@ -192,3 +242,4 @@ class Scheduler:
         if self._aps is not None:
             self._aps.shutdown(wait=True)
             self._aps = None
+        self.leadership.release()

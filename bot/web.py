@@ -146,6 +146,7 @@ class HttpServer:
             clear_untrusted_proxy_headers=True,
         )
         self.thread: threading.Thread | None = None
+        self._stopped = False
 
     @property
     def port(self) -> int:
@@ -171,9 +172,14 @@ class HttpServer:
             for channel in list(self.server._map.values()):
                 channel.close()
 
-        if self.thread and self.thread.is_alive():
+        if self._stopped:
+            return
+        self._stopped = True
+        try:
+            if not (self.thread and self.thread.is_alive()):
+                raise OSError("server loop not running")
             self.server.trigger.pull_trigger(close_all)
             self.thread.join(timeout=5)
-        else:
+        except OSError:
             close_all()
         self.server.task_dispatcher.shutdown(cancel_pending=False, timeout=5)

@@ -116,7 +116,12 @@ def tomorrow_in_window(
 
 
 def spread(
-    at: datetime, tz: str, window: str | None, key: str, out_of_hours: bool = False
+    at: datetime,
+    tz: str,
+    window: str | None,
+    key: str,
+    out_of_hours: bool = False,
+    width: timedelta = SPREAD_WIDTH,
 ) -> datetime:
     """A deterministic per-``key`` delivery time, so 2,000 doctors are not pinged at once.
 
@@ -128,11 +133,13 @@ def spread(
     at = require_aware(at, "at")
     zi = zone(tz)
     if out_of_hours and window is None:
-        base, width = at, SPREAD_WIDTH
+        base = at
     else:
         start, end = _open_span(at, zi, window, out_of_hours)
         base = max(at, start)
-        width = min(SPREAD_WIDTH, end - base)
+        width = min(width, end - base)
+    if width <= timedelta(0):
+        return base
     return base + timedelta(seconds=_key_offset(key, int(width.total_seconds())))
 
 
