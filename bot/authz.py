@@ -36,6 +36,8 @@ REQUIRED: dict[str, str] = {
     "audit": ADMIN,
     "admins": ADMIN,
     "leaders-role": ADMIN,
+    # Not slash commands: the admin section of the App Home (its buttons reuse the entries above).
+    "admin-home": ADMIN,
 }
 
 _RANK = {EVERYONE: 0, LEADER: 1, ADMIN: 2}

@@ -119,10 +119,19 @@ def home_view(core: Core, me: people.Me) -> dict:
     return {"type": "home", "blocks": blocks}
 
 
+def publish(core: Core, client, team: str, user: str, notice: str | None = None) -> None:
+    """Render and publish one person's Home: the doctor part, plus the admin part for admins."""
+    from handlers import admin_home
+
+    me = people.me(core, team, user)
+    view = home_view(core, me)
+    view["blocks"] += admin_home.blocks(core, team, user, notice)
+    client.views_publish(user_id=user, view=view)
+
+
 def register(app: App, core: Core) -> None:
-    def publish(client, team: str, user: str) -> None:
-        me = people.me(core, team, user)
-        client.views_publish(user_id=user, view=home_view(core, me))
+    def _publish(client, team: str, user: str) -> None:
+        publish(core, client, team, user)
 
     @app.event("app_home_opened")
     def on_home(event, client, context):
@@ -130,7 +139,7 @@ def register(app: App, core: Core) -> None:
             return
         team = context.team_id
         ensure_team(core, team)
-        publish(client, team, event["user"])
+        _publish(client, team, event["user"])
 
     @app.action("home_optout")
     def on_optout(ack, body, client):
@@ -138,7 +147,7 @@ def register(app: App, core: Core) -> None:
         team, user = body["team"]["id"], body["user"]["id"]
         ensure_team(core, team)
         people.update_me(core, team, user, opted_out=True)
-        publish(client, team, user)
+        _publish(client, team, user)
 
     @app.action("home_optin")
     def on_optin(ack, body, client):
@@ -146,7 +155,7 @@ def register(app: App, core: Core) -> None:
         team, user = body["team"]["id"], body["user"]["id"]
         ensure_team(core, team)
         people.update_me(core, team, user, opted_out=False)
-        publish(client, team, user)
+        _publish(client, team, user)
 
     @app.action("home_window")
     def on_window(ack, body, action, client):
@@ -154,7 +163,7 @@ def register(app: App, core: Core) -> None:
         team, user = body["team"]["id"], body["user"]["id"]
         ensure_team(core, team)
         people.update_me(core, team, user, window=action["selected_option"]["value"] or None)
-        publish(client, team, user)
+        _publish(client, team, user)
 
     @app.action("home_department")
     def on_department(ack, body, action, client):
@@ -162,7 +171,7 @@ def register(app: App, core: Core) -> None:
         team, user = body["team"]["id"], body["user"]["id"]
         ensure_team(core, team)
         people.update_me(core, team, user, department=action["selected_option"]["value"])
-        publish(client, team, user)
+        _publish(client, team, user)
 
     @app.action("home_grade")
     def on_grade(ack, body, action, client):
@@ -170,4 +179,4 @@ def register(app: App, core: Core) -> None:
         team, user = body["team"]["id"], body["user"]["id"]
         ensure_team(core, team)
         people.update_me(core, team, user, grade=action["selected_option"]["value"])
-        publish(client, team, user)
+        _publish(client, team, user)
