@@ -234,6 +234,42 @@ def cmd_demo(args) -> int:
     return demo_main(args.demo_args)
 
 
+def cmd_forget(args) -> int:
+    from bot.retention import forget, parse_user
+    from bot.runtime import build_core
+
+    user = parse_user(args.user)
+    if user is None:
+        print(f"medpulse forget: {args.user!r} is not a Slack user ID (like @U012ABCDEF)")
+        return 2
+    settings = _settings()
+    _migrate(settings)
+    core = build_core(settings)
+    team = args.team or _only_team(core)
+    if team is None:
+        print("medpulse forget: several workspaces are installed; name one with --team T…")
+        return 2
+    done = forget(core, team, user)
+    if not done.participants:
+        print(f"medpulse forget: nothing stored about {user} in {team}.")
+        return 0
+    print(
+        f"Forgot {user}: removed their participant record and {done.deliveries} deliveries. "
+        "Their anonymous answers stay: nothing links them to anyone."
+    )
+    return 0
+
+
+def _only_team(core) -> str | None:
+    from sqlalchemy import select
+
+    from storage.models import Workspace
+
+    with core.db.Session() as s:
+        teams = list(s.scalars(select(Workspace.team_id)))
+    return teams[0] if len(teams) == 1 else None
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="medpulse",
@@ -273,6 +309,10 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("file")
     imp.add_argument("--team", help="Slack team ID (needed only with several workspaces)")
     roster.set_defaults(fn=cmd_roster)
+    fg = sub.add_parser("forget", help="remove a person's identity rows; anonymous answers stay")
+    fg.add_argument("user", help="Slack user ID, e.g. @U012ABCDEF")
+    fg.add_argument("--team", help="Slack team ID (needed only with several workspaces)")
+    fg.set_defaults(fn=cmd_forget)
     demo = sub.add_parser("demo", help="run a simulated trust locally and write ./demo-output/")
     demo.add_argument("demo_args", nargs=argparse.REMAINDER)
     demo.set_defaults(fn=cmd_demo)

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, time, timedelta
 
 from sqlalchemy import select
 
-from bot import rounds, slots
+from bot import retention, rounds, slots
 from bot.core import Core
 from storage.models import Audience, Schedule
 
@@ -108,6 +108,7 @@ class Scheduler:
         self.sync_audience = sync_audience
         self.on_summary = on_summary
         self._logged_skips: set[str] = set()
+        self._last_purge: datetime | None = None
         self._aps = None
         self.leadership = Leadership(core.db)
 
@@ -124,6 +125,15 @@ class Scheduler:
         report.reminders = rounds.pending_reminders(self.core)
         if self.on_summary is not None:
             report.summaries = self.on_summary(self.core, now)
+        if retention.retention_due(self._last_purge, now):
+            purged = retention.apply_retention(self.core)
+            self._last_purge = now
+            if purged.responses or purged.comments:
+                log.info(
+                    "retention: deleted %s answers and %s comments",
+                    purged.responses,
+                    purged.comments,
+                )
         return report
 
     def _schedules(self):
