@@ -234,7 +234,7 @@ def _write_outputs(fake, out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     written = []
     n = 0
-    for (channel, ts), msg in sorted(fake.messages.items(), key=lambda kv: float(kv[0][1])):
+    for (channel, _ts), msg in sorted(fake.messages.items(), key=lambda kv: float(kv[0][1])):
         if not channel.startswith("C") or not msg.blocks:
             continue
         n += 1
