@@ -14,6 +14,8 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hyp_settings
 from sqlalchemy import create_engine, text
 
 from bot.clock import FakeClock
@@ -25,6 +27,16 @@ from bot.web import HttpServer
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.models import Base
+
+# Property tests: derandomised so a CI run is reproducible, no wall-clock deadlines (a busy
+# 2-core machine must not turn slowness into failures), and tolerant of assume()-heavy tests.
+hyp_settings.register_profile(
+    "medpulse",
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow],
+)
+hyp_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "medpulse"))
 
 SECRET = "test-signing-secret"
 TOKEN = "xoxb-test"
