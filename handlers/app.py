@@ -33,7 +33,7 @@ def build_app(core: Core) -> App:
         client=client,
         token_verification_enabled=False,
         process_before_response=False,
-        logger=logging.getLogger("medpulse.bolt"),
+        logger=_bolt_logger(),
         **extra,
     )
     commands.register(app, core)
@@ -109,6 +109,15 @@ def _installed(core: Core):
 
 def _install_failed(args: FailureArgs) -> BoltResponse:
     return args.default.failure(args)
+
+
+def _bolt_logger() -> logging.Logger:
+    """Bolt's logger, minus its note that SLACK_BOT_TOKEN in the environment is unused: we hand
+    it a client that already carries the token (and our SLACK_API_URL)."""
+    logger = logging.getLogger("medpulse.bolt")
+    if not logger.filters:
+        logger.addFilter(lambda record: "will be unused" not in record.getMessage())
+    return logger
 
 
 def wsgi(app: App) -> SlackRequestHandler:
