@@ -121,7 +121,7 @@ def record_answer(
         if found is None:
             return Outcome("not_yours", round_id)
         delivery, person, rnd = found
-        if rnd.status != "open" or _aware(rnd.closes_at) <= core.clock.now():
+        if rnd.status != "open" or rnd.closes_at <= core.clock.now():
             return Outcome("closed", round_id, delivery)
         if version_id not in delivery.version_ids:
             return Outcome("invalid", round_id, delivery)
@@ -175,12 +175,6 @@ def _new_id() -> str:
     return random_id()
 
 
-def _aware(dt):
-    from datetime import UTC
-
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
-
-
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 
 
@@ -202,7 +196,7 @@ def record_comment(
         if found is None:
             return Outcome("not_yours", round_id)
         delivery, person, rnd = found
-        if rnd.status != "open" or _aware(rnd.closes_at) <= core.clock.now():
+        if rnd.status != "open" or rnd.closes_at <= core.clock.now():
             return Outcome("closed", round_id, delivery)
         total = s.scalar(
             select(RoundItemSegment.asked).where(

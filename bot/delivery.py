@@ -20,7 +20,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import or_, select, update
 
@@ -58,10 +58,6 @@ def _alive(worker_id: str) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def aware(dt: datetime | None) -> datetime | None:
-    return dt if dt is None or dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 class DeliveryWorker:
@@ -224,7 +220,7 @@ class DeliveryWorker:
             rnd = s.get(Round, d.round_id)
             p = s.get(Participant, d.participant_id)
             team = s.scalar(select(Workspace.team_id).where(Workspace.id == d.workspace_id))
-            closed = rnd.status != "open" or aware(rnd.closes_at) <= self.core.clock.now()
+            closed = rnd.status != "open" or rnd.closes_at <= self.core.clock.now()
             if closed or p.opted_out or (job.kind == "reminder" and d.answered):
                 if job.kind == "pulse":
                     d.status, d.error = "skipped", "closed" if closed else "opted_out"
@@ -249,13 +245,13 @@ class DeliveryWorker:
                 "user": p.slack_user_id,
                 "dm": p.dm_channel,
                 "round_id": rnd.id,
-                "closes": aware(rnd.closes_at),
+                "closes": rnd.closes_at,
                 "tz": tz or self.core.settings.timezone,
                 "window": p.preferred_window,
                 "reminder_hours": rnd.reminder_after_hours,
                 "out_of_hours": rnd.out_of_hours,
                 "uncertain": d.uncertain,
-                "claimed_at": aware(d.claimed_at),
+                "claimed_at": d.claimed_at,
             }
             return info, questions
 

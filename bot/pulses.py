@@ -3,7 +3,6 @@ and "not now, remind me tomorrow"."""
 
 from __future__ import annotations
 
-from datetime import UTC
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -53,10 +52,6 @@ def privacy_notice(k: int) -> str:
     ).replace("{k}", str(k))
 
 
-def _aware(dt):
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
-
-
 def _questions(s, version_ids: list[int]) -> list[Question]:
     rows = s.execute(
         select(QuestionVersion.id, QuestionVersion.text, QuestionItem.scale, QuestionVersion.help)
@@ -76,7 +71,7 @@ def redraw(core: Core, delivery: Delivery, answers: dict[int, int]) -> tuple[str
     with core.db.Session() as s:
         rnd = s.get(Round, delivery.round_id)
         questions = _questions(s, delivery.version_ids)
-        closes = _aware(rnd.closes_at).astimezone(ZoneInfo(_zone(s, rnd))).strftime("%A %-d %B")
+        closes = rnd.closes_at.astimezone(ZoneInfo(_zone(s, rnd))).strftime("%A %-d %B")
     return pulse_text(len(questions)), pulse_blocks(rnd.id, questions, answers, core.k, closes)
 
 
@@ -200,7 +195,7 @@ def snooze(core: Core, team: str, user: str, round_id: int) -> str | None:
         d, p, rnd = row
         tz = _zone(s, rnd)
         due = windows.tomorrow_in_window(now, tz, p.preferred_window)
-        if rnd.status != "open" or due >= _aware(rnd.closes_at):
+        if rnd.status != "open" or due >= rnd.closes_at:
             return None
         d.reminder, d.reminder_due = "scheduled", due
         return due.astimezone(ZoneInfo(tz)).strftime("tomorrow at %H:%M")

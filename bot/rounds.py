@@ -11,7 +11,7 @@ import random
 import zlib
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Integer, case, delete, func, insert, or_, select, update
@@ -104,13 +104,9 @@ def _history(s: Session, people: list[Participant]) -> dict[int, set[str]]:
     )
     for pid, keys, created in rows:
         start = starts.get(pid)
-        if start is None or _aware(created) > _aware(start):
+        if start is None or created > start:
             asked[pid].update(keys)
     return asked
-
-
-def _aware(dt: datetime) -> datetime:
-    return dt if dt.tzinfo else dt.replace(tzinfo=ZoneInfo("UTC"))
 
 
 def create_round(

@@ -33,10 +33,6 @@ def cadence_of(row: Schedule) -> slots.Cadence:
     return slots.Cadence(row.cadence, row.weekday, time(hh, mm), row.timezone, row.anchor)
 
 
-def _aware(dt: datetime) -> datetime:
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
-
-
 @dataclass
 class TickReport:
     created: list[int] = field(default_factory=list)
@@ -152,7 +148,7 @@ class Scheduler:
             except ValueError:
                 log.error("schedule %s is invalid; skipping it", sched.id)
                 continue
-            yield sched.id, sched.audience_id, team, cad, _aware(sched.updated_at)
+            yield sched.id, sched.audience_id, team, cad, sched.updated_at
 
     def _log_skip(
         self, audience_id: int, cad: slots.Cadence, slot: datetime, report: TickReport

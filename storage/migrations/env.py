@@ -1,5 +1,6 @@
 """Alembic environment: the same migrations serve SQLite and PostgreSQL."""
 
+import sqlalchemy as sa
 from alembic import context
 from sqlalchemy import create_engine, pool
 
@@ -9,12 +10,20 @@ config = context.config
 target_metadata = Base.metadata
 
 
+def render_item(type_, obj, autogen_context):
+    """Render our UTCDateTime as the plain column type it stores, so migrations stay standalone."""
+    if type_ == "type" and hasattr(obj, "impl") and isinstance(obj.impl, sa.DateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
+
+
 def run_migrations_offline() -> None:
     context.configure(
         url=config.get_main_option("sqlalchemy.url"),
         target_metadata=target_metadata,
         literal_binds=True,
         render_as_batch=True,
+        render_item=render_item,
     )
     with context.begin_transaction():
         context.run_migrations()
@@ -37,6 +46,7 @@ def _run(connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        render_item=render_item,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 22:46:33.760938
+Create Date: 2026-11-22 23:01:04.809853
 """
 
 import sqlalchemy as sa
