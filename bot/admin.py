@@ -16,7 +16,7 @@ from bot import audit, windows
 from bot.audience import SyncResult, sync_audience
 from bot.core import Core
 from bot.rounds import RoundResult, create_round
-from storage.models import Audience, Department, LeaderChannel, Participant, Schedule, Workspace
+from storage.models import Audience, Department, LeaderChannel, Schedule, Workspace
 
 
 class AdminError(Exception):
@@ -153,26 +153,11 @@ def send_now(core: Core, team_id: str, actor: str) -> SendResult:
 
 def set_opt_out(core: Core, team_id: str, user_id: str, opted_out: bool) -> bool:
     """Opt a person out or in; returns whether anything changed. Not audited: it is theirs."""
-    now = core.clock.now()
-    with core.db.Session() as s, s.begin():
-        ws = workspace(s, team_id)
-        p = s.scalar(
-            select(Participant).where(
-                Participant.workspace_id == ws.id, Participant.slack_user_id == user_id
-            )
-        )
-        if p is None:
-            p = Participant(
-                workspace_id=ws.id,
-                slack_user_id=user_id,
-                active=False,
-                created_at=now,
-                cycle_start=None,
-            )
-            s.add(p)
-        changed = p.opted_out != opted_out
-        p.opted_out = opted_out
-        return changed
+    from bot import people
+
+    changed = people.me(core, team_id, user_id).opted_out != opted_out
+    people.update_me(core, team_id, user_id, opted_out=opted_out)
+    return changed
 
 
 def this_week(core: Core, tz: str) -> date:

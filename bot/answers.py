@@ -45,6 +45,16 @@ class Outcome:
     answers: dict[int, int] = field(default_factory=dict)
 
 
+def _refusal(core: Core, found, round_id: int) -> Outcome | None:
+    """Why an answer or comment cannot be taken: not this person's round, or it has closed."""
+    if found is None:
+        return Outcome("not_yours", round_id)
+    delivery, _, rnd = found
+    if rnd.status != "open" or rnd.closes_at <= core.clock.now():
+        return Outcome("closed", round_id, delivery)
+    return None
+
+
 def link_hash(key: bytes, *parts: object) -> str:
     msg = "|".join(str(p) for p in parts).encode()
     return hmac.new(key, msg, hashlib.sha256).hexdigest()
@@ -60,7 +70,7 @@ def _upsert(s: Session, model, values: dict, keys: list[str], update_cols: list[
     s.execute(stmt)
 
 
-def _find_delivery(
+def find_delivery(
     s: Session, team_id: str, user_id: str, round_id: int
 ) -> tuple[Delivery, Participant, Round] | None:
     row = s.execute(
@@ -117,12 +127,11 @@ def record_answer(
 ) -> Outcome:
     """Store (or change) one answer; repeated taps and retried requests are idempotent."""
     with core.db.Session() as s, s.begin():
-        found = _find_delivery(s, team_id, user_id, round_id)
-        if found is None:
-            return Outcome("not_yours", round_id)
+        found = find_delivery(s, team_id, user_id, round_id)
+        refusal = _refusal(core, found, round_id)
+        if refusal is not None:
+            return refusal
         delivery, person, rnd = found
-        if rnd.status != "open" or rnd.closes_at <= core.clock.now():
-            return Outcome("closed", round_id, delivery)
         if version_id not in delivery.version_ids:
             return Outcome("invalid", round_id, delivery)
         scale = s.scalar(
@@ -192,12 +201,11 @@ def record_comment(
 ) -> Outcome:
     """Store (or replace) this person's one comment for the round. Caller checks length first."""
     with core.db.Session() as s, s.begin():
-        found = _find_delivery(s, team_id, user_id, round_id)
-        if found is None:
-            return Outcome("not_yours", round_id)
+        found = find_delivery(s, team_id, user_id, round_id)
+        refusal = _refusal(core, found, round_id)
+        if refusal is not None:
+            return refusal
         delivery, person, rnd = found
-        if rnd.status != "open" or rnd.closes_at <= core.clock.now():
-            return Outcome("closed", round_id, delivery)
         total = s.scalar(
             select(RoundItemSegment.asked).where(
                 RoundItemSegment.round_id == round_id,

@@ -27,13 +27,12 @@ from sqlalchemy import or_, select, update
 from bot import windows
 from bot.core import Core
 from bot.messages import Question, pulse_blocks, pulse_text
+from bot.pulses import load_questions
 from bot.ratelimit import LimiterRegistry
 from bot.slack_client import Permanent, RateLimited, Transient, Undeliverable
 from storage.models import (
     Delivery,
     Participant,
-    QuestionItem,
-    QuestionVersion,
     Round,
     Schedule,
     Workspace,
@@ -227,18 +226,7 @@ class DeliveryWorker:
                 else:
                     d.reminder = "skipped"
                 return None
-            rows = s.execute(
-                select(
-                    QuestionVersion.id,
-                    QuestionVersion.text,
-                    QuestionItem.scale,
-                    QuestionVersion.help,
-                )
-                .join(QuestionItem, QuestionItem.id == QuestionVersion.item_id)
-                .where(QuestionVersion.id.in_(d.version_ids))
-            ).all()
-            by_id = {r[0]: Question(r[0], r[1], r[2], r[3]) for r in rows}
-            questions = [by_id[v] for v in d.version_ids]
+            questions = load_questions(s, d.version_ids)
             tz = s.scalar(select(Schedule.timezone).where(Schedule.audience_id == rnd.audience_id))
             info = {
                 "team": team,

@@ -8,11 +8,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from bot import windows
+from bot.answers import find_delivery
 from bot.core import Core
 from bot.messages import Question, pulse_blocks, pulse_text
 from storage.models import (
     Delivery,
-    Participant,
     QuestionItem,
     QuestionVersion,
     Round,
@@ -52,7 +52,8 @@ def privacy_notice(k: int) -> str:
     ).replace("{k}", str(k))
 
 
-def _questions(s, version_ids: list[int]) -> list[Question]:
+def load_questions(s, version_ids: list[int]) -> list[Question]:
+    """The questions of a delivery, in the order they were asked."""
     rows = s.execute(
         select(QuestionVersion.id, QuestionVersion.text, QuestionItem.scale, QuestionVersion.help)
         .join(QuestionItem, QuestionItem.id == QuestionVersion.item_id)
@@ -70,23 +71,15 @@ def _zone(s, rnd: Round) -> str:
 def redraw(core: Core, delivery: Delivery, answers: dict[int, int]) -> tuple[str, list[dict]]:
     with core.db.Session() as s:
         rnd = s.get(Round, delivery.round_id)
-        questions = _questions(s, delivery.version_ids)
+        questions = load_questions(s, delivery.version_ids)
         closes = rnd.closes_at.astimezone(ZoneInfo(_zone(s, rnd))).strftime("%A %-d %B")
     return pulse_text(len(questions)), pulse_blocks(rnd.id, questions, answers, core.k, closes)
 
 
 def comment_modal(core: Core, team: str, user: str, round_id: int) -> dict:
     with core.db.Session() as s:
-        keys = s.execute(
-            select(Delivery.version_ids)
-            .join(Participant, Participant.id == Delivery.participant_id)
-            .join(Workspace, Workspace.id == Participant.workspace_id)
-            .where(
-                Delivery.round_id == round_id,
-                Participant.slack_user_id == user,
-                Workspace.team_id == team,
-            )
-        ).scalar()
+        found = find_delivery(s, team, user, round_id)
+        keys = found[0].version_ids if found else None
         themes = []
         if keys:
             themes = list(
@@ -179,17 +172,7 @@ def snooze(core: Core, team: str, user: str, round_id: int) -> str | None:
     """Move this person's reminder to tomorrow's allowed time; None if the round closes first."""
     now = core.clock.now()
     with core.db.Session() as s, s.begin():
-        row = s.execute(
-            select(Delivery, Participant, Round)
-            .join(Participant, Participant.id == Delivery.participant_id)
-            .join(Round, Round.id == Delivery.round_id)
-            .join(Workspace, Workspace.id == Round.workspace_id)
-            .where(
-                Delivery.round_id == round_id,
-                Participant.slack_user_id == user,
-                Workspace.team_id == team,
-            )
-        ).first()
+        row = find_delivery(s, team, user, round_id)
         if row is None:
             return None
         d, p, rnd = row
