@@ -7,7 +7,7 @@ Slack payload, so the Teams adapter can call them unchanged.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -158,7 +158,3 @@ def set_opt_out(core: Core, team_id: str, user_id: str, opted_out: bool) -> bool
     changed = people.me(core, team_id, user_id).opted_out != opted_out
     people.update_me(core, team_id, user_id, opted_out=opted_out)
     return changed
-
-
-def this_week(core: Core, tz: str) -> date:
-    return core.clock.now().astimezone(ZoneInfo(tz)).date()
