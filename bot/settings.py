@@ -65,7 +65,7 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _db_url(cls, v: str) -> str:
-        if not (v.startswith("sqlite") or v.startswith("postgresql")):
+        if not v.startswith(("sqlite", "postgresql", "postgres://")):
             raise ValueError(
                 "a SQLAlchemy URL: sqlite:///medpulse.db or postgresql+psycopg://user@host/db"
             )

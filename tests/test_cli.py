@@ -1,0 +1,114 @@
+"""The `medpulse` console script as an operator meets it: help, config errors, no tokens, migrate,
+questions, and `medpulse web` serving health checks and stopping cleanly on SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+MEDPULSE = str(Path(sys.executable).parent / "medpulse")
+
+
+def _env(**extra) -> dict:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("SLACK_", "MEDPULSE_", "DATABASE_URL", "PORT"))
+    }
+    env.update(extra)
+    return env
+
+
+def _run(args, tmp_path, **extra):
+    return subprocess.run(
+        [MEDPULSE, *args],
+        env=_env(**extra),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_help_lists_every_command(tmp_path):
+    out = _run(["--help"], tmp_path)
+    assert out.returncode == 0
+    for name in ("run", "web", "worker", "migrate", "questions", "roster", "demo", "forget"):
+        assert name in out.stdout
+
+
+def test_a_malformed_setting_stops_with_one_line_and_no_traceback(tmp_path):
+    for name, value in [
+        ("MEDPULSE_MIN_GROUP", "2"),
+        ("PORT", "abc"),
+        ("DATABASE_URL", "mysql://x"),
+        ("MEDPULSE_TIMEZONE", "Mars/Base"),
+    ]:
+        out = _run(["migrate"], tmp_path, **{name: value})
+        assert out.returncode == 2, (name, out.stderr)
+        lines = [ln for ln in out.stderr.splitlines() if ln.strip()]
+        assert len(lines) == 1 and name in lines[0] and "Traceback" not in out.stderr
+
+
+def test_run_without_tokens_explains_how_to_connect(tmp_path):
+    out = _run(["run", "--no-demo"], tmp_path)
+    assert out.returncode == 0
+    assert "slack-app-manifest.yml" in out.stderr and "Connect Slack" in out.stderr
+
+
+def test_migrate_creates_a_fresh_sqlite_database(tmp_path):
+    out = _run(["migrate"], tmp_path, DATABASE_URL=f"sqlite:///{tmp_path / 'x.db'}")
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "x.db").exists() and "latest schema" in out.stdout
+
+
+def test_questions_json_lists_the_bank(tmp_path):
+    out = _run(["questions", "--json"], tmp_path)
+    assert out.returncode == 0, out.stderr
+    items = json.loads(out.stdout)
+    assert 35 <= len(items) <= 46
+    assert {"id", "text", "scale", "theme", "source"} <= set(items[0])
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_web_serves_health_checks_and_stops_on_sigterm(tmp_path):
+    port = _free_port()
+    db = f"sqlite:///{tmp_path / 'web.db'}"
+    assert _run(["migrate"], tmp_path, DATABASE_URL=db).returncode == 0
+    proc = subprocess.Popen(
+        [MEDPULSE, "web"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=_env(
+            DATABASE_URL=db, PORT=str(port), SLACK_SIGNING_SECRET="s", SLACK_BOT_TOKEN="xoxb-1"
+        ),
+    )
+    try:
+        deadline = time.monotonic() + 30
+        status = None
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as r:
+                    status = r.status
+                    break
+            except OSError:
+                time.sleep(0.2)
+        assert status == 200
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
