@@ -53,9 +53,10 @@ def _wait_for_signal() -> threading.Event:
 def _start_worker(core):
     from bot.delivery import DeliveryWorker
     from bot.scheduler import Scheduler
+    from bot.summary_job import post_due_summaries
 
     worker = DeliveryWorker(core)
-    scheduler = Scheduler(core)
+    scheduler = Scheduler(core, on_summary=post_due_summaries)
     stop = threading.Event()
     thread = threading.Thread(target=worker.run_forever, args=(stop,), name="delivery", daemon=True)
     thread.start()
@@ -313,7 +314,9 @@ def build_parser() -> argparse.ArgumentParser:
     fg.add_argument("user", help="Slack user ID, e.g. @U012ABCDEF")
     fg.add_argument("--team", help="Slack team ID (needed only with several workspaces)")
     fg.set_defaults(fn=cmd_forget)
-    demo = sub.add_parser("demo", help="run a simulated trust locally and write ./demo-output/")
+    demo = sub.add_parser(
+        "demo", help="run a simulated trust locally and write ./demo-output/", add_help=False
+    )
     demo.add_argument("demo_args", nargs=argparse.REMAINDER)
     demo.set_defaults(fn=cmd_demo)
     return p
@@ -321,7 +324,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if getattr(args, "cmd", None) == "demo":
+        args.demo_args = [*extra, *args.demo_args]
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if not getattr(args, "fn", None):
         parser.print_help()
         return 0

@@ -1,0 +1,200 @@
+"""Aggregation for summaries and exports, in SQL.
+
+Every function returns sufficient statistics (counts, sums, sums of squares) grouped in the
+database, never raw answers, so a summary over a million stored answers is a handful of GROUP BYs.
+Nothing here decides what may be shown: ``storage.anonymity`` does, on these figures.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
+
+from storage.models import (
+    Comment,
+    Department,
+    QuestionItem,
+    QuestionVersion,
+    Response,
+    Round,
+    RoundParticipation,
+)
+
+
+@dataclass(frozen=True)
+class Period:
+    round_id: int
+    start: date
+
+
+@dataclass(frozen=True)
+class ItemStats:
+    """Sufficient statistics of one question version in one round."""
+
+    round_id: int
+    version_id: int
+    n: int
+    total: int
+    total_sq: int
+    high: int  # agree5: 4 or 5; yes_no_unsure: yes
+    low: int  # agree5: 1 or 2
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    version_id: int
+    key: str
+    text: str
+    scale: str
+    theme: str
+    source: str
+    reverse: bool
+    headline: bool
+
+
+def closed_periods(s: Session, workspace_id: int, limit: int = 12) -> list[Period]:
+    """The latest closed rounds, newest first: one round is one period."""
+    rows = s.execute(
+        select(Round.id, Round.period_start)
+        .where(Round.workspace_id == workspace_id, Round.status == "closed")
+        .order_by(Round.closed_at.desc(), Round.id.desc())
+        .limit(limit)
+    ).all()
+    return [Period(r, d) for r, d in rows]
+
+
+def item_stats(
+    s: Session, round_ids: list[int], department_id: int | None = None
+) -> list[ItemStats]:
+    if not round_ids:
+        return []
+    high = case((Response.value >= 4, 1), else_=0)
+    yes = case((Response.value == 1, 1), else_=0)
+    low = case((Response.value.between(1, 2), 1), else_=0)
+    q = (
+        select(
+            Response.round_id,
+            Response.version_id,
+            func.count(),
+            func.sum(Response.value),
+            func.sum(Response.value * Response.value),
+            func.sum(case((QuestionItem.scale == "yes_no_unsure", yes), else_=high)),
+            func.sum(case((QuestionItem.scale == "agree5", low), else_=0)),
+        )
+        .join(QuestionVersion, QuestionVersion.id == Response.version_id)
+        .join(QuestionItem, QuestionItem.id == QuestionVersion.item_id)
+        .where(Response.round_id.in_(round_ids))
+        .group_by(Response.round_id, Response.version_id)
+    )
+    if department_id is not None:
+        q = q.where(Response.department_id == department_id)
+    return [ItemStats(*(int(x or 0) for x in row)) for row in s.execute(q)]
+
+
+def distribution(
+    s: Session, round_id: int, version_id: int, department_id: int | None = None
+) -> dict[int, int]:
+    q = (
+        select(Response.value, func.count())
+        .where(Response.round_id == round_id, Response.version_id == version_id)
+        .group_by(Response.value)
+    )
+    if department_id is not None:
+        q = q.where(Response.department_id == department_id)
+    return dict(s.execute(q).all())
+
+
+def versions(s: Session, version_ids: set[int]) -> dict[int, VersionInfo]:
+    rows = s.execute(
+        select(
+            QuestionVersion.id,
+            QuestionItem.key,
+            QuestionVersion.text,
+            QuestionItem.scale,
+            QuestionItem.theme,
+            QuestionItem.source,
+            QuestionItem.reverse,
+            QuestionItem.headline,
+        )
+        .join(QuestionItem, QuestionItem.id == QuestionVersion.item_id)
+        .where(QuestionVersion.id.in_(version_ids))
+    ).all()
+    return {r[0]: VersionInfo(*r) for r in rows}
+
+
+@dataclass(frozen=True)
+class Participation:
+    round_id: int
+    department: str | None
+    grade: str | None
+    invited: int
+    responded: int
+
+
+def participation(s: Session, round_ids: list[int]) -> list[Participation]:
+    """Invited and responded per round, department and grade (frozen when each round closed)."""
+    if not round_ids:
+        return []
+    rows = s.execute(
+        select(
+            RoundParticipation.round_id,
+            Department.name,
+            RoundParticipation.grade,
+            func.sum(RoundParticipation.invited),
+            func.sum(RoundParticipation.responded),
+        )
+        .outerjoin(Department, Department.id == RoundParticipation.department_id)
+        .where(RoundParticipation.round_id.in_(round_ids))
+        .group_by(RoundParticipation.round_id, Department.name, RoundParticipation.grade)
+    ).all()
+    return [Participation(r, d, g, int(i), int(n)) for r, d, g, i, n in rows]
+
+
+def comment_counts(
+    s: Session, round_ids: list[int], department_id: int | None = None
+) -> dict[str | None, int]:
+    if not round_ids:
+        return {}
+    q = (
+        select(Comment.theme, func.count())
+        .where(Comment.round_id.in_(round_ids))
+        .group_by(Comment.theme)
+    )
+    if department_id is not None:
+        q = q.where(Comment.department_id == department_id)
+    return dict(s.execute(q).all())
+
+
+def comment_texts(
+    s: Session, round_ids: list[int], theme: str | None = None, department_id: int | None = None
+) -> list[tuple[int, str | None, str]]:
+    """(round, theme, text) in random order: storage order must not leak answer order."""
+    q = select(Comment.round_id, Comment.theme, Comment.text).where(Comment.round_id.in_(round_ids))
+    if theme:
+        q = q.where(Comment.theme == theme)
+    if department_id is not None:
+        q = q.where(Comment.department_id == department_id)
+    return [tuple(r) for r in s.execute(q.order_by(func.random()))]
+
+
+def respondents_per_round(s: Session, round_ids: list[int]) -> dict[int, int]:
+    """Respondents per round from frozen participation (people, not answers)."""
+    if not round_ids:
+        return {}
+    rows = s.execute(
+        select(RoundParticipation.round_id, func.sum(RoundParticipation.responded))
+        .where(RoundParticipation.round_id.in_(round_ids))
+        .group_by(RoundParticipation.round_id)
+    ).all()
+    return {r: int(n or 0) for r, n in rows}
+
+
+def department_id(s: Session, workspace_id: int, name: str) -> int | None:
+    return s.scalar(
+        select(Department.id).where(
+            Department.workspace_id == workspace_id, Department.name == name
+        )
+    )
