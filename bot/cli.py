@@ -229,6 +229,26 @@ def cmd_roster(args) -> int:
     return cli_import(settings, args.file, args.team)
 
 
+def cmd_export(args) -> int:
+    from bot import export
+    from bot.runtime import build_core
+    from bot.workspaces import ensure_team
+
+    settings = _settings()
+    _migrate(settings)
+    core = build_core(settings)
+    team = args.team or _only_team(core)
+    if team is None:
+        print("medpulse export: name the workspace with --team T… (none or several are set up)")
+        return 2
+    ws_id = ensure_team(core, team)
+    rows = export.rows(core, ws_id)
+    with open(args.out, "w", encoding="utf-8", newline="") as fh:
+        fh.write(export.to_csv(rows))
+    print(f"medpulse export: wrote {len(rows)} k-protected rows to {args.out}")
+    return 0
+
+
 def cmd_demo(args) -> int:
     from bot.demo import main as demo_main
 
@@ -310,6 +330,10 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("file")
     imp.add_argument("--team", help="Slack team ID (needed only with several workspaces)")
     roster.set_defaults(fn=cmd_roster)
+    ex = sub.add_parser("export", help="write the k-protected aggregates to a CSV file")
+    ex.add_argument("--out", required=True, help="where to write the CSV")
+    ex.add_argument("--team", help="Slack team ID (needed only with several workspaces)")
+    ex.set_defaults(fn=cmd_export)
     fg = sub.add_parser("forget", help="remove a person's identity rows; anonymous answers stay")
     fg.add_argument("user", help="Slack user ID, e.g. @U012ABCDEF")
     fg.add_argument("--team", help="Slack team ID (needed only with several workspaces)")

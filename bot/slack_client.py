@@ -247,6 +247,12 @@ class SlackGateway:
     def upload_png(
         self, channel: str, data: bytes, filename: str, title: str, comment: str | None = None
     ) -> None:
+        self.upload(channel, data, filename, title, comment)
+
+    def upload(
+        self, channel: str, data: bytes, filename: str, title: str, comment: str | None = None
+    ) -> None:
+        """Upload a file into a channel or DM (files.getUploadURLExternal + complete)."""
         self._call(
             "files_upload_v2",
             channel=channel,

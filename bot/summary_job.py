@@ -50,7 +50,7 @@ def post_summary(
         )
         if model.suppressed_reason is None:
             png = charts.summary_png(model, title)
-            gw.upload_png(channel_id, png, "medpulse-summary.png", title)
+            gw.upload_png(posted.channel, png, "medpulse-summary.png", title)
     except Exception:
         if slot_key:
             _unclaim(core, ws_id, channel_id, slot_key)

@@ -16,7 +16,7 @@ from slack_sdk import WebClient
 from bot.core import Core
 from bot.slack_client import BOT_SCOPES
 from bot.workspaces import ensure_workspace
-from handlers import admin_home, commands, home, modals, pulse
+from handlers import admin_home, commands, home, modals, pulse, reports
 
 
 def build_app(core: Core) -> App:
@@ -37,6 +37,7 @@ def build_app(core: Core) -> App:
         **extra,
     )
     commands.register(app, core)
+    reports.register(app, core)
     pulse.register(app, core)
     home.register(app, core)
     modals.register(app, core)
