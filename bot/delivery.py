@@ -24,7 +24,7 @@ from datetime import timedelta
 
 from sqlalchemy import or_, select, update
 
-from bot import windows
+from bot import actions_log, windows
 from bot.core import Core
 from bot.messages import Question, pulse_blocks, pulse_text
 from bot.pulses import load_questions
@@ -253,15 +253,19 @@ class DeliveryWorker:
                 f"*A gentle reminder* · your anonymous pulse is open until {closes}. "
                 "One tap per question, about 30 seconds."
             )
-        note = self._latest_action(info)
+        note = self._latest_action(info) if job.kind == "pulse" else None
         blocks = pulse_blocks(
             info["round_id"], questions, {}, self.core.k, closes, intro=intro, action_note=note
         )
         return pulse_text(len(questions)), blocks
 
     def _latest_action(self, info: dict) -> str | None:
-        hook = getattr(self.core, "action_note", None)
-        return hook(info) if hook else None
+        """ "You said, we did": the newest action for this doctor, on their pulse (not reminders)."""
+        found = actions_log.note_for(self.core, info["team"], info["user"])
+        if found is None:
+            return None
+        info["action_id"], text = found
+        return text
 
     def _send(self, job: Job, info: dict, questions: list[Question]) -> None:
         gw = self.core.gateway(info["team"])
@@ -324,6 +328,8 @@ class DeliveryWorker:
             p = s.get(Participant, d.participant_id)
             p.dm_channel, p.undeliverable = channel, None
             d.uncertain, d.claimed_by = False, None
+            if info.get("action_id"):
+                actions_log.mark_shown(s, p.id, info["action_id"])
             if job.kind == "pulse":
                 d.status, d.channel, d.ts, d.sent_at, d.error = "sent", channel, ts, now, None
                 due = windows.next_allowed(

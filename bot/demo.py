@@ -253,6 +253,8 @@ def _write_outputs(fake, out: Path) -> list[Path]:
 
 
 def run(doctors: int, rounds: int, out: Path, seed: int, quiet: bool = False) -> list[Path]:
+    import logging
+
     from bot.clock import FakeClock
     from bot.delivery import DeliveryWorker
     from bot.fake_slack import FakeSlack
@@ -265,6 +267,9 @@ def run(doctors: int, rounds: int, out: Path, seed: int, quiet: bool = False) ->
     from bot.web import HttpServer
     from storage.migrate import upgrade
 
+    logging.getLogger("waitress.queue").setLevel(
+        logging.ERROR
+    )  # busy-queue notes are expected here
     rng = random.Random(seed)
     sim = Sim(rng, _make_doctors(rng, doctors))
     secret = secrets.token_hex(16)
@@ -298,6 +303,7 @@ def run(doctors: int, rounds: int, out: Path, seed: int, quiet: bool = False) ->
                 'leaders <#C0EDLEADS|ed-leads> "department:Emergency Medicine"',
             ):
                 _wait_reply(fake, sender.slash(cmd, "UDEMOADMIN"))
+            _leaders_rate_the_checklist(fake, sender)
             _simulate(
                 core,
                 fake,
@@ -311,10 +317,50 @@ def run(doctors: int, rounds: int, out: Path, seed: int, quiet: bool = False) ->
                 DeliveryWorker,
                 post_due_summaries,
             )
+            _wait_reply(fake, sender.slash("checklist export", "UDEMOADMIN"))
+            _wait_for_upload(fake, "medpulse-checklist.png")
         finally:
             server.stop()
             core.db.dispose()
         return _write_outputs(fake, out)
+
+
+def _leaders_rate_the_checklist(fake, sender) -> None:
+    """The leadership team's self-assessment: rosier than the doctors' view, as it often is."""
+    from bot.checklist import QUESTIONS
+
+    rng = random.Random(11)
+    for leader in ("UDEMOADMIN",):
+        state = {
+            f"rate|{ref}": {
+                "rating": {
+                    "type": "static_select",
+                    "selected_option": {"value": str(rng.choice([3, 4, 4, 5]))},
+                }
+            }
+            for ref in QUESTIONS
+        }
+        sender.view_submission(leader, "leadership_checklist", state)
+
+
+def _record_action(sender) -> None:
+    text = "Resident doctors asked for a say in improvement work: a monthly resident QI forum now runs, with protected time."
+    state = {
+        "text": {"text": {"type": "plain_text_input", "value": text}},
+        "theme": {
+            "theme": {"type": "static_select", "selected_option": {"value": IMPROVING_THEME}}
+        },
+        "grade": {"grade": {"type": "static_select", "selected_option": {"value": "resident"}}},
+    }
+    sender.view_submission("UDEMOADMIN", "leadership_action", state)
+
+
+def _wait_for_upload(fake, filename: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not any(f.filename == filename and f.data for f in fake.uploaded_files.values()):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the demo app did not upload {filename}")
+        time.sleep(0.05)
 
 
 def _wait_reply(fake, reply, timeout: float = 20.0) -> str:
@@ -364,6 +410,8 @@ def _simulate(
             if report.created:
                 sim.round_no += 1
                 sim.answered_this_round = set()
+                if sim.round_no == rounds // 2 + 1:
+                    _record_action(sender)
             while worker.run_once():
                 pass
             _answer_dms(core, fake, sender, sim, pool)

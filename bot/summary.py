@@ -390,8 +390,11 @@ def _fill_scores(summary, per_round, round_ids, rounds, infos, dists, k) -> None
         key=lambda i: i.score_100,
     )
 
-    summary.concerns = ranked[:3]
-    summary.strengths = [i for i in reversed(ranked[-3:]) if i not in summary.concerns]
+    # Named only when clearly on one side of the scale's midpoint (50 = neutral).
+    summary.concerns = [i for i in ranked[:3] if i.score_100 < 45]
+    summary.strengths = [
+        i for i in reversed(ranked[-3:]) if i.score_100 > 55 and i not in summary.concerns
+    ]
     summary.changes = _changes(items, summary.themes)
 
 

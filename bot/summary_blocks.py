@@ -45,7 +45,9 @@ def _headline(s: Summary, detail: bool) -> str:
     return line
 
 
-def summary_blocks(s: Summary, title: str, detail: bool = False) -> list[dict]:
+def summary_blocks(
+    s: Summary, title: str, detail: bool = False, extra: list[dict] | None = None
+) -> list[dict]:
     blocks: list[dict] = [
         {"type": "header", "text": {"type": "plain_text", "text": _clip(title, HEADER_MAX)}}
     ]
@@ -80,6 +82,7 @@ def summary_blocks(s: Summary, title: str, detail: bool = False) -> list[dict]:
                 "*Comments this period* (read them with `/pulse comments`)\n" + " · ".join(parts)
             )
         )
+    blocks += extra or []
     blocks.append(
         _context(
             f"Anonymous: groups under {s.k} respondents are never shown. ▲/▼ only where the 95% "
@@ -108,6 +111,25 @@ def _participation(s: Summary) -> list[dict]:
         }
         blocks.append(_context(" · ".join(f"{labels.get(g, g)}: {v}" for g, v in s.grades.items())))
     return blocks
+
+
+def actions_section(with_actions: set[str], concerns: list[ItemScore]) -> list[dict]:
+    """Which themes have a recorded action, and which current concerns have none."""
+    concern_themes = list(dict.fromkeys(c.info.theme for c in concerns))
+    lacking = [THEME_LABELS.get(t, t) for t in concern_themes if t not in with_actions]
+    done = [THEME_LABELS.get(t, t) for t in sorted(with_actions)]
+    if not done and not lacking:
+        return []
+    lines = []
+    if done:
+        lines.append("Actions recorded for: " + ", ".join(done))
+    if lacking:
+        lines.append(
+            "Concerns with no action yet: "
+            + ", ".join(lacking)
+            + " (record one with `/pulse action`)"
+        )
+    return [_section("*You said, we did*\n" + "\n".join(lines))]
 
 
 def _dept_figure(d, k: int) -> str:

@@ -45,9 +45,10 @@ def post_summary(
         model = summary.build(core, ws_id, department)
         title = _title(model)
         gw = core.gateway(team_id)
-        posted = gw.post_channel(
-            channel_id, summary_text(model, title), summary_blocks(model, title, detail)
-        )
+        extra = _leadership_sections(core, ws_id, model) if department is None else []
+        blocks = summary_blocks(model, title, detail, extra)
+        posted = gw.post_channel(channel_id, summary_text(model, title), blocks)
+
         if model.suppressed_reason is None:
             png = charts.summary_png(model, title)
             gw.upload_png(posted.channel, png, "medpulse-summary.png", title)
@@ -67,6 +68,18 @@ def post_summary(
                 .values(ts=posted.ts)
             )
     return True
+
+
+def _leadership_sections(core: Core, ws_id: int, model: summary.Summary) -> list[dict]:
+    """The perception gap and "you said, we did" sections (issue-8 features) for a trust summary."""
+    from bot import actions_log, gap
+    from bot.summary_blocks import actions_section
+
+    if model.suppressed_reason:
+        return []
+    return gap.gap_section_blocks(core, ws_id) + actions_section(
+        actions_log.themes_with_actions(core, ws_id), model.concerns
+    )
 
 
 def _claim(core: Core, ws_id: int, channel_id: str, slot_key: str) -> bool:

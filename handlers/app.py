@@ -16,7 +16,7 @@ from slack_sdk import WebClient
 from bot.core import Core
 from bot.slack_client import BOT_SCOPES
 from bot.workspaces import ensure_workspace
-from handlers import admin_home, commands, home, modals, pulse, reports
+from handlers import admin_home, commands, home, leadership, modals, pulse, reports
 
 
 def build_app(core: Core) -> App:
@@ -38,6 +38,7 @@ def build_app(core: Core) -> App:
     )
     commands.register(app, core)
     reports.register(app, core)
+    leadership.register(app, core)
     pulse.register(app, core)
     home.register(app, core)
     modals.register(app, core)

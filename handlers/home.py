@@ -119,12 +119,31 @@ def home_view(core: Core, me: people.Me) -> dict:
     return {"type": "home", "blocks": blocks}
 
 
+def actions_blocks(core: Core, team: str) -> list[dict]:
+    """ "You said, we did": what leaders did in response to doctors, newest first."""
+    from bot import actions_log
+    from bot.workspaces import ensure_team
+
+    recent = actions_log.recent(core, ensure_team(core, team), 5)
+    if not recent:
+        return []
+    lines = [f"• {a.created_at:%-d %b}: {a.text}" for a in recent]
+    return [
+        {"type": "divider"},
+        {
+            "type": "section",
+            "text": {"type": "mrkdwn", "text": "*You said, we did*\n" + "\n".join(lines)},
+        },
+    ]
+
+
 def publish(core: Core, client, team: str, user: str, notice: str | None = None) -> None:
     """Render and publish one person's Home: the doctor part, plus the admin part for admins."""
     from handlers import admin_home
 
     me = people.me(core, team, user)
     view = home_view(core, me)
+    view["blocks"] += actions_blocks(core, team)
     view["blocks"] += admin_home.blocks(core, team, user, notice)
     client.views_publish(user_id=user, view=view)
 

@@ -113,3 +113,4 @@ def _export(ctx: Ctx) -> None:
     gw = ctx.core.gateway(ctx.team)
     note = gw.post_channel(ctx.user, "Your medpulse export (anonymous aggregates only).", [])
     gw.upload(note.channel, data, "medpulse-export.csv", "medpulse export")
+    ctx.say("✅ Your export is in your DMs with medpulse.")

@@ -197,6 +197,8 @@ class Participant(Base):
     preferred_window: Mapped[str | None] = mapped_column(String(16))
     undeliverable: Mapped[str | None] = mapped_column(String(64))
     dm_channel: Mapped[str | None] = mapped_column(String(32))
+    # The newest "you said, we did" action already shown to this person (identity side).
+    last_action_id: Mapped[int | None] = mapped_column(Integer)
     # Rotation state: the cycle began at ``cycle_start``; ``cycle_carry`` holds items asked in the
     # round that started it which already count towards the new cycle.
     cycle_start: Mapped[datetime | None] = mapped_column(UTC_TS)
@@ -394,6 +396,45 @@ class SummaryPost(Base):
     slot_key: Mapped[str] = mapped_column(String(64))
     ts: Mapped[str | None] = mapped_column(String(32))
     posted_at: Mapped[datetime] = mapped_column(UTC_TS)
+
+
+class Assessment(Base):
+    """One leader's self-assessment against the 14 checklist questions (not anonymous)."""
+
+    __tablename__ = "assessments"
+    __table_args__ = (Index("ix_assessments_workspace_taken", "workspace_id", "taken_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    leader: Mapped[str] = mapped_column(String(32))
+    cycle: Mapped[str] = mapped_column(String(16))  # e.g. 2026-Q4: re-run each quarter
+    taken_at: Mapped[datetime] = mapped_column(UTC_TS)
+
+
+class AssessmentRating(Base):
+    __tablename__ = "assessment_ratings"
+    __table_args__ = (UniqueConstraint("assessment_id", "ref"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assessment_id: Mapped[int] = mapped_column(ForeignKey("assessments.id", ondelete="CASCADE"))
+    ref: Mapped[str] = mapped_column(String(40))  # checklist:organisations:3
+    rating: Mapped[int] = mapped_column(Integer)  # 1 not in place .. 5 embedded
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class LeaderAction(Base):
+    """ "You said, we did": an action leaders took, shown once to the doctors it concerns."""
+
+    __tablename__ = "leader_actions"
+    __table_args__ = (Index("ix_leader_actions_workspace_created", "workspace_id", "created_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    created_by: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTC_TS)
+    theme: Mapped[str | None] = mapped_column(String(40))
+    department_id: Mapped[int | None] = mapped_column(
+        ForeignKey("departments.id", ondelete="SET NULL")
+    )
+    grade: Mapped[str | None] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(String(300))
 
 
 # slack_sdk's installation and OAuth state tables live in our migrations too.

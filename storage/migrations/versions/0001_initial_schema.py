@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 23:01:04.809853
+Create Date: 2026-11-22 23:34:32.960509
 """
 
 import sqlalchemy as sa
@@ -96,6 +96,26 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_workspaces")),
         sa.UniqueConstraint("team_id", name=op.f("uq_workspaces_team_id")),
     )
+    op.create_table(
+        "assessments",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("workspace_id", sa.Integer(), nullable=False),
+        sa.Column("leader", sa.String(length=32), nullable=False),
+        sa.Column("cycle", sa.String(length=16), nullable=False),
+        sa.Column("taken_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["workspace_id"],
+            ["workspaces.id"],
+            name=op.f("fk_assessments_workspace_id_workspaces"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_assessments")),
+    )
+    with op.batch_alter_table("assessments", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_assessments_workspace_taken", ["workspace_id", "taken_at"], unique=False
+        )
+
     op.create_table(
         "audiences",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -212,6 +232,53 @@ def upgrade() -> None:
         ),
     )
     op.create_table(
+        "assessment_ratings",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("assessment_id", sa.Integer(), nullable=False),
+        sa.Column("ref", sa.String(length=40), nullable=False),
+        sa.Column("rating", sa.Integer(), nullable=False),
+        sa.Column("note", sa.Text(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["assessment_id"],
+            ["assessments.id"],
+            name=op.f("fk_assessment_ratings_assessment_id_assessments"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_assessment_ratings")),
+        sa.UniqueConstraint(
+            "assessment_id", "ref", name=op.f("uq_assessment_ratings_assessment_id_ref")
+        ),
+    )
+    op.create_table(
+        "leader_actions",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("workspace_id", sa.Integer(), nullable=False),
+        sa.Column("created_by", sa.String(length=32), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("theme", sa.String(length=40), nullable=True),
+        sa.Column("department_id", sa.Integer(), nullable=True),
+        sa.Column("grade", sa.String(length=16), nullable=True),
+        sa.Column("text", sa.String(length=300), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["department_id"],
+            ["departments.id"],
+            name=op.f("fk_leader_actions_department_id_departments"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["workspace_id"],
+            ["workspaces.id"],
+            name=op.f("fk_leader_actions_workspace_id_workspaces"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_leader_actions")),
+    )
+    with op.batch_alter_table("leader_actions", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_leader_actions_workspace_created", ["workspace_id", "created_at"], unique=False
+        )
+
+    op.create_table(
         "leader_channels",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("workspace_id", sa.Integer(), nullable=False),
@@ -250,6 +317,7 @@ def upgrade() -> None:
         sa.Column("preferred_window", sa.String(length=16), nullable=True),
         sa.Column("undeliverable", sa.String(length=64), nullable=True),
         sa.Column("dm_channel", sa.String(length=32), nullable=True),
+        sa.Column("last_action_id", sa.Integer(), nullable=True),
         sa.Column("cycle_start", sa.DateTime(timezone=True), nullable=True),
         sa.Column("cycle_carry", sa.JSON(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
@@ -617,6 +685,11 @@ def downgrade() -> None:
     op.drop_table("question_items")
     op.drop_table("participants")
     op.drop_table("leader_channels")
+    with op.batch_alter_table("leader_actions", schema=None) as batch_op:
+        batch_op.drop_index("ix_leader_actions_workspace_created")
+
+    op.drop_table("leader_actions")
+    op.drop_table("assessment_ratings")
     op.drop_table("summary_posts")
     op.drop_table("roles")
     op.drop_table("question_sets")
@@ -626,6 +699,10 @@ def downgrade() -> None:
 
     op.drop_table("audit_log")
     op.drop_table("audiences")
+    with op.batch_alter_table("assessments", schema=None) as batch_op:
+        batch_op.drop_index("ix_assessments_workspace_taken")
+
+    op.drop_table("assessments")
     op.drop_table("workspaces")
     op.drop_table("slack_oauth_states")
     with op.batch_alter_table("slack_installations", schema=None) as batch_op:

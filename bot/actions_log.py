@@ -1,0 +1,129 @@
+""" "You said, we did": actions leaders record, shown once to the doctors they concern.
+
+An action may be scoped to a department and/or a grade. The next pulse a doctor in scope receives
+opens with the newest action they have not yet been shown; which action a person last saw is kept
+on the participant row (identity side), never beside an answer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import or_, select, update
+
+from bot import audit
+from bot.core import Core
+from storage.models import GRADES, Department, LeaderAction, Participant, Workspace
+
+MAX_TEXT = 300
+
+
+@dataclass(frozen=True)
+class Action:
+    id: int
+    text: str
+    theme: str | None
+    department: str | None
+    grade: str | None
+    created_at: object
+
+
+def record(
+    core: Core,
+    workspace_id: int,
+    actor: str,
+    text: str,
+    theme: str | None,
+    department: str | None,
+    grade: str | None,
+) -> int:
+    text = " ".join((text or "").split())
+    if not text:
+        raise ValueError("Describe what was done.")
+    if len(text) > MAX_TEXT:
+        raise ValueError(f"Keep it under {MAX_TEXT} characters (it opens doctors' next pulse).")
+    if grade is not None and grade not in GRADES:
+        raise ValueError("Unknown grade.")
+    now = core.clock.now()
+    with core.db.Session() as s, s.begin():
+        dept_id = None
+        if department:
+            dept_id = s.scalar(
+                select(Department.id).where(
+                    Department.workspace_id == workspace_id, Department.name == department
+                )
+            )
+            if dept_id is None:
+                raise ValueError(f"There is no department called {department!r}.")
+        row = LeaderAction(
+            workspace_id=workspace_id,
+            created_by=actor,
+            created_at=now,
+            theme=theme,
+            department_id=dept_id,
+            grade=grade,
+            text=text,
+        )
+        s.add(row)
+        s.flush()
+        audit.record(s, workspace_id, actor, "you said, we did", None, text, now)
+        return row.id
+
+
+def recent(core: Core, workspace_id: int, limit: int = 5) -> list[Action]:
+    with core.db.Session() as s:
+        rows = s.execute(
+            select(LeaderAction, Department.name)
+            .outerjoin(Department, Department.id == LeaderAction.department_id)
+            .where(LeaderAction.workspace_id == workspace_id)
+            .order_by(LeaderAction.created_at.desc(), LeaderAction.id.desc())
+            .limit(limit)
+        ).all()
+    return [Action(a.id, a.text, a.theme, d, a.grade, a.created_at) for a, d in rows]
+
+
+def themes_with_actions(core: Core, workspace_id: int) -> set[str]:
+    with core.db.Session() as s:
+        return set(
+            s.scalars(
+                select(LeaderAction.theme).where(
+                    LeaderAction.workspace_id == workspace_id, LeaderAction.theme.is_not(None)
+                )
+            )
+        )
+
+
+def note_for(core: Core, team_id: str, user_id: str) -> tuple[int, str] | None:
+    """The newest action in this doctor's scope not yet shown to them: (id, text).
+
+    The delivery worker marks it shown (``mark_shown``) only once the DM carrying it is sent.
+    """
+    with core.db.Session() as s:
+        p = s.execute(
+            select(Participant)
+            .join(Workspace, Workspace.id == Participant.workspace_id)
+            .where(Workspace.team_id == team_id, Participant.slack_user_id == user_id)
+        ).scalar()
+        if p is None:
+            return None
+        action = s.scalar(
+            select(LeaderAction)
+            .where(
+                LeaderAction.workspace_id == p.workspace_id,
+                LeaderAction.id > (p.last_action_id or 0),
+                or_(
+                    LeaderAction.department_id.is_(None),
+                    LeaderAction.department_id == p.department_id,
+                ),
+                or_(LeaderAction.grade.is_(None), LeaderAction.grade == p.grade),
+            )
+            .order_by(LeaderAction.id.desc())
+            .limit(1)
+        )
+        return (action.id, action.text) if action else None
+
+
+def mark_shown(s, participant_id: int, action_id: int) -> None:
+    s.execute(
+        update(Participant).where(Participant.id == participant_id).values(last_action_id=action_id)
+    )
