@@ -112,3 +112,22 @@ def test_web_serves_health_checks_and_stops_on_sigterm(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_demo_runs_in_a_fresh_directory_and_writes_summaries_and_charts(tmp_path):
+    out = _run(["demo", "--doctors", "40", "--rounds", "2", "--out", "out", "--quiet"], tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
+    files = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert any(f.startswith("summary-") and f.endswith(".json") for f in files)
+    assert any(f.startswith("summary-") and f.endswith(".txt") for f in files)
+    charts = [tmp_path / "out" / f for f in files if f.endswith(".png")]
+    assert charts and all(p.read_bytes().startswith(b"\x89PNG") for p in charts)
+    text = next((tmp_path / "out").glob("summary-*-C0LEADERS.txt")).read_text()
+    assert "doctors responded" in text
+
+
+def test_export_command_writes_a_csv(tmp_path):
+    db = f"sqlite:///{tmp_path / 'e.db'}"
+    out = _run(["export", "--out", "x.csv", "--team", "T0001"], tmp_path, DATABASE_URL=db)
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "x.csv").read_text().startswith("period,level,theme,item")

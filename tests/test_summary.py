@@ -282,3 +282,16 @@ def test_summary_blocks_fit_slack_limits(core, fake):
     blocks = summary_blocks(s, "Medical engagement pulse · weekly summary", detail=True)
     assert validate(blocks) == []
     assert len(blocks) <= 50
+
+
+def test_comments_of_a_period_under_k_respondents_never_appear(core, fake, slack):
+    from storage.models import Comment
+
+    t = Trust(core, fake)
+    rid = t.round({"headline-engagement": [7, 7, 7]}, participation=[(None, None, 30, 3)])
+    with core.db.Session() as s, s.begin():
+        s.add(
+            Comment(workspace_id=t.ws, round_id=rid, theme=None, text="a very identifying remark")
+        )
+    reply = slack.slash("comments", "UADMIN1").json()["text"]
+    assert "a very identifying remark" not in reply and "fewer than 5" in reply
