@@ -55,7 +55,7 @@ def _start_worker(core):
     from bot.scheduler import Scheduler
     from bot.summary_job import post_due_summaries
 
-    worker = DeliveryWorker(core)
+    worker = DeliveryWorker(core, concurrency=core.settings.send_concurrency)
     scheduler = Scheduler(core, on_summary=post_due_summaries)
     stop = threading.Event()
     thread = threading.Thread(target=worker.run_forever, args=(stop,), name="delivery", daemon=True)

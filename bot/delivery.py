@@ -18,7 +18,7 @@ import os
 import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -76,6 +76,7 @@ class DeliveryWorker:
         self.core = core
         self.limiters = limiters or LimiterRegistry()
         self.worker_id = f"{os.uname().nodename}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.concurrency = concurrency
         self.pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="send")
         self.lease, self.batch = lease, batch
         self.inline_attempts, self.max_attempts, self.backoff = (
@@ -86,7 +87,7 @@ class DeliveryWorker:
         self.stopping = threading.Event()
 
     # -- claiming -------------------------------------------------------------------------
-    def _claim(self, kind: str) -> list[Job]:
+    def _claim(self, kind: str, limit: int | None = None) -> list[Job]:
         """Take up to ``batch`` due rows atomically, so no two claimers ever share a row.
 
         The UPDATE only matches rows still pending, under a claim token unique to this batch; on
@@ -102,7 +103,7 @@ class DeliveryWorker:
                 select(Delivery.id)
                 .where(col == "pending", due <= now)
                 .order_by(due, Delivery.id)
-                .limit(self.batch)
+                .limit(limit or self.batch)
             )
             if self.core.db.is_postgres:
                 candidates = candidates.with_for_update(skip_locked=True)
@@ -169,13 +170,31 @@ class DeliveryWorker:
         return len(jobs)
 
     def run_forever(self, stop: threading.Event, idle: float = 1.0) -> None:
+        """A pipeline: top up the pool as sends finish, so one slow send (a retry backing off)
+        never leaves the other threads idle waiting for a whole batch."""
+        inflight: set = set()
+        last_reclaim = 0.0
         while not stop.is_set() and not self.stopping.is_set():
             try:
-                if self.run_once() == 0:
+                if time.monotonic() - last_reclaim > 10:
+                    self.reclaim_stale()
+                    last_reclaim = time.monotonic()
+                room = 2 * self.concurrency - len(inflight)
+                jobs = (
+                    self._claim("pulse", room) + self._claim("reminder", room) if room > 0 else []
+                )
+                inflight |= {self.pool.submit(self._run_job, job) for job in jobs}
+                if not inflight:
                     stop.wait(idle)
+                    continue
+                done, inflight = wait(inflight, timeout=idle, return_when=FIRST_COMPLETED)
+                for f in done:
+                    f.result()
             except Exception:
                 log.exception("delivery loop error")
                 stop.wait(idle)
+        for f in inflight:
+            f.result()
 
     def shutdown(self) -> None:
         """Finish in-flight sends; jobs not yet started go back to pending."""

@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     answer_key: str | None = Field(None, alias="MEDPULSE_ANSWER_KEY")
     web_threads: int = Field(8, alias="WEB_THREADS", ge=1, le=256)
     retention_months: int = Field(24, alias="MEDPULSE_RETENTION_MONTHS", ge=1, le=240)
+    send_concurrency: int = Field(16, alias="MEDPULSE_SEND_CONCURRENCY", ge=1, le=128)
     spread_minutes: int = Field(30, alias="MEDPULSE_SPREAD_MINUTES", ge=0, le=240)
     tick_seconds: float = Field(15.0, alias="MEDPULSE_TICK_SECONDS", gt=0, le=60)
     log_format: str = Field("text", alias="LOG_FORMAT")

@@ -5,15 +5,20 @@ Rules carried out here:
   yes_no_unsure as % yes; each with n and a 95% interval (Wilson / Student t).
 * Theme scores on one 0-100 scale after reverse-scoring, pooled over the theme's items.
 * A change is "up"/"down" only when the 95% interval of the difference excludes zero; below 10
-  answers it is "too few answers to tell". Themes compare like with like: only versions asked in
-  both periods (a reworded item is a new version and never trends with its old wording).
-* Nothing is shown for fewer than k respondents: every figure passes through storage.anonymity.
+  answers (or below k, if k is larger) it is "too few answers to tell". Comparisons are like with
+  like: only versions asked in both periods (a reworded item is a new version and never trends
+  with its old wording), against the previous period and against the pooled last 6.
+* Nothing is shown for fewer than k respondents, and nothing shown lets a reader subtract their
+  way to such a group: every figure passes through storage.anonymity. In particular a theme pools
+  only items whose own figure is shown, a breakdown always includes the "not recorded" group, and
+  a department's own view shows exactly the cells the department breakdown would show.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import date
 
 from bot import stats
 from bot.core import Core
@@ -22,6 +27,18 @@ from storage.queries import ItemStats, VersionInfo
 
 THEME_MIN_ITEMS = 2  # below this, the summary says the theme rests on few items
 RANK_MIN_N = 10  # answers an item needs to be named a strength or a concern
+CONCERN_BELOW, STRENGTH_ABOVE = 45.0, 55.0  # 0-100: clearly on one side of the midpoint
+NO_DEPARTMENT = "No department recorded"
+NO_GRADE = "Grade not recorded"
+GRADE_LABELS = {
+    "consultant": "Consultants",
+    "sas": "SAS doctors",
+    "resident": "Resident doctors",
+    "medical_leader": "Medical leaders",
+}
+UNRECORDED = "(not recorded)"  # the answers of a segment too small to be copied onto answers
+
+PerRound = dict[int, dict[int, ItemStats]]  # round id -> version id -> stats
 
 
 @dataclass
@@ -30,7 +47,7 @@ class ItemScore:
     n: int
     display: str  # "68% favourable", "7.1 / 10", "54% yes" or the k label
     score_100: float | None  # for ranking strengths and concerns
-    ci: tuple[float, float] | None
+    ci: tuple[float, float] | None  # in the display's unit (percent or 0-10)
     distribution: dict[int, int] = field(default_factory=dict)
     change: str = "too few answers to tell"
     baseline_change: str = "too few answers to tell"
@@ -40,11 +57,13 @@ class ItemScore:
 class ThemeScore:
     theme: str
     n: int
-    items: int
+    items: int  # items with a shown figure pooled into the score
     score: float | None
     ci: tuple[float, float] | None
     change: str
-    compared_items: int
+    compared_items: int  # items asked in this period and the previous one (same wording)
+    baseline_change: str = "too few answers to tell"
+    baseline_items: int = 0  # items asked in this period and in the last 6
 
 
 @dataclass
@@ -55,16 +74,21 @@ class Headline:
     change: str
     label: str
     trend: list[tuple[str, float | None, tuple[float, float] | None]]
+    baseline_change: str = "too few answers to tell"
 
 
 @dataclass
 class DeptRate:
     department: str
-    invited: int
-    responded: int | None  # None when hidden by the minimum group size
+    invited: int | None  # None when the group's figures are suppressed
+    responded: int | None  # None when suppressed by the minimum group size
     rate: float | None
-    falling: bool
-    small: bool = False  # hidden because fewer than k responded (not to protect a neighbour)
+    falling: bool = False
+    recorded: bool = True  # False for the group of doctors with no department
+
+    @property
+    def shown(self) -> bool:
+        return self.responded is not None
 
 
 @dataclass
@@ -82,9 +106,15 @@ class Summary:
     changes: list[str] = field(default_factory=list)
     departments: list[DeptRate] = field(default_factory=list)
     grades: dict[str, str] = field(default_factory=dict)
+    cross: list[str] = field(default_factory=list)  # department x grade, only if every cell >= k
+    grades_withheld: bool = False
     hard_to_reach: list[str] = field(default_factory=list)
-    comments: dict[str, int] = field(default_factory=dict)
+    comments: dict[str, str] = field(default_factory=dict)  # theme label -> count or k label
+    comments_total: str | None = None
     suppressed_reason: str | None = None
+
+
+# --------------------------------------------------------------------------- scoring one item
 
 
 def _raw(st: ItemStats) -> stats.Mean:
@@ -100,23 +130,42 @@ def on_0_100(info: VersionInfo, st: ItemStats) -> stats.Mean:
 
 
 def _favourable(info: VersionInfo, st: ItemStats) -> stats.Proportion:
+    """Favourable answers; for a reverse-scored item disagreeing (or "no") is the good answer."""
+    if info.scale == "yes_no_unsure" and info.reverse:
+        return stats.Proportion(st.n - st.high, st.n)  # "no" and "not sure" both count
     return stats.Proportion(st.low if info.reverse else st.high, st.n)
 
 
-def _ci(interval) -> tuple[float, float] | None:
-    return None if interval is None else (interval.lo, interval.hi)
+def _ci(interval, scale: float = 1.0) -> tuple[float, float] | None:
+    return None if interval is None else (scale * interval.lo, scale * interval.hi)
 
 
-def item_change(info: VersionInfo, now: ItemStats, before: ItemStats | None) -> str:
-    if before is None:
+def _min_n(k: int) -> int:
+    """A change is judged only on groups that are both big enough to show and to mean something."""
+    return max(stats.MIN_N, k)
+
+
+def item_change(info: VersionInfo, now: ItemStats, before: ItemStats | None, k: int = 0) -> str:
+    """Verdict on one item between two periods (or a period and its pooled baseline)."""
+    if before is None or now.n < _min_n(k) or before.n < _min_n(k):
         return "too few answers to tell"
     if info.scale == "scale0_10":
-        if now.n < 2 or before.n < 2:
-            return "too few answers to tell"
         diff = stats.diff_means(_raw(now), _raw(before))
     else:
         diff = stats.diff_proportions(_favourable(info, now), _favourable(info, before))
-    return stats.classify_change(diff, now.n, before.n)
+    return stats.classify_change(diff, now.n, before.n, _min_n(k))
+
+
+def item_figure(info: VersionInfo, st: ItemStats) -> tuple[float, tuple[float, float] | None, str]:
+    """An item's figure in its own unit: (estimate, 95% interval, unit); needs ``st.n > 0``."""
+    if info.scale == "scale0_10":
+        m = _raw(st)
+        return m.estimate, _ci(m.ci()), "mean 0-10"
+    p = _favourable(info, st)
+    unit = "% favourable"
+    if info.scale == "yes_no_unsure":
+        unit = "% no" if info.reverse else "% yes"
+    return 100 * p.estimate, _ci(p.ci(), 100.0), unit
 
 
 def _display(info: VersionInfo, st: ItemStats, k: int) -> tuple[str, tuple[float, float] | None]:
@@ -126,45 +175,10 @@ def _display(info: VersionInfo, st: ItemStats, k: int) -> tuple[str, tuple[float
         m = _raw(st)
         return f"{m.estimate:.1f} / 10", _ci(m.ci())
     p = _favourable(info, st)
-    word = "yes" if info.scale == "yes_no_unsure" else "favourable"
-    if info.scale == "yes_no_unsure" and info.reverse:
-        word = "no"
-    lo_hi = _ci(p.ci())
-    return f"{100 * p.estimate:.0f}% {word}", None if lo_hi is None else (
-        100 * lo_hi[0],
-        100 * lo_hi[1],
-    )
-
-
-def score_items(
-    latest: dict[int, ItemStats],
-    previous: dict[int, ItemStats],
-    history: list[dict[int, ItemStats]],
-    infos: dict[int, VersionInfo],
-    k: int,
-) -> list[ItemScore]:
-    out = []
-    for vid, st in latest.items():
-        info = infos[vid]
-        display, ci = _display(info, st, k)
-        score = on_0_100(info, st).estimate if st.n >= k else None
-        base = _pool([h[vid] for h in history if vid in h])
-        out.append(
-            ItemScore(
-                info,
-                st.n,
-                display,
-                score,
-                ci,
-                change=item_change(info, st, previous.get(vid))
-                if st.n >= k
-                else "too few answers to tell",
-                baseline_change=item_change(info, st, base)
-                if st.n >= k
-                else "too few answers to tell",
-            )
-        )
-    return out
+    word = "favourable"
+    if info.scale == "yes_no_unsure":
+        word = "no" if info.reverse else "yes"
+    return f"{100 * p.estimate:.0f}% {word}", _ci(p.ci(), 100.0)
 
 
 def _pool(parts: list[ItemStats]) -> ItemStats | None:
@@ -181,9 +195,44 @@ def _pool(parts: list[ItemStats]) -> ItemStats | None:
     )
 
 
+def score_items(
+    latest: dict[int, ItemStats],
+    previous: dict[int, ItemStats],
+    history: list[dict[int, ItemStats]],
+    infos: dict[int, VersionInfo],
+    k: int,
+) -> list[ItemScore]:
+    """Every item of the latest period; ``history`` is the previous periods (newest first)."""
+    out = []
+    for vid, st in latest.items():
+        info = infos[vid]
+        display, ci = _display(info, st, k)
+        shown = st.n >= k
+        base = _pool([h[vid] for h in history[: stats.BASELINE_PERIODS] if vid in h])
+        out.append(
+            ItemScore(
+                info,
+                st.n,
+                display,
+                on_0_100(info, st).estimate if shown else None,
+                ci,
+                change=item_change(info, st, previous.get(vid), k),
+                baseline_change=item_change(info, st, base, k),
+            )
+        )
+    return out
+
+
+# --------------------------------------------------------------------------- themes
+
+
 def theme_mean(
-    stats_by_version: dict[int, ItemStats], infos, theme: str, only: set[int] | None = None
-):
+    stats_by_version: dict[int, ItemStats],
+    infos: dict[int, VersionInfo],
+    theme: str,
+    only: set[int] | None = None,
+) -> tuple[stats.Mean, int]:
+    """Pooled 0-100 mean of a theme's (non-headline) items, optionally only some versions."""
     parts = [
         on_0_100(infos[v], st)
         for v, st in stats_by_version.items()
@@ -192,36 +241,66 @@ def theme_mean(
     return stats.pool_means(parts), len(parts)
 
 
-def score_themes(latest, previous, infos, k: int) -> list[ThemeScore]:
-    themes = sorted({infos[v].theme for v in latest if not infos[v].headline})
+def _visible(per: dict[int, ItemStats], k: int) -> dict[int, ItemStats]:
+    """Only items whose own figure is shown: pooling a hidden one into a shown theme score
+    would let a reader subtract the other items and recover it."""
+    return {v: st for v, st in per.items() if st.n >= k}
+
+
+def _theme_change(
+    now: dict[int, ItemStats], before: dict[int, ItemStats], infos, theme: str, k: int
+) -> tuple[str, int]:
+    """Like with like: only versions of the theme answered in both, each side pooled over them."""
+    shared = set(now) & set(before)
+    now_m, n_items = theme_mean(now, infos, theme, shared)
+    before_m, _ = theme_mean(before, infos, theme, shared)
+    if not n_items or now_m.n < _min_n(k) or before_m.n < _min_n(k):
+        return "too few answers to tell", n_items
+    diff = stats.diff_means(now_m, before_m)
+    return stats.classify_change(diff, now_m.n, before_m.n, _min_n(k)), n_items
+
+
+def score_themes(
+    latest: dict[int, ItemStats],
+    previous: dict[int, ItemStats],
+    infos: dict[int, VersionInfo],
+    k: int,
+    history: list[dict[int, ItemStats]] | None = None,
+) -> list[ThemeScore]:
+    """Theme scores of the latest period, with changes against the previous and the last 6."""
+    now = _visible(latest, k)
+    before = _visible(previous, k)
+    baseline: dict[int, ItemStats] = {}
+    for vid in now:
+        pooled = _pool([h[vid] for h in (history or [])[: stats.BASELINE_PERIODS] if vid in h])
+        if pooled is not None:
+            baseline[vid] = pooled
     out = []
-    for theme in themes:
-        mean, n_items = theme_mean(latest, infos, theme)
-        shared = set(latest) & set(previous)
-        now_shared, n_shared = theme_mean(latest, infos, theme, shared)
-        before_shared, _ = theme_mean(previous, infos, theme, shared)
-        change = "too few answers to tell"
-        if n_shared and now_shared.n >= 2 and before_shared.n >= 2:
-            diff = stats.diff_means(now_shared, before_shared)
-            change = stats.classify_change(diff, now_shared.n, before_shared.n)
-        visible = mean.n >= k
+    for theme in sorted({infos[v].theme for v in now if not infos[v].headline}):
+        mean, n_items = theme_mean(now, infos, theme)
+        change, compared = _theme_change(now, before, infos, theme, k)
+        base_change, base_items = _theme_change(now, baseline, infos, theme, k)
         out.append(
             ThemeScore(
                 theme,
                 mean.n,
                 n_items,
-                mean.estimate if visible else None,
-                _ci(mean.ci()) if visible else None,
-                change if visible else "too few answers to tell",
-                n_shared,
+                mean.estimate,
+                _ci(mean.ci()),
+                change,
+                compared,
+                base_change,
+                base_items,
             )
         )
     return out
 
 
-def headline(history: list[tuple[str, dict[int, ItemStats]]], infos, k: int) -> Headline | None:
+def headline(
+    history: list[tuple[str, dict[int, ItemStats]]], infos: dict[int, VersionInfo], k: int
+) -> Headline | None:
     """The fixed 0-10 engagement item: trend over up to 12 periods, same wording only."""
-    latest_label, latest = history[0]
+    latest = history[0][1]
     vid = next((v for v in latest if infos[v].headline), None)
     if vid is None:
         return None
@@ -235,9 +314,10 @@ def headline(history: list[tuple[str, dict[int, ItemStats]]], infos, k: int) -> 
             trend.append((label, m.estimate, _ci(m.ci())))
     now = latest[vid]
     before = history[1][1].get(vid) if len(history) > 1 else None
-    change = item_change(infos[vid], now, before) if now.n >= k else "too few answers to tell"
-    mean = _raw(now)
+    base = _pool([per[vid] for _, per in history[1 : 1 + stats.BASELINE_PERIODS] if vid in per])
+    change = item_change(infos[vid], now, before, k)
     visible = now.n >= k
+    mean = _raw(now)
     return Headline(
         now.n,
         mean.estimate if visible else None,
@@ -245,55 +325,88 @@ def headline(history: list[tuple[str, dict[int, ItemStats]]], infos, k: int) -> 
         change,
         stats.headline_label(change),
         trend,
+        item_change(infos[vid], now, base, k),
     )
+
+
+# --------------------------------------------------------------------------- participation
+
+
+def order_key(key) -> tuple[bool, str]:
+    """One fixed order for the groups of a breakdown (None last), so that ties in
+    storage.anonymity's complementary choice fall the same way in every view of the same data."""
+    return (key is None, str(key))
+
+
+def hidden_cells(counts: dict, total: int, k: int) -> set:
+    """Suppressed cells of a breakdown whose total is shown elsewhere.
+
+    The respondents no cell holds (no department recorded, say) are a group too: subtracting
+    the shown cells from the total gives their figure, so they join the breakdown as one more
+    cell before storage.anonymity decides, and that cell is hidden like any other when small.
+    """
+    cells = {key: counts[key] for key in sorted(counts, key=order_key)}
+    rest = total - sum(cells.values())
+    if rest > 0:
+        cells[UNRECORDED] = rest
+    return anonymity.suppress_breakdown(cells, k) if cells else set()
+
+
+def _rates_by(parts: list[queries.Participation], attr: str) -> dict[str | None, dict[int, list]]:
+    out: dict[str | None, dict[int, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
+    for p in parts:
+        cell = out[getattr(p, attr)][p.round_id]
+        cell[0] += p.invited
+        cell[1] += p.responded
+    return out
 
 
 def department_rates(
     parts: list[queries.Participation], periods: list[int], k: int
 ) -> list[DeptRate]:
-    """Response rate per department (k-protected), with those falling three periods running."""
-    by_dept: dict[str, dict[int, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
-    for p in parts:
-        if p.department:
-            cell = by_dept[p.department][p.round_id]
-            cell[0] += p.invited
-            cell[1] += p.responded
+    """Response rate per department in the latest period (k-protected, with complementary
+    suppression; doctors with no department are a group of their own), lowest first.
+
+    Falling: down at each of the last three periods, by ten points or more overall, judged only
+    where all three periods had at least k respondents (a trend of a small group is its figure).
+    """
+    by_dept = _rates_by(parts, "department")
     latest = periods[0]
-    counts = {d: v[latest][1] for d, v in by_dept.items() if latest in v}
+    counts = {
+        d: by_dept[d][latest][1] for d in sorted(by_dept, key=order_key) if latest in by_dept[d]
+    }
     hidden = anonymity.suppress_breakdown(counts, k) if counts else set()
     out = []
     for dept, per in by_dept.items():
         if latest not in per:
             continue
         invited, responded = per[latest]
-        rates = [per[r][1] / per[r][0] for r in periods[:3] if r in per and per[r][0]]
-        # Falling: down at each of the last three periods, by ten points or more overall.
-        falling = len(rates) == 3 and rates[0] < rates[1] < rates[2] and rates[2] - rates[0] >= 0.10
-        shown = dept not in hidden
-        out.append(
-            DeptRate(
-                dept,
-                invited,
-                responded if shown else None,
-                responded / invited if shown and invited else None,
-                falling,
-                small=responded < k,
-            )
+        name = dept or NO_DEPARTMENT
+        if dept in hidden:
+            out.append(DeptRate(name, None, None, None, recorded=dept is not None))
+            continue
+        last3 = [per[r] for r in periods[:3] if r in per]
+        rates = [n / i for i, n in last3 if i]
+        falling = (
+            len(rates) == 3
+            and all(n >= k for _, n in last3)
+            and rates[0] < rates[1] < rates[2]
+            and rates[2] - rates[0] >= 0.10
         )
-    return sorted(out, key=lambda d: (d.rate is None, d.rate if d.rate is not None else 0))
+        rate = responded / invited if invited else None
+        out.append(DeptRate(name, invited, responded, rate, falling, dept is not None))
+    return sorted(out, key=lambda d: (d.rate is None, d.rate or 0.0, d.department))
 
 
 def hard_to_reach(rates: list[DeptRate], k: int, overall: float | None) -> list[str]:
-    """Departments with fewer than k responses, the two lowest rates if below the trust's
-    overall rate, and any falling three periods running."""
-    shown = [d for d in rates if d.rate is not None and overall is not None and d.rate < overall]
-    lowest = {d.department for d in shown[:2]}
+    """Named departments with the two lowest shown rates (when below the trust's overall rate)
+    or falling for three periods. Suppressed departments are listed apart by the renderer."""
+    shown = [d for d in rates if d.recorded and d.rate is not None]
+    lowest = {d.department for d in shown[:2] if overall is not None and d.rate < overall}
     out = []
-    for d in rates:
+    for d in shown:
         why = []
-        if d.small:
-            why.append(f"fewer than {k} of {d.invited} responded")
-        elif d.department in lowest and d.rate is not None:
+        if d.department in lowest:
             why.append(f"{100 * d.rate:.0f}% responded")
         if d.falling:
             why.append("falling for 3 periods")
@@ -303,19 +416,81 @@ def hard_to_reach(rates: list[DeptRate], k: int, overall: float | None) -> list[
 
 
 def grade_rates(parts: list[queries.Participation], latest: int, k: int) -> dict[str, str]:
-    invited: dict[str, int] = defaultdict(int)
-    responded: dict[str, int] = defaultdict(int)
-    for p in parts:
-        if p.round_id == latest and p.grade:
-            invited[p.grade] += p.invited
-            responded[p.grade] += p.responded
-    hidden = anonymity.suppress_breakdown(dict(responded), k) if responded else set()
-    return {
-        g: anonymity.k_label(k)
-        if g in hidden
-        else f"{responded[g]} of {invited[g]} ({100 * responded[g] / invited[g]:.0f}%)"
-        for g in sorted(invited)
+    """Response rate per grade group in the latest period, k-protected like departments."""
+    by_grade = _rates_by([p for p in parts if p.round_id == latest], "grade")
+    counts = {g: by_grade[g][latest][1] for g in sorted(by_grade, key=order_key)}
+    hidden = anonymity.suppress_breakdown(counts, k) if counts else set()
+    out = {}
+    for g in sorted(by_grade, key=lambda g: (g is None, g or "")):
+        invited, responded = by_grade[g][latest]
+        label = GRADE_LABELS.get(g, g) if g else NO_GRADE
+        out[label] = (
+            anonymity.k_label(k)
+            if g in hidden
+            else f"{responded} of {invited} ({100 * responded / invited:.0f}%)"
+        )
+    return out
+
+
+def _cross(parts: list[queries.Participation], latest: int) -> dict[tuple, list[int]]:
+    cells: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
+    for p in sorted(parts, key=lambda p: (order_key(p.department), order_key(p.grade))):
+        if p.round_id == latest:
+            cells[(p.department, p.grade)][0] += p.invited
+            cells[(p.department, p.grade)][1] += p.responded
+    return cells
+
+
+def _fill_cross(summary: Summary, parts: list[queries.Participation], latest: int, k: int) -> None:
+    """Department x grade only when every cell reaches k; and if the two one-way breakdowns
+    together would isolate a small group, the grade one is withheld."""
+    cells = _cross(parts, latest)
+    counts = {key: n for key, (_, n) in cells.items()}
+    depts = {d for d, _ in cells}
+    grades = {g for _, g in cells}
+    if len(depts) > 1 and len(grades) > 1 and anonymity.cross_breakdown_allowed(counts, k):
+        for (d, g), (invited, responded) in sorted(cells.items(), key=lambda kv: str(kv[0])):
+            who = f"{d or NO_DEPARTMENT}, {GRADE_LABELS.get(g, g) if g else NO_GRADE}"
+            summary.cross.append(f"{who}: {responded} of {invited}")
+        return
+    if anonymity.linked_breakdown_risks(counts, k):
+        summary.grades = {}
+        summary.grades_withheld = True
+
+
+# --------------------------------------------------------------------------- comments
+
+
+def _comment_order(cell: anonymity.Cell) -> tuple:
+    """Shown themes by count; suppressed ones after them by name (their order would hint at
+    which is larger)."""
+    return (cell.suppressed, 0 if cell.suppressed else -cell.count, str(cell.key))
+
+
+def comment_figures(counts: dict[str | None, int], k: int) -> tuple[dict[str, str], str | None]:
+    """Comments per theme, k-protected with complementary suppression, and how many in all.
+
+    The total is a plain number: ``/pulse comments`` lists every comment of a period with at
+    least k respondents, so the total is known anyway; it is the per-theme split of a few
+    comments that could narrow down who wrote them, and that is what is suppressed.
+    """
+    from bot.pulses import THEME_LABELS
+
+    if not counts:
+        return {}, None
+    b = anonymity.suppress(counts, k)
+    shown = {
+        (THEME_LABELS.get(t, t) if t else "Other"): cell.display
+        for t, cell in sorted(b.cells.items(), key=lambda kv: _comment_order(kv[1]))
     }
+    return shown, str(b.total)
+
+
+# --------------------------------------------------------------------------- build
+
+
+def period_label(d: date, year: bool = True) -> str:
+    return f"{d.day} {d:%b %Y}" if year else f"{d.day} {d:%b}"
 
 
 def build(
@@ -325,88 +500,144 @@ def build(
     k = core.k
     with core.db.Session() as s:
         rounds = queries.closed_periods(s, workspace_id, periods)
-        summary = Summary(rounds[0].start.strftime("%-d %b %Y") if rounds else None, department, k)
+        summary = Summary(period_label(rounds[0].start) if rounds else None, department, k)
         if not rounds:
-            summary.suppressed_reason = "No pulse has closed yet, so there is nothing to summarise."
+            summary.suppressed_reason = (
+                "No pulse has closed yet, so there is nothing to summarise. "
+                "The first summary comes after the first pulse closes."
+            )
             return summary
-        dept_id = queries.department_id(s, workspace_id, department) if department else None
         round_ids = [r.round_id for r in rounds]
-        per_round: dict[int, dict[int, ItemStats]] = defaultdict(dict)
-        for st in queries.item_stats(s, round_ids, dept_id):
-            per_round[st.round_id][st.version_id] = st
+        per_round = _per_round(queries.item_stats(s, round_ids))
+        dept_id = queries.department_id(s, workspace_id, department) if department else None
+        if department:
+            segs = queries.segment_stats(s, round_ids, "department")
+            per_round = _department_cells(per_round, segs, dept_id, k)
         infos = queries.versions(s, {v for d in per_round.values() for v in d})
         parts = queries.participation(s, round_ids)
         comments = queries.comment_counts(s, round_ids[:1], dept_id)
-        latest_items = per_round.get(round_ids[0], {})
         dists = {
             vid: queries.distribution(s, round_ids[0], vid, dept_id)
-            for vid, st in latest_items.items()
+            for vid, st in per_round.get(round_ids[0], {}).items()
             if infos[vid].scale == "agree5" and st.n >= k
         }
-    _fill_participation(summary, parts, round_ids, department, k)
+    if not _fill_participation(summary, parts, round_ids, department, k):
+        return summary
+    _fill_scores(summary, per_round, rounds, infos, dists, k)
+    summary.comments, summary.comments_total = comment_figures(comments, k)
+    return summary
+
+
+def _per_round(all_stats: list[ItemStats]) -> PerRound:
+    out: PerRound = defaultdict(dict)
+    for st in all_stats:
+        out[st.round_id][st.version_id] = st
+    return out
+
+
+def _department_cells(
+    trust: PerRound, segs: list[queries.SegmentStats], dept_id: int | None, k: int
+) -> PerRound:
+    """The department's own figure of each item, kept only where the item's full department
+    breakdown (with the not-recorded group) would show it: then the trust figure minus this one
+    is a group of 0 or at least k, and the department view and the trust view together reveal
+    nothing the breakdown would not."""
+    cells: dict[tuple[int, int], dict] = defaultdict(dict)
+    for seg in segs:
+        cells[(seg.stats.round_id, seg.stats.version_id)][seg.segment] = seg.stats
+    out: PerRound = defaultdict(dict)
+    for (rid, vid), by_dept in cells.items():
+        mine = by_dept.get(dept_id)
+        if mine is None:
+            continue
+        counts = {d: st.n for d, st in by_dept.items()}
+        if dept_id not in hidden_cells(counts, trust[rid][vid].n, k):
+            out[rid][vid] = mine
+    return out
+
+
+def _fill_participation(
+    summary: Summary, parts: list[queries.Participation], round_ids: list[int], dept, k: int
+) -> bool:
+    """Who responded; False (with the reason set) when no figure may be shown."""
+    latest = [p for p in parts if p.round_id == round_ids[0]]
+    rates = department_rates(parts, round_ids, k)
+    if dept is not None:
+        mine = next((d for d in rates if d.department == dept and d.recorded), None)
+        if mine is None or not mine.shown:
+            summary.suppressed_reason = (
+                f"{dept}'s figures are not shown this period: fewer than {k} of its doctors "
+                "responded, or its figures would let a smaller group's answers be worked out "
+                "from the trust-wide ones. Anonymity comes first; the trust summary still "
+                "includes their answers."
+            )
+            return False
+        summary.invited, summary.respondents = mine.invited, mine.responded
+        return True
+    summary.invited = sum(p.invited for p in latest)
+    summary.respondents = sum(p.responded for p in latest)
     if summary.respondents < k:
         summary.suppressed_reason = (
             f"Fewer than {k} people responded in the latest period, so no figures are shown."
         )
-        return summary
-    _fill_scores(summary, per_round, round_ids, rounds, infos, dists, k)
-    summary.comments = {t or "other": n for t, n in comments.items()}
-    return summary
+        return False
+    summary.departments = rates
+    overall = summary.respondents / summary.invited if summary.invited else None
+    summary.hard_to_reach = hard_to_reach(rates, k, overall)
+    summary.grades = grade_rates(parts, round_ids[0], k)
+    _fill_cross(summary, parts, round_ids[0], k)
+    return True
 
 
-def _fill_participation(summary: Summary, parts, round_ids, department, k) -> None:
-    latest = [
-        p
-        for p in parts
-        if p.round_id == round_ids[0] and (department is None or p.department == department)
-    ]
-    summary.invited = sum(p.invited for p in latest)
-    summary.respondents = sum(p.responded for p in latest)
-    if department is None:
-        summary.departments = department_rates(parts, round_ids, k)
-        overall = summary.respondents / summary.invited if summary.invited else None
-        summary.hard_to_reach = hard_to_reach(summary.departments, k, overall)
-        summary.grades = grade_rates(parts, round_ids[0], k)
-
-
-def _fill_scores(summary, per_round, round_ids, rounds, infos, dists, k) -> None:
+def _fill_scores(summary: Summary, per_round: PerRound, rounds, infos, dists, k: int) -> None:
+    round_ids = [r.round_id for r in rounds]
     latest = per_round.get(round_ids[0], {})
     previous = per_round.get(round_ids[1], {}) if len(round_ids) > 1 else {}
-    history = [per_round.get(r, {}) for r in round_ids[1:7]]
+    history = [per_round.get(r, {}) for r in round_ids[1:]]
     items = score_items(latest, previous, history, infos, k)
     for it in items:
         it.distribution = dists.get(it.info.version_id, {})
-    summary.items = items
-    summary.themes = score_themes(latest, previous, infos, k)
-    labelled = [(r.start.strftime("%-d %b"), per_round.get(r.round_id, {})) for r in rounds]
+    summary.items = sorted(items, key=lambda i: (i.info.theme, i.info.key))
+    summary.themes = score_themes(latest, previous, infos, k, history)
+    labelled = [(period_label(r.start, False), per_round.get(r.round_id, {})) for r in rounds]
     summary.headline = headline(labelled, infos, k)
-    # Strengths and concerns need enough answers to mean something, not just k.
     ranked = sorted(
         (
             i
             for i in items
             if i.score_100 is not None and not i.info.headline and i.n >= max(k, RANK_MIN_N)
         ),
-        key=lambda i: i.score_100,
+        key=lambda i: (i.score_100, i.info.key),
     )
-
-    # Named only when clearly on one side of the scale's midpoint (50 = neutral).
-    summary.concerns = [i for i in ranked[:3] if i.score_100 < 45]
+    summary.concerns = [i for i in ranked[:3] if i.score_100 < CONCERN_BELOW]
     summary.strengths = [
-        i for i in reversed(ranked[-3:]) if i.score_100 > 55 and i not in summary.concerns
+        i
+        for i in reversed(ranked[-3:])
+        if i.score_100 > STRENGTH_ABOVE and i not in summary.concerns
     ]
-    summary.changes = _changes(items, summary.themes)
+    summary.changes = _changes(summary.headline, items, summary.themes)
 
 
-def _changes(items: list[ItemScore], themes: list[ThemeScore]) -> list[str]:
+def _changes(h: Headline | None, items: list[ItemScore], themes: list[ThemeScore]) -> list[str]:
+    """Only changes beyond noise, most general first: headline, themes, then single items."""
     out = []
+    if h is not None:
+        if h.change in ("up", "down"):
+            out.append(f"Headline engagement: {h.change} since the last pulse")
+        elif h.baseline_change in ("up", "down"):
+            out.append(f"Headline engagement: {h.baseline_change} on the average of recent pulses")
     for t in themes:
+        few = f" (on {t.compared_items} question{'s' * (t.compared_items != 1)} asked both times)"
         if t.change in ("up", "down"):
-            out.append(f"{_theme_label(t.theme)}: {t.change} since the last pulse")
+            out.append(f"{_theme_label(t.theme)}: {t.change} since the last pulse{few}")
+        elif t.baseline_change in ("up", "down"):
+            out.append(f"{_theme_label(t.theme)}: {t.baseline_change} on the last 6 pulses")
     for it in items:
-        if it.change in ("up", "down") and not it.info.headline:
+        if it.info.headline:
+            continue
+        if it.change in ("up", "down"):
             out.append(f"“{it.info.text}” {it.change} since the last pulse")
-        elif it.baseline_change in ("up", "down") and not it.info.headline:
+        elif it.baseline_change in ("up", "down"):
             out.append(f"“{it.info.text}” {it.baseline_change} on the last 6 pulses")
     return out
 

@@ -8,7 +8,7 @@ un-recorded so the next tick tries again.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, select, update
@@ -28,6 +28,16 @@ def _title(s: summary.Summary) -> str:
     return f"Medical engagement pulse · {scope}weekly summary{period}"
 
 
+def render(
+    core: Core, ws_id: int, department: str | None = None, detail: bool = False
+) -> tuple[summary.Summary, str, str, list[dict]]:
+    """The summary model and its message: (model, title, notification text, blocks)."""
+    model = summary.build(core, ws_id, department)
+    title = _title(model)
+    extra = _leadership_sections(core, ws_id, model) if department is None else []
+    return model, title, summary_text(model, title), summary_blocks(model, title, detail, extra)
+
+
 def post_summary(
     core: Core,
     team_id: str,
@@ -36,38 +46,48 @@ def post_summary(
     slot_key: str | None = None,
     detail: bool = False,
 ) -> bool:
-    """Build and post one summary (and its chart) to a channel; False if already posted."""
+    """Build and post one summary (and its chart) to a channel; False if already posted.
+
+    With ``slot_key`` the post is claimed first (idempotent per workspace, channel and slot).
+    The chart follows the message; if only the upload fails the message stands (posting it
+    again would duplicate it) and the failure is logged.
+    """
     with core.db.Session() as s:
         ws_id = s.scalar(select(Workspace.id).where(Workspace.team_id == team_id))
+    if ws_id is None:
+        raise ValueError(f"unknown workspace {team_id!r}")
     if slot_key and not _claim(core, ws_id, channel_id, slot_key):
         return False
+    gw = core.gateway(team_id)
     try:
-        model = summary.build(core, ws_id, department)
-        title = _title(model)
-        gw = core.gateway(team_id)
-        extra = _leadership_sections(core, ws_id, model) if department is None else []
-        blocks = summary_blocks(model, title, detail, extra)
-        posted = gw.post_channel(channel_id, summary_text(model, title), blocks)
-
-        if model.suppressed_reason is None:
-            png = charts.summary_png(model, title)
-            gw.upload_png(posted.channel, png, "medpulse-summary.png", title)
+        model, title, text, blocks = render(core, ws_id, department, detail)
+        posted = gw.post_channel(channel_id, text, blocks)
     except Exception:
         if slot_key:
             _unclaim(core, ws_id, channel_id, slot_key)
         raise
     if slot_key:
-        with core.db.Session() as s, s.begin():
-            s.execute(
-                update(SummaryPost)
-                .where(
-                    SummaryPost.workspace_id == ws_id,
-                    SummaryPost.channel_id == channel_id,
-                    SummaryPost.slot_key == slot_key,
-                )
-                .values(ts=posted.ts)
-            )
+        _record_ts(core, ws_id, channel_id, slot_key, posted.ts)
+    if model.suppressed_reason is None:
+        try:
+            png = charts.summary_png(model, title)
+            gw.upload_png(posted.channel, png, "medpulse-summary.png", title, None)
+        except Exception:  # noqa: BLE001 - the numbers are posted; a missing chart must not repost
+            log.exception("summary chart upload to %s failed", channel_id)
     return True
+
+
+def _record_ts(core: Core, ws_id: int, channel_id: str, slot_key: str, ts: str) -> None:
+    with core.db.Session() as s, s.begin():
+        s.execute(
+            update(SummaryPost)
+            .where(
+                SummaryPost.workspace_id == ws_id,
+                SummaryPost.channel_id == channel_id,
+                SummaryPost.slot_key == slot_key,
+            )
+            .values(ts=ts)
+        )
 
 
 def _leadership_sections(core: Core, ws_id: int, model: summary.Summary) -> list[dict]:
@@ -109,19 +129,40 @@ def _unclaim(core: Core, ws_id: int, channel_id: str, slot_key: str) -> None:
         )
 
 
+#: A weekly summary missed by a stopped scheduler is still posted if it comes back within this.
+GRACE = timedelta(hours=36)
+
+
+def last_due(now: datetime, tz: str, weekday: int, at: str) -> datetime:
+    """The latest summary time (weekday, local "HH:MM" in ``tz``) at or before ``now``."""
+    zone = ZoneInfo(tz)
+    local = now.astimezone(zone)
+    hour, minute = (int(x) for x in at.split(":"))
+    day = local.date() - timedelta(days=(local.weekday() - weekday) % 7)
+    due = datetime.combine(day, time(hour, minute), zone)
+    if due > local:
+        due = datetime.combine(day - timedelta(days=7), time(hour, minute), zone)
+    return due
+
+
 def post_due_summaries(core: Core, now: datetime) -> int:
-    """The weekly job: for each workspace whose summary time has come this week, post once."""
+    """The weekly job, called by the scheduler on every tick: returns how many summaries it posted.
+
+    For each workspace whose summary time (Schedule.summary_weekday / summary_time, local) has
+    come, post once to every leaders channel (a department channel gets its own view). Each post
+    is claimed in ``summary_posts`` under (workspace, channel, slot) first, so repeated ticks and
+    several schedulers post it once; a failed post is released and retried on the next tick.
+    """
     posted = 0
     for team_id, ws_id, tz, weekday, at in _weekly_slots(core):
-        local = now.astimezone(ZoneInfo(tz))
-        if local.weekday() != weekday or local.strftime("%H:%M") < at:
+        due = last_due(now, tz, weekday, at)
+        if now - due > GRACE or not _has_closed_round(core, ws_id):
             continue
-        if not _has_closed_round(core, ws_id):
-            continue
-        slot = f"weekly:{local.date().isoformat()}"
-        for channel_id, department in _leader_channels(core, ws_id):
+        slot = f"weekly:{due.date().isoformat()}"
+        for channel_id, dept_id, department in _leader_channels(core, ws_id):
+            key = slot if dept_id is None else f"{slot}:dept{dept_id}"
             try:
-                posted += post_summary(core, team_id, channel_id, department, slot)
+                posted += post_summary(core, team_id, channel_id, department, key)
             except Exception:
                 log.exception(
                     "weekly summary to %s failed; will retry on the next tick", channel_id
@@ -130,6 +171,7 @@ def post_due_summaries(core: Core, now: datetime) -> int:
 
 
 def _weekly_slots(core: Core):
+    """One (team, workspace, zone, weekday, time) per workspace: its first audience's schedule."""
     with core.db.Session() as s:
         rows = s.execute(
             select(
@@ -138,7 +180,9 @@ def _weekly_slots(core: Core):
                 Schedule.timezone,
                 Schedule.summary_weekday,
                 Schedule.summary_time,
-            ).join(Schedule, Schedule.workspace_id == Workspace.id)
+            )
+            .join(Schedule, Schedule.workspace_id == Workspace.id)
+            .order_by(Workspace.id, Schedule.id)
         ).all()
     seen = set()
     for row in rows:
@@ -159,14 +203,20 @@ def _has_closed_round(core: Core, ws_id: int) -> bool:
         )
 
 
-def _leader_channels(core: Core, ws_id: int) -> list[tuple[str, str | None]]:
+def _leader_channels(core: Core, ws_id: int) -> list[tuple[str, int | None, str | None]]:
+    """(channel, department id, department name) of every leaders channel, oldest first."""
     with core.db.Session() as s:
         return [
-            tuple(r)
-            for r in s.execute(
-                select(LeaderChannel.channel_id, Department.name)
+            (c, d, name)
+            for c, d, name in s.execute(
+                select(LeaderChannel.channel_id, LeaderChannel.department_id, Department.name)
                 .outerjoin(Department, Department.id == LeaderChannel.department_id)
                 .where(LeaderChannel.workspace_id == ws_id)
                 .order_by(LeaderChannel.id)
             )
         ]
+
+
+def leader_channels(core: Core, ws_id: int) -> list[tuple[str, str | None]]:
+    """(channel, department name or None) of every leaders channel, for on-demand posting."""
+    return [(c, name) for c, _, name in _leader_channels(core, ws_id)]
