@@ -1,4 +1,9 @@
-"""/pulse summary, /pulse comments and /pulse export: what leaders read, on demand."""
+"""/pulse summary, /pulse comments and /pulse export: what leaders read, on demand.
+
+The three subcommands join the /pulse table (handlers.commands) when this module is imported;
+``register`` adds the "Show intervals" button of the posted summary. Authorisation is bot.authz's
+(summary, comments and export need a leader; admins pass too), checked again on the button.
+"""
 
 from __future__ import annotations
 
@@ -7,24 +12,45 @@ import random
 
 from slack_bolt import App
 
-from bot import export
+from bot import authz, export
 from bot.core import Core
 from bot.pulses import THEME_LABELS
-from bot.summary_job import post_summary
+from bot.summary_blocks import SHOW_INTERVALS
+from bot.summary_job import leader_channels, post_summary, render
+from bot.workspaces import ensure_team
 from handlers.commands import Ctx, UsageError, command
 from storage import anonymity, queries
 
 log = logging.getLogger("medpulse.reports")
 
+OTHER_THEMES = "Other themes"
+
 
 def register(app: App, core: Core) -> None:
-    """The commands register themselves in the /pulse table when this module is imported."""
+    """Listeners of this module; the subcommands themselves register on import."""
 
-
-def _leader_channels(ctx: Ctx) -> list[tuple[str, str | None]]:
-    from bot.summary_job import _leader_channels
-
-    return _leader_channels(ctx.core, ctx.workspace_id)
+    @app.action(SHOW_INTERVALS)
+    def show_intervals(ack, body, respond):
+        ack()
+        team = body.get("team", {}).get("id") or body["user"].get("team_id")
+        user = body["user"]["id"]
+        ws_id = ensure_team(core, team)
+        with core.db.Session() as s:
+            ok = authz.allowed(s, ws_id, user, "summary")
+        if not ok:
+            respond(
+                text=authz.refusal("summary"), response_type="ephemeral", replace_original=False
+            )
+            return
+        value = (body.get("actions") or [{}])[0].get("value", "")
+        department = value.split(":", 1)[1] or None if value.startswith("dept:") else None
+        _, title, text, blocks = render(core, ws_id, department, detail=True)
+        respond(
+            text=text,
+            blocks=blocks,
+            response_type="ephemeral",
+            replace_original=False,
+        )
 
 
 @command(
@@ -36,7 +62,7 @@ def _summary(ctx: Ctx) -> None:
     args = [a.lower() for a in ctx.parsed.args]
     if args not in ([], ["detail"]):
         raise UsageError("`summary` takes nothing, or the word `detail`")
-    channels = _leader_channels(ctx)
+    channels = leader_channels(ctx.core, ctx.workspace_id)
     ctx.say("⏳ Building the summary…")
     detail = args == ["detail"]
     if not channels:
@@ -55,7 +81,7 @@ def _summary(ctx: Ctx) -> None:
 @command(
     "comments",
     "/pulse comments [theme]",
-    "Read this period's anonymous comments (groups of at least the minimum size only).",
+    "Read the latest period's anonymous comments, in random order (never for a small group).",
 )
 def _comments(ctx: Ctx) -> None:
     theme = _theme_arg(ctx.parsed.args)
@@ -67,23 +93,59 @@ def _comments(ctx: Ctx) -> None:
             return
         rid = periods[0].round_id
         respondents = queries.respondents_per_round(s, [rid]).get(rid, 0)
-        texts = queries.comment_texts(s, [rid], theme)
+        counts = queries.comment_counts(s, [rid])
+        texts = queries.comment_texts(s, [rid])
     if not anonymity.comments_visible(respondents, k):
         ctx.say(
-            f"Comments are shown only when at least {k} people responded; this period had {anonymity.k_label(k)}."
+            f"Comments are shown only when at least {k} people responded in the period; "
+            f"the latest had {anonymity.k_label(k)}."
         )
         return
-    if not texts:
+    lines = comment_lines(texts, counts, k, theme)
+    if lines is None:
+        name = THEME_LABELS.get(theme, theme)
         ctx.say(
-            "No comments"
-            + (f" about {THEME_LABELS.get(theme, theme)}" if theme else "")
-            + " this period."
+            f"There were {anonymity.k_label(k)} about {name} this period, so they are not listed "
+            f"under that theme on their own: they appear under “{OTHER_THEMES}” in `/pulse comments`."
         )
         return
-    random.shuffle(texts)
-    head = f"*{len(texts)} anonymous comments, period from {periods[0].start:%-d %b %Y}* (random order)"
-    lines = [head] + [f"• _{THEME_LABELS.get(t, 'Other')}_: {text}" for _, t, text in texts]
-    ctx.say_long(lines)
+    if not lines:
+        about = f" about {THEME_LABELS.get(theme, theme)}" if theme else ""
+        ctx.say(f"No comments{about} this period.")
+        return
+    head = (
+        f"*{len(lines)} anonymous comments, period from {periods[0].start.day} "
+        f"{periods[0].start:%b %Y}* (random order)"
+    )
+    ctx.say_long([head, *lines])
+
+
+def comment_lines(
+    texts: list[tuple[int, str | None, str]],
+    counts: dict[str | None, int],
+    k: int,
+    theme: str | None = None,
+) -> list[str] | None:
+    """The comments to list, shuffled, each under its theme only where the summary shows that
+    theme's count (others read "Other themes", so no small count can be read off the list).
+    None when the theme asked for is one whose count is held back."""
+    hidden = anonymity.suppress_breakdown(counts, k) if counts else set()
+    if theme is not None and theme in hidden:
+        return None
+    picked = [(t, text) for _, t, text in texts if theme is None or t == theme]
+    random.SystemRandom().shuffle(picked)
+    return [
+        f"• _{OTHER_THEMES if t in hidden else _label(t)}_: {_escape(text)}" for t, text in picked
+    ]
+
+
+def _label(theme: str | None) -> str:
+    return THEME_LABELS.get(theme, theme) if theme else "Other"
+
+
+def _escape(text: str) -> str:
+    """Slack's three control characters, so a comment cannot @-mention or link anyone."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _theme_arg(args: list[str]) -> str | None:
@@ -111,6 +173,7 @@ def _export(ctx: Ctx) -> None:
     ctx.say("⏳ Preparing your export; it will arrive in a DM from medpulse.")
     data = export.to_csv(export.rows(ctx.core, ctx.workspace_id)).encode()
     gw = ctx.core.gateway(ctx.team)
-    note = gw.post_channel(ctx.user, "Your medpulse export (anonymous aggregates only).", [])
+    # Posting to the user ID opens the DM and tells us its channel, which the upload needs.
+    note = gw.post_dm(ctx.user, "Your medpulse export (anonymous, k-protected aggregates).", [])
     gw.upload(note.channel, data, "medpulse-export.csv", "medpulse export")
     ctx.say("✅ Your export is in your DMs with medpulse.")

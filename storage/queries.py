@@ -53,6 +53,7 @@ class VersionInfo:
     source: str
     reverse: bool
     headline: bool
+    version: int = 1  # the wording's number: answers to different wordings never pool
 
 
 def closed_periods(s: Session, workspace_id: int, limit: int = 12) -> list[Period]:
@@ -66,32 +67,84 @@ def closed_periods(s: Session, workspace_id: int, limit: int = 12) -> list[Perio
     return [Period(r, d) for r, d in rows]
 
 
-def item_stats(
-    s: Session, round_ids: list[int], department_id: int | None = None
-) -> list[ItemStats]:
-    if not round_ids:
-        return []
+@dataclass(frozen=True)
+class SegmentStats:
+    """``ItemStats`` of one segment (a department id or a grade) of one version in one round."""
+
+    segment: int | str
+    stats: ItemStats
+
+
+def _item_columns():
     high = case((Response.value >= 4, 1), else_=0)
     yes = case((Response.value == 1, 1), else_=0)
     low = case((Response.value.between(1, 2), 1), else_=0)
-    q = (
-        select(
-            Response.round_id,
-            Response.version_id,
-            func.count(),
-            func.sum(Response.value),
-            func.sum(Response.value * Response.value),
-            func.sum(case((QuestionItem.scale == "yes_no_unsure", yes), else_=high)),
-            func.sum(case((QuestionItem.scale == "agree5", low), else_=0)),
-        )
+    return (
+        func.count(),
+        func.sum(Response.value),
+        func.sum(Response.value * Response.value),
+        func.sum(case((QuestionItem.scale == "yes_no_unsure", yes), else_=high)),
+        func.sum(case((QuestionItem.scale == "agree5", low), else_=0)),
+    )
+
+
+def _item_query(round_ids: list[int], *group):
+    return (
+        select(Response.round_id, Response.version_id, *group, *_item_columns())
         .join(QuestionVersion, QuestionVersion.id == Response.version_id)
         .join(QuestionItem, QuestionItem.id == QuestionVersion.item_id)
         .where(Response.round_id.in_(round_ids))
-        .group_by(Response.round_id, Response.version_id)
+        .group_by(Response.round_id, Response.version_id, *group)
     )
+
+
+def item_stats(
+    s: Session, round_ids: list[int], department_id: int | None = None
+) -> list[ItemStats]:
+    """Per round and version: n, sum, sum of squares, favourable/yes and unfavourable counts."""
+    if not round_ids:
+        return []
+    q = _item_query(round_ids)
     if department_id is not None:
         q = q.where(Response.department_id == department_id)
     return [ItemStats(*(int(x or 0) for x in row)) for row in s.execute(q)]
+
+
+def segment_stats(s: Session, round_ids: list[int], dimension: str) -> list[SegmentStats]:
+    """``item_stats`` per department id or per grade; answers with no segment recorded are left
+    out (callers derive that group as the total minus the recorded ones)."""
+    if not round_ids:
+        return []
+    col = {"department": Response.department_id, "grade": Response.grade}[dimension]
+    q = _item_query(round_ids, col).where(col.is_not(None))
+    out = []
+    for rid, vid, seg, *nums in s.execute(q):
+        out.append(SegmentStats(seg, ItemStats(rid, vid, *(int(x or 0) for x in nums))))
+    return out
+
+
+def answer_cross(
+    s: Session, round_ids: list[int]
+) -> dict[tuple[int, int], dict[tuple[int | None, str | None], int]]:
+    """Answers per (round, version) and (department id, grade) as recorded on them (either may
+    be NULL): exactly the cells the department and grade breakdowns are made from."""
+    if not round_ids:
+        return {}
+    rows = s.execute(
+        select(
+            Response.round_id,
+            Response.version_id,
+            Response.department_id,
+            Response.grade,
+            func.count(),
+        )
+        .where(Response.round_id.in_(round_ids))
+        .group_by(Response.round_id, Response.version_id, Response.department_id, Response.grade)
+    )
+    out: dict[tuple[int, int], dict[tuple[int | None, str | None], int]] = {}
+    for rid, vid, dept, grade, n in rows:
+        out.setdefault((rid, vid), {})[(dept, grade)] = int(n)
+    return out
 
 
 def distribution(
@@ -118,6 +171,7 @@ def versions(s: Session, version_ids: set[int]) -> dict[int, VersionInfo]:
             QuestionItem.source,
             QuestionItem.reverse,
             QuestionItem.headline,
+            QuestionVersion.version,
         )
         .join(QuestionItem, QuestionItem.id == QuestionVersion.item_id)
         .where(QuestionVersion.id.in_(version_ids))
@@ -190,6 +244,14 @@ def respondents_per_round(s: Session, round_ids: list[int]) -> dict[int, int]:
         .group_by(RoundParticipation.round_id)
     ).all()
     return {r: int(n or 0) for r, n in rows}
+
+
+def department_names(s: Session, workspace_id: int) -> dict[int, str]:
+    return dict(
+        s.execute(
+            select(Department.id, Department.name).where(Department.workspace_id == workspace_id)
+        ).all()
+    )
 
 
 def department_id(s: Session, workspace_id: int, name: str) -> int | None:
