@@ -19,9 +19,7 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,23 +28,6 @@ sys.path.insert(0, str(ROOT))
 RATE = 50.0
 SECRET = "bench-secret"
 TOKEN = "xoxb-bench"
-
-
-def _database(url: str | None):
-    from sqlalchemy import create_engine, text
-
-    if url is None:
-        return f"sqlite:///{Path(tempfile.mkdtemp()) / 'fanout.db'}", lambda: None
-    name = "medpulse_fanout_" + uuid.uuid4().hex[:8]
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop():
-        with admin.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-    return url.rsplit("/", 1)[0] + "/" + name, drop
 
 
 def _peak_rss_mb(pid: int) -> float:
@@ -85,8 +66,9 @@ def main(argv=None) -> int:
     from bot.settings import load_settings
     from bot.workspaces import ensure_team
     from storage.migrate import upgrade
+    from storage.scratch import scratch_database
 
-    url, drop = _database(args.db)
+    url, drop = scratch_database(args.db, "medpulse_bench")
     upgrade(url)
     with FakeSlack(bot_token=TOKEN) as fake:
         ids = [f"UF{i:06d}" for i in range(args.doctors)]

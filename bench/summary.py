@@ -16,7 +16,6 @@ import argparse
 import io
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from datetime import date, timedelta
@@ -25,23 +24,6 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-
-def _database(url: str | None):
-    from sqlalchemy import create_engine, text
-
-    if url is None:
-        return f"sqlite:///{Path(tempfile.mkdtemp()) / 'bench.db'}", lambda: None
-    name = "medpulse_bench_" + uuid.uuid4().hex[:8]
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop():
-        with admin.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-    return url.rsplit("/", 1)[0] + "/" + name, drop
 
 
 def _core(url: str):
@@ -189,8 +171,9 @@ def main(argv=None) -> int:
     import pandas as pd
 
     from bot import summary
+    from storage.scratch import scratch_database
 
-    url, drop = _database(args.db)
+    url, drop = scratch_database(args.db, "medpulse_bench")
     try:
         core = _core(url)
         ws, rounds, depts, versions = _setup_rounds(core, 12)

@@ -256,14 +256,11 @@ def run(doctors: int, rounds: int, out: Path, seed: int, quiet: bool = False) ->
     import logging
 
     from bot.clock import FakeClock
-    from bot.delivery import DeliveryWorker
     from bot.fake_slack import FakeSlack
     from bot.roster import import_roster
     from bot.runtime import build_core, build_wsgi
-    from bot.scheduler import Scheduler
     from bot.settings import load_settings
     from bot.slack_requests import SlackSender
-    from bot.summary_job import post_due_summaries
     from bot.web import HttpServer
     from storage.migrate import upgrade
 
@@ -304,19 +301,7 @@ def run(doctors: int, rounds: int, out: Path, seed: int, quiet: bool = False) ->
             ):
                 _wait_reply(fake, sender.slash(cmd, "UDEMOADMIN"))
             _leaders_rate_the_checklist(fake, sender)
-            _simulate(
-                core,
-                fake,
-                sender,
-                sim,
-                rounds,
-                clock,
-                pool,
-                quiet,
-                Scheduler,
-                DeliveryWorker,
-                post_due_summaries,
-            )
+            _simulate(core, fake, sender, sim, rounds, clock, pool, quiet)
             _wait_reply(fake, sender.slash("checklist export", "UDEMOADMIN"))
             _wait_for_upload(fake, "medpulse-checklist.png")
         finally:
@@ -380,21 +365,13 @@ def _wait_reply(fake, reply, timeout: float = 20.0) -> str:
     return text
 
 
-def _simulate(
-    core,
-    fake,
-    sender,
-    sim,
-    rounds,
-    clock,
-    pool,
-    quiet,
-    Scheduler,
-    DeliveryWorker,
-    post_due_summaries,
-):
+def _simulate(core, fake, sender, sim, rounds, clock, pool, quiet):
+    """Hour by hour: the scheduler ticks, the worker sends, the doctors read and tap."""
     from sqlalchemy import func, select
 
+    from bot.delivery import DeliveryWorker
+    from bot.scheduler import Scheduler
+    from bot.summary_job import post_due_summaries
     from storage.models import Round
 
     scheduler = Scheduler(core, sync_audience=True, on_summary=post_due_summaries)

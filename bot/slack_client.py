@@ -249,6 +249,11 @@ class SlackGateway:
     ) -> None:
         self.upload(channel, data, filename, title, comment)
 
+    def dm_file(self, user_id: str, text: str, data: bytes, filename: str, title: str) -> None:
+        """A short DM (which also gives us the DM channel's ID) with a file under it."""
+        note = self.post_channel(user_id, text, [])
+        self.upload(note.channel, data, filename, title)
+
     def upload(
         self, channel: str, data: bytes, filename: str, title: str, comment: str | None = None
     ) -> None:

@@ -199,11 +199,13 @@ def _checklist(ctx: Ctx) -> None:
     if args == ["export"]:
         ctx.say("⏳ Drawing the checklist page; it will arrive in a DM from medpulse.")
         png = checklist_export.page_png(ctx.core, ctx.workspace_id, _trust_name(ctx))
-        gw = ctx.core.gateway(ctx.team)
-        note = gw.post_channel(
-            ctx.user, "The medpulse checklist page: leaders' ratings beside doctors' scores.", []
+        ctx.core.gateway(ctx.team).dm_file(
+            ctx.user,
+            "The medpulse checklist page: leaders' ratings beside doctors' scores.",
+            png,
+            "medpulse-checklist.png",
+            "Medical engagement checklist",
         )
-        gw.upload(note.channel, png, "medpulse-checklist.png", "Medical engagement checklist")
         ctx.say("✅ The checklist page is in your DMs with medpulse.")
         return
     if args:

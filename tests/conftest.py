@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import uuid
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -27,6 +26,7 @@ from bot.web import HttpServer
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.models import Base
+from storage.scratch import scratch_database
 
 # Property tests: derandomised so a CI run is reproducible, no wall-clock deadlines (a busy
 # 2-core machine must not turn slowness into failures), and tolerant of assume()-heavy tests.
@@ -58,16 +58,10 @@ def db_template(tmp_path_factory):
         upgrade(f"sqlite:///{path}")
         yield ("sqlite", str(path))
         return
-    name = "medpulse_test_" + uuid.uuid4().hex[:10]
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    url = base.rsplit("/", 1)[0] + "/" + name
+    url, drop = scratch_database(base, "medpulse_test")
     upgrade(url)
     yield ("postgresql", url)
-    with admin.connect() as c:
-        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    drop()
 
 
 @pytest.fixture

@@ -7,31 +7,19 @@ the second test compares a fresh SQLite file with a fresh database of the suite'
 from __future__ import annotations
 
 import os
-import uuid
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import create_engine, inspect
 
 from storage.migrate import current_heads, upgrade
 from storage.models import Base
+from storage.scratch import scratch_database
 
 
 def _fresh_url(tmp_path, kind: str) -> tuple[str, callable]:
-    if kind == "sqlite":
-        return f"sqlite:///{tmp_path / ('fresh-' + uuid.uuid4().hex[:6] + '.db')}", lambda: None
-    base = os.environ["MEDPULSE_TEST_DB"]
-    name = "medpulse_mig_" + uuid.uuid4().hex[:8]
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop():
-        with admin.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return base.rsplit("/", 1)[0] + "/" + name, drop
+    server = None if kind == "sqlite" else os.environ["MEDPULSE_TEST_DB"]
+    return scratch_database(server, "medpulse_mig")
 
 
 def _kind() -> str:

@@ -13,13 +13,12 @@ import socket
 import subprocess
 import sys
 import urllib.request
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select
 
 from bot.admin import set_audience
 from bot.clock import SystemClock
@@ -28,6 +27,7 @@ from bot.slack_requests import SlackSender
 from bot.workspaces import ensure_team
 from storage.migrate import upgrade
 from storage.models import Delivery, Response, Round, Schedule
+from storage.scratch import scratch_database
 from tests.conftest import ADMIN, SECRET, TOKEN, make_settings
 from tests.helpers import answer_buttons, dms_of_kind, doctors, pulse_message, wait_for
 
@@ -38,16 +38,10 @@ LONDON = ZoneInfo("Europe/London")
 
 @pytest.fixture
 def pg_url():
-    name = "medpulse_procs_" + uuid.uuid4().hex[:8]
-    admin = create_engine(PG, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    url = PG.rsplit("/", 1)[0] + "/" + name
+    url, drop = scratch_database(PG, "medpulse_procs")
     upgrade(url)
     yield url
-    with admin.connect() as c:
-        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    drop()
 
 
 def _free_port() -> int:
