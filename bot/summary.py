@@ -27,7 +27,9 @@ from storage.queries import ItemStats, VersionInfo
 
 THEME_MIN_ITEMS = 2  # below this, the summary says the theme rests on few items
 RANK_MIN_N = 10  # answers an item needs to be named a strength or a concern
-CONCERN_BELOW, STRENGTH_ABOVE = 45.0, 55.0  # 0-100: clearly on one side of the midpoint
+# Ranked on % favourable (% yes, or 10 x a 0-10 mean): a strength is an item most people rate
+# well, a concern one fewer than half do, so a middling item is never called either.
+STRENGTH_FROM, CONCERN_BELOW = 60.0, 50.0
 NO_DEPARTMENT = "No department recorded"
 NO_GRADE = "Grade not recorded"
 GRADE_LABELS = {
@@ -46,7 +48,7 @@ class ItemScore:
     info: VersionInfo
     n: int
     display: str  # "68% favourable", "7.1 / 10", "54% yes" or the k label
-    score_100: float | None  # for ranking strengths and concerns
+    score_100: float | None  # % favourable (or 10 x mean), for ranking strengths and concerns
     ci: tuple[float, float] | None  # in the display's unit (percent or 0-10)
     distribution: dict[int, int] = field(default_factory=dict)
     change: str = "too few answers to tell"
@@ -136,8 +138,13 @@ def _favourable(info: VersionInfo, st: ItemStats) -> stats.Proportion:
     return stats.Proportion(st.low if info.reverse else st.high, st.n)
 
 
-def _ci(interval, scale: float = 1.0) -> tuple[float, float] | None:
-    return None if interval is None else (scale * interval.lo, scale * interval.hi)
+def _ci(interval, scale: float = 1.0, top: float | None = None) -> tuple[float, float] | None:
+    """Interval as a tuple, clipped to the scale (a t interval near a bound can pass it, and a
+    score of 104 out of 100 would only confuse)."""
+    if interval is None:
+        return None
+    lo, hi = scale * interval.lo, scale * interval.hi
+    return (max(lo, 0.0), hi if top is None else min(hi, top))
 
 
 def _min_n(k: int) -> int:
@@ -160,7 +167,7 @@ def item_figure(info: VersionInfo, st: ItemStats) -> tuple[float, tuple[float, f
     """An item's figure in its own unit: (estimate, 95% interval, unit); needs ``st.n > 0``."""
     if info.scale == "scale0_10":
         m = _raw(st)
-        return m.estimate, _ci(m.ci()), "mean 0-10"
+        return m.estimate, _ci(m.ci(), top=10.0), "mean 0-10"
     p = _favourable(info, st)
     unit = "% favourable"
     if info.scale == "yes_no_unsure":
@@ -173,7 +180,7 @@ def _display(info: VersionInfo, st: ItemStats, k: int) -> tuple[str, tuple[float
         return anonymity.k_label(k), None
     if info.scale == "scale0_10":
         m = _raw(st)
-        return f"{m.estimate:.1f} / 10", _ci(m.ci())
+        return f"{m.estimate:.1f} / 10", _ci(m.ci(), top=10.0)
     p = _favourable(info, st)
     word = "favourable"
     if info.scale == "yes_no_unsure":
@@ -214,7 +221,9 @@ def score_items(
                 info,
                 st.n,
                 display,
-                on_0_100(info, st).estimate if shown else None,
+                item_figure(info, st)[0] * (10.0 if info.scale == "scale0_10" else 1.0)
+                if shown
+                else None,
                 ci,
                 change=item_change(info, st, previous.get(vid), k),
                 baseline_change=item_change(info, st, base, k),
@@ -286,7 +295,7 @@ def score_themes(
                 mean.n,
                 n_items,
                 mean.estimate,
-                _ci(mean.ci()),
+                _ci(mean.ci(), top=100.0),
                 change,
                 compared,
                 base_change,
@@ -311,7 +320,7 @@ def headline(
             trend.append((label, None, None))
         else:
             m = _raw(st)
-            trend.append((label, m.estimate, _ci(m.ci())))
+            trend.append((label, m.estimate, _ci(m.ci(), top=10.0)))
     now = latest[vid]
     before = history[1][1].get(vid) if len(history) > 1 else None
     base = _pool([per[vid] for _, per in history[1 : 1 + stats.BASELINE_PERIODS] if vid in per])
@@ -321,7 +330,7 @@ def headline(
     return Headline(
         now.n,
         mean.estimate if visible else None,
-        _ci(mean.ci()) if visible else None,
+        _ci(mean.ci(), top=10.0) if visible else None,
         change,
         stats.headline_label(change),
         trend,
@@ -516,11 +525,12 @@ def build(
         infos = queries.versions(s, {v for d in per_round.values() for v in d})
         parts = queries.participation(s, round_ids)
         comments = queries.comment_counts(s, round_ids[:1], dept_id)
-        dists = {
-            vid: queries.distribution(s, round_ids[0], vid, dept_id)
+        agree = {
+            vid
             for vid, st in per_round.get(round_ids[0], {}).items()
             if infos[vid].scale == "agree5" and st.n >= k
         }
+        dists = queries.distributions(s, round_ids[0], agree, dept_id)
     if not _fill_participation(summary, parts, round_ids, department, k):
         return summary
     _fill_scores(summary, per_round, rounds, infos, dists, k)
@@ -613,7 +623,7 @@ def _fill_scores(summary: Summary, per_round: PerRound, rounds, infos, dists, k:
     summary.strengths = [
         i
         for i in reversed(ranked[-3:])
-        if i.score_100 > STRENGTH_ABOVE and i not in summary.concerns
+        if i.score_100 >= STRENGTH_FROM and i not in summary.concerns
     ]
     summary.changes = _changes(summary.headline, items, summary.themes)
 

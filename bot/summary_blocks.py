@@ -53,10 +53,20 @@ def _interval(ci: tuple[float, float] | None, unit: str = "") -> str:
     return f" [95%: {ci[0]:.1f}–{ci[1]:.1f}{unit}]" if ci else ""
 
 
+AGREE5 = {1: "strongly disagree", 2: "disagree", 3: "neither", 4: "agree", 5: "strongly agree"}
+
+
 def _item_line(it: ItemScore, detail: bool) -> str:
     unit = "" if it.info.scale == "scale0_10" else "%"
-    extra = _interval(it.ci, unit) if detail else ""
-    return f"• {it.info.text} — *{it.display}* (n={it.n}){extra}"
+    line = f"• {it.info.text} — *{it.display}* (n={it.n})"
+    if detail:
+        line += _interval(it.ci, unit)
+        if it.distribution and it.n:
+            line += "\n      " + " · ".join(
+                f"{AGREE5[v]} {100 * it.distribution.get(v, 0) / it.n:.0f}%"
+                for v in range(5, 0, -1)
+            )
+    return line
 
 
 def _theme_line(t: ThemeScore) -> str:
@@ -110,13 +120,7 @@ def summary_blocks(
     if s.department is None:
         body += _participation(s)
     if s.comments:
-        parts = [f"{theme}: {n}" for theme, n in s.comments.items()]
-        body.append(
-            _section(
-                f"*Comments this period: {s.comments_total}* (read them with `/pulse comments`)\n"
-                + " · ".join(parts)
-            )
-        )
+        body.append(_section(_comments_text(s)))
     body += extra or []
     tail = [] if detail else [_intervals_button(s.department)]
     tail.append(
@@ -130,6 +134,19 @@ def summary_blocks(
     if len(body) > room:
         body = body[: room - 1] + [_context("Some sections were left out to fit one message.")]
     return [head, *body, *tail]
+
+
+def _comments_text(s: Summary) -> str:
+    """Shown themes with their counts; held-back ones named together under the k label."""
+    label = _k(s.k)
+    shown = [f"{theme}: {n}" for theme, n in s.comments.items() if n != label]
+    held = [theme for theme, n in s.comments.items() if n == label]
+    if held:
+        shown.append(f"{', '.join(held)}: {label} each")
+    return (
+        f"*Comments this period: {s.comments_total}* (read them with `/pulse comments`)\n"
+        + " · ".join(shown)
+    )
 
 
 def _intervals_button(department: str | None) -> dict:

@@ -76,26 +76,45 @@ class SegmentStats:
 
 
 def _item_columns():
-    high = case((Response.value >= 4, 1), else_=0)
-    yes = case((Response.value == 1, 1), else_=0)
-    low = case((Response.value.between(1, 2), 1), else_=0)
+    """Sufficient statistics, with no join: the counts every scale might need are all taken
+    (value >= 4, value <= 2, value == 1) and the right one is picked per scale afterwards, so
+    the GROUP BY over the answers touches the answers table alone."""
     return (
         func.count(),
         func.sum(Response.value),
         func.sum(Response.value * Response.value),
-        func.sum(case((QuestionItem.scale == "yes_no_unsure", yes), else_=high)),
-        func.sum(case((QuestionItem.scale == "agree5", low), else_=0)),
+        func.sum(case((Response.value >= 4, 1), else_=0)),
+        func.sum(case((Response.value.between(1, 2), 1), else_=0)),
+        func.sum(case((Response.value == 1, 1), else_=0)),
     )
 
 
 def _item_query(round_ids: list[int], *group):
     return (
         select(Response.round_id, Response.version_id, *group, *_item_columns())
-        .join(QuestionVersion, QuestionVersion.id == Response.version_id)
-        .join(QuestionItem, QuestionItem.id == QuestionVersion.item_id)
         .where(Response.round_id.in_(round_ids))
         .group_by(Response.round_id, Response.version_id, *group)
     )
+
+
+def _scales(s: Session, version_ids: set[int]) -> dict[int, str]:
+    if not version_ids:
+        return {}
+    rows = s.execute(
+        select(QuestionVersion.id, QuestionItem.scale)
+        .join(QuestionItem, QuestionItem.id == QuestionVersion.item_id)
+        .where(QuestionVersion.id.in_(version_ids))
+    )
+    return dict(rows.all())
+
+
+def _stats(rid: int, vid: int, nums, scale: str | None) -> ItemStats:
+    """``high`` is "yes" for yes_no_unsure and "agree or strongly agree" otherwise; ``low``
+    (disagree or strongly disagree) only means something for agree5."""
+    n, total, total_sq, ge4, le2, eq1 = (int(x or 0) for x in nums)
+    if scale == "yes_no_unsure":
+        return ItemStats(rid, vid, n, total, total_sq, eq1, 0)
+    return ItemStats(rid, vid, n, total, total_sq, ge4, le2 if scale == "agree5" else 0)
 
 
 def item_stats(
@@ -107,7 +126,9 @@ def item_stats(
     q = _item_query(round_ids)
     if department_id is not None:
         q = q.where(Response.department_id == department_id)
-    return [ItemStats(*(int(x or 0) for x in row)) for row in s.execute(q)]
+    rows = s.execute(q).all()
+    scales = _scales(s, {r[1] for r in rows})
+    return [_stats(rid, vid, nums, scales.get(vid)) for rid, vid, *nums in rows]
 
 
 def segment_stats(s: Session, round_ids: list[int], dimension: str) -> list[SegmentStats]:
@@ -116,11 +137,11 @@ def segment_stats(s: Session, round_ids: list[int], dimension: str) -> list[Segm
     if not round_ids:
         return []
     col = {"department": Response.department_id, "grade": Response.grade}[dimension]
-    q = _item_query(round_ids, col).where(col.is_not(None))
-    out = []
-    for rid, vid, seg, *nums in s.execute(q):
-        out.append(SegmentStats(seg, ItemStats(rid, vid, *(int(x or 0) for x in nums))))
-    return out
+    rows = s.execute(_item_query(round_ids, col).where(col.is_not(None))).all()
+    scales = _scales(s, {r[1] for r in rows})
+    return [
+        SegmentStats(seg, _stats(rid, vid, nums, scales.get(vid))) for rid, vid, seg, *nums in rows
+    ]
 
 
 def answer_cross(
@@ -144,6 +165,25 @@ def answer_cross(
     out: dict[tuple[int, int], dict[tuple[int | None, str | None], int]] = {}
     for rid, vid, dept, grade, n in rows:
         out.setdefault((rid, vid), {})[(dept, grade)] = int(n)
+    return out
+
+
+def distributions(
+    s: Session, round_id: int, version_ids: set[int], department_id: int | None = None
+) -> dict[int, dict[int, int]]:
+    """Answers per value for several versions of one round, in one GROUP BY."""
+    if not version_ids:
+        return {}
+    q = (
+        select(Response.version_id, Response.value, func.count())
+        .where(Response.round_id == round_id, Response.version_id.in_(version_ids))
+        .group_by(Response.version_id, Response.value)
+    )
+    if department_id is not None:
+        q = q.where(Response.department_id == department_id)
+    out: dict[int, dict[int, int]] = {v: {} for v in version_ids}
+    for vid, value, n in s.execute(q):
+        out[vid][int(value)] = int(n)
     return out
 
 

@@ -1,30 +1,59 @@
-"""A small validator for the Block Kit we send, against Slack's documented limits."""
+"""A small validator for the Block Kit we send, against Slack's documented limits.
+
+    problems = validate(blocks)                    # a message: at most 50 blocks
+    problems = validate(blocks, surface="modal")   # modals and App Home: at most 100
+    problems = validate_message(text, blocks)      # plus the top-level notification text
+
+Returns a list of readable problems (empty when everything is within limits). Limits, from the
+Block Kit reference: section text 3000 and at most 10 fields of 2000 each; header plain_text 150;
+context 1-10 elements; actions 1-25 elements; block_id and action_id 255; button text 75 (plain
+text) and value 2000; image needs image_url (3000) and alt_text (2000); input label 2000; a
+message's top-level text is truncated beyond 40,000 characters.
+"""
 
 from __future__ import annotations
 
-TEXT_LIMITS = {"section": 3000, "header": 150, "context": 3000}
-BUTTON_TEXT = 75
-BUTTON_VALUE = 2000
-ACTION_ID = 255
-BLOCK_ID = 255
+SURFACE_BLOCKS = {"message": 50, "modal": 100, "home": 100}
+SECTION_TEXT, FIELD_TEXT, MAX_FIELDS = 3000, 2000, 10
+HEADER_TEXT = 150
+CONTEXT_ELEMENTS, ACTIONS_ELEMENTS = 10, 25
+BUTTON_TEXT, BUTTON_VALUE = 75, 2000
+ACTION_ID = BLOCK_ID = 255
+IMAGE_URL, ALT_TEXT = 3000, 2000
+MESSAGE_TEXT = 40_000
 
 
 def validate(blocks: list[dict], *, surface: str = "message") -> list[str]:
     """Problems found (empty when the blocks are within limits)."""
     problems: list[str] = []
-    limit = 50 if surface == "message" else 100
+    limit = SURFACE_BLOCKS[surface]
     if len(blocks) > limit:
         problems.append(f"{len(blocks)} blocks > {limit}")
+    ids = [b["block_id"] for b in blocks if "block_id" in b]
+    if len(ids) != len(set(ids)):
+        problems.append("block_id repeated")
     for i, b in enumerate(blocks):
-        problems += [f"block {i}: {p}" for p in _block(b)]
+        problems += [f"block {i} ({b.get('type')}): {p}" for p in _block(b)]
     return problems
 
 
-def _text_ok(obj, limit: int) -> list[str]:
+def validate_message(text: str, blocks: list[dict]) -> list[str]:
+    """A chat.postMessage: the notification text is needed with blocks (screen readers)."""
+    problems = validate(blocks)
+    if not text:
+        problems.append("no top-level text (notifications and screen readers need it)")
+    elif len(text) > MESSAGE_TEXT:
+        problems.append(f"text {len(text)} > {MESSAGE_TEXT}")
+    return problems
+
+
+def _text_ok(obj, limit: int, plain_only: bool = False) -> list[str]:
     if not isinstance(obj, dict) or obj.get("type") not in ("mrkdwn", "plain_text"):
         return [f"bad text object {obj!r}"[:120]]
+    if plain_only and obj["type"] != "plain_text":
+        return ["must be plain_text"]
     text = obj.get("text", "")
-    if not text:
+    if not isinstance(text, str) or not text.strip():
         return ["empty text"]
     return [f"text {len(text)} > {limit}"] if len(text) > limit else []
 
@@ -34,42 +63,74 @@ def _block(b: dict) -> list[str]:
     out: list[str] = []
     if len(b.get("block_id", "")) > BLOCK_ID:
         out.append("block_id too long")
-    if kind == "header":
-        out += _text_ok(b.get("text"), 150)
-        if b.get("text", {}).get("type") != "plain_text":
-            out.append("header text must be plain_text")
-    elif kind == "section":
-        if "text" not in b and "fields" not in b:
-            out.append("section needs text or fields")
-        if "text" in b:
-            out += _text_ok(b["text"], 3000)
-        fields = b.get("fields", [])
-        if len(fields) > 10:
-            out.append("more than 10 fields")
-        for f in fields:
-            out += _text_ok(f, 2000)
-    elif kind == "context":
-        els = b.get("elements", [])
-        if not 1 <= len(els) <= 10:
-            out.append(f"context has {len(els)} elements")
-        for e in els:
-            if e.get("type") != "image":
-                out += _text_ok(e, 3000)
-    elif kind == "actions":
-        els = b.get("elements", [])
-        if not 1 <= len(els) <= 25:
-            out.append(f"actions has {len(els)} elements")
-        for e in els:
-            out += _element(e)
-    elif kind in ("divider",):
-        pass
-    elif kind == "image":
-        if not b.get("alt_text"):
-            out.append("image needs alt_text")
-    elif kind == "input":
-        out += _text_ok(b.get("label"), 2000)
-    else:
-        out.append(f"unknown block type {kind!r}")
+    check = _CHECKS.get(kind)
+    if check is None:
+        return [*out, f"unknown block type {kind!r}"]
+    return out + check(b)
+
+
+def _header(b: dict) -> list[str]:
+    return _text_ok(b.get("text"), HEADER_TEXT, plain_only=True)
+
+
+def _section(b: dict) -> list[str]:
+    out = []
+    if "text" not in b and "fields" not in b:
+        out.append("section needs text or fields")
+    if "text" in b:
+        out += _text_ok(b["text"], SECTION_TEXT)
+    fields = b.get("fields", [])
+    if len(fields) > MAX_FIELDS:
+        out.append(f"{len(fields)} fields > {MAX_FIELDS}")
+    for f in fields:
+        out += _text_ok(f, FIELD_TEXT)
+    if "accessory" in b:
+        out += _element(b["accessory"])
+    return out
+
+
+def _context(b: dict) -> list[str]:
+    els = b.get("elements", [])
+    out = [] if 1 <= len(els) <= CONTEXT_ELEMENTS else [f"context has {len(els)} elements"]
+    for e in els:
+        out += _image_element(e) if e.get("type") == "image" else _text_ok(e, SECTION_TEXT)
+    return out
+
+
+def _actions(b: dict) -> list[str]:
+    els = b.get("elements", [])
+    out = [] if 1 <= len(els) <= ACTIONS_ELEMENTS else [f"actions has {len(els)} elements"]
+    ids = [e.get("action_id") for e in els if e.get("action_id")]
+    if len(ids) != len(set(ids)):
+        out.append("action_id repeated in one block")
+    for e in els:
+        out += _element(e)
+    return out
+
+
+def _image(b: dict) -> list[str]:
+    return _image_element(b)
+
+
+def _image_element(e: dict) -> list[str]:
+    out = []
+    url = e.get("image_url") or (e.get("slack_file") and "slack_file")
+    if not url:
+        out.append("image needs image_url or slack_file")
+    elif len(url) > IMAGE_URL:
+        out.append("image_url too long")
+    alt = e.get("alt_text", "")
+    if not alt:
+        out.append("image needs alt_text")
+    elif len(alt) > ALT_TEXT:
+        out.append("alt_text too long")
+    return out
+
+
+def _input(b: dict) -> list[str]:
+    out = _text_ok(b.get("label"), 2000, plain_only=True)
+    if "element" not in b:
+        out.append("input needs an element")
     return out
 
 
@@ -78,7 +139,22 @@ def _element(e: dict) -> list[str]:
     if len(e.get("action_id", "")) > ACTION_ID:
         out.append("action_id too long")
     if e.get("type") == "button":
-        out += _text_ok(e.get("text"), BUTTON_TEXT)
+        out += _text_ok(e.get("text"), BUTTON_TEXT, plain_only=True)
+        if not e.get("action_id"):
+            out.append("button without action_id")
         if len(e.get("value", "")) > BUTTON_VALUE:
             out.append("button value too long")
+        if e.get("style") not in (None, "primary", "danger"):
+            out.append(f"bad button style {e.get('style')!r}")
     return out
+
+
+_CHECKS = {
+    "header": _header,
+    "section": _section,
+    "context": _context,
+    "actions": _actions,
+    "divider": lambda b: [],
+    "image": _image,
+    "input": _input,
+}

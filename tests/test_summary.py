@@ -7,7 +7,7 @@ import random
 from datetime import date, timedelta
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from scipy import stats as sps
 from sqlalchemy import select
@@ -62,14 +62,17 @@ class Trust:
             return d.id
 
     def round(self, answers: dict[str, list[int]], participation=None, dept_answers=None) -> int:
-        """answers: item key -> values; participation: [(dept, grade, invited, responded)]."""
+        """answers: item key -> values (no segment); participation: [(dept, grade, invited,
+        responded)]; dept_answers: (key, dept) or (key, dept, grade) -> values."""
         now = self.core.clock.now()
         participation = participation or [(None, None, 60, 40)]
         depts = {d: self.dept(d) for d, *_ in participation if d}
-        depts |= {d: self.dept(d) for _, d in (dept_answers or {})}
-        versions = {
-            key: self.version(key) for key in [*answers, *(k for k, _ in (dept_answers or {}))]
+        dept_answers = {
+            (key[0], key[1], key[2] if len(key) > 2 else None): v
+            for key, v in (dept_answers or {}).items()
         }
+        depts |= {d: self.dept(d) for _, d, _ in dept_answers if d}
+        versions = {key: self.version(key) for key in [*answers, *(k for k, _, _ in dept_answers)]}
         start = START + timedelta(days=14 * self.n_rounds)
         self.n_rounds += 1
         with self.core.db.Session() as s, s.begin():
@@ -91,8 +94,8 @@ class Trust:
                 vid = versions[key]
                 for v in values:
                     s.add(Response(workspace_id=self.ws, round_id=rnd.id, version_id=vid, value=v))
-            for (key, dept), values in (dept_answers or {}).items():
-                vid, did = versions[key], depts[dept]
+            for (key, dept, grade), values in dept_answers.items():
+                vid, did = versions[key], depts.get(dept)
                 for v in values:
                     s.add(
                         Response(
@@ -101,6 +104,7 @@ class Trust:
                             version_id=vid,
                             value=v,
                             department_id=did,
+                            grade=grade,
                         )
                     )
             for dept, grade, invited, responded in participation:
@@ -117,37 +121,49 @@ class Trust:
             return rnd.id
 
 
-AGREE_ITEM = "org3-board-acts-on-views"
-
-
-def _agree_key(core, ws) -> str:
+def _keys(core, ws, scale, reverse=False, n=1, theme=None) -> list[str]:
     with core.db.Session() as s:
-        return s.scalar(
-            select(QuestionItem.key)
-            .where(
-                QuestionItem.workspace_id == ws,
-                QuestionItem.scale == "agree5",
-                QuestionItem.reverse.is_(False),
-            )
-            .order_by(QuestionItem.id)
+        q = select(QuestionItem.key).where(
+            QuestionItem.workspace_id == ws,
+            QuestionItem.scale == scale,
+            QuestionItem.reverse.is_(reverse),
+            QuestionItem.headline.is_(False),
         )
+        if theme:
+            q = q.where(QuestionItem.theme == theme)
+        return list(s.scalars(q.order_by(QuestionItem.id).limit(n)))
 
 
-def _keys(core, ws, scale, reverse=False, n=1) -> list[str]:
+def _theme_of(core, key: str) -> str:
     with core.db.Session() as s:
-        return list(
-            s.scalars(
-                select(QuestionItem.key)
-                .where(
-                    QuestionItem.workspace_id == ws,
-                    QuestionItem.scale == scale,
-                    QuestionItem.reverse.is_(reverse),
-                    QuestionItem.headline.is_(False),
-                )
-                .order_by(QuestionItem.id)
-                .limit(n)
-            )
-        )
+        return s.scalar(select(QuestionItem.theme).where(QuestionItem.key == key))
+
+
+def _item(s: summary.Summary, key: str) -> summary.ItemScore:
+    return next(i for i in s.items if i.info.key == key)
+
+
+def _theme(s: summary.Summary, theme: str) -> summary.ThemeScore:
+    return next(t for t in s.themes if t.theme == theme)
+
+
+def _welch_verdict(now: list[float], before: list[float]) -> str:
+    """The verdict worked out with scipy's Welch test interval (independent of bot.stats)."""
+    ci = sps.ttest_ind(now, before, equal_var=False).confidence_interval(0.95)
+    return "up" if ci.low > 0 else "down" if ci.high < 0 else "no clear change"
+
+
+def _newcombe_verdict(x1: int, n1: int, x2: int, n2: int) -> str:
+    """Newcombe's hybrid score interval from scipy's Wilson intervals (his method 10)."""
+    w1 = sps.binomtest(x1, n1).proportion_ci(method="wilson")
+    w2 = sps.binomtest(x2, n2).proportion_ci(method="wilson")
+    p1, p2 = x1 / n1, x2 / n2
+    lo = p1 - p2 - ((p1 - w1.low) ** 2 + (w2.high - p2) ** 2) ** 0.5
+    hi = p1 - p2 + ((w1.high - p1) ** 2 + (p2 - w2.low) ** 2) ** 0.5
+    return "up" if lo > 0 else "down" if hi < 0 else "no clear change"
+
+
+# --------------------------------------------------------------------------- figures
 
 
 def test_item_and_headline_scores_match_independent_calculations(core, fake):
@@ -163,15 +179,16 @@ def test_item_and_headline_scores_match_independent_calculations(core, fake):
         }
     )
     s = summary.build(core, t.ws)
-    items = {i.info.key: i for i in s.items}
-    # agree5: favourable = 6 of 10; Wilson interval as scipy computes it
+    # agree5: favourable = 4s and 5s = 6 of 10; Wilson interval as scipy computes it
     fav = sps.binomtest(6, 10).proportion_ci(method="wilson")
-    assert items[agree].display == "60% favourable"
-    assert items[agree].ci == pytest.approx((100 * fav.low, 100 * fav.high))
-    assert items[agree].distribution == {5: 2, 4: 4, 3: 2, 2: 1, 1: 1}
-    # yes_no_unsure: % yes = 5 of 8
-    assert items[yes_no].display == "62% yes"  # 62.5 rounds half to even
-    # headline: mean with a t interval
+    assert _item(s, agree).display == "60% favourable"
+    assert _item(s, agree).ci == pytest.approx((100 * fav.low, 100 * fav.high))
+    assert _item(s, agree).distribution == {5: 2, 4: 4, 3: 2, 2: 1, 1: 1}
+    # yes_no_unsure: % yes = 5 of 8 (not sure is not yes)
+    assert _item(s, yes_no).display == "62% yes"  # 62.5 rounds half to even
+    yes = sps.binomtest(5, 8).proportion_ci(method="wilson")
+    assert _item(s, yes_no).ci == pytest.approx((100 * yes.low, 100 * yes.high))
+    # headline: 0-10 mean with a Student t interval
     mean = sum(head) / len(head)
     lo, hi = sps.t.interval(0.95, len(head) - 1, loc=mean, scale=sps.sem(head))
     assert s.headline.mean == pytest.approx(mean)
@@ -182,24 +199,41 @@ def test_item_and_headline_scores_match_independent_calculations(core, fake):
 def test_reverse_items_are_flipped_before_theme_scores(core, fake):
     t = Trust(core, fake)
     (rev,) = _keys(core, t.ws, "agree5", reverse=True)
-    with core.db.Session() as s:
-        theme = s.scalar(select(QuestionItem.theme).where(QuestionItem.key == rev))
-        same_theme = s.scalar(
-            select(QuestionItem.key).where(
-                QuestionItem.theme == theme,
-                QuestionItem.scale == "agree5",
-                QuestionItem.reverse.is_(False),
-                QuestionItem.headline.is_(False),
-            )
-        )
+    theme = _theme_of(core, rev)
+    (same_theme,) = _keys(core, t.ws, "agree5", theme=theme)
     rev_vals, fwd_vals = [1, 2, 1, 1, 2, 1], [5, 4, 5, 5, 4, 4]
     t.round({rev: rev_vals, same_theme: fwd_vals})
     s = summary.build(core, t.ws)
-    th = next(x for x in s.themes if x.theme == theme)
-    expected = [(6 - v - 1) * 25 for v in rev_vals] + [(v - 1) * 25 for v in fwd_vals]
-    assert th.score == pytest.approx(sum(expected) / len(expected))
-    items = {i.info.key: i for i in s.items}
-    assert items[rev].display == "100% favourable"  # disagreeing with a bad statement is good
+    # hand-worked: reverse 1 -> 5 -> 100, 2 -> 4 -> 75; forward 5 -> 100, 4 -> 75
+    expected = [100, 75, 100, 100, 75, 100] + [100, 75, 100, 100, 75, 75]
+    th = _theme(s, theme)
+    assert th.score == pytest.approx(sum(expected) / 12)
+    lo, hi = sps.t.interval(0.95, 11, loc=sum(expected) / 12, scale=sps.sem(expected))
+    assert th.ci == pytest.approx((lo, min(hi, 100.0)))
+    assert _item(s, rev).display == "100% favourable"  # disagreeing with a bad statement is good
+
+
+# --------------------------------------------------------------------------- changes
+
+
+def test_item_changes_follow_newcombe_and_welch_worked_out_with_scipy(core, fake):
+    t = Trust(core, fake)
+    agree = _keys(core, t.ws, "agree5")[0]
+    before_a = [4] * 12 + [2] * 18  # 12 of 30 favourable
+    now_a = [5] * 21 + [3] * 9  # 21 of 30 favourable
+    before_h = [6, 7, 5, 6, 7, 6, 5, 6, 7, 6, 6, 5]
+    now_h = [7, 8, 6, 7, 8, 7, 7, 6, 8, 7, 7, 6]
+    t.round({agree: before_a, "headline-engagement": before_h})
+    t.round({agree: now_a, "headline-engagement": now_h})
+    s = summary.build(core, t.ws)
+    assert _item(s, agree).change == _newcombe_verdict(21, 30, 12, 30) == "up"
+    assert s.headline.change == _welch_verdict(now_h, before_h) == "up"
+    assert s.headline.label == "Rising"
+    # a difference that Wald would call but Newcombe does not, at small n: 10/10 vs 7/10
+    t.round({agree: [5] * 10, "headline-engagement": now_h})
+    t.round({agree: [5] * 7 + [1] * 3, "headline-engagement": now_h})
+    s = summary.build(core, t.ws)
+    assert _item(s, agree).change == _newcombe_verdict(7, 10, 10, 10) == "no clear change"
 
 
 def test_changes_are_called_only_beyond_noise(core, fake):
@@ -208,14 +242,59 @@ def test_changes_are_called_only_beyond_noise(core, fake):
     rng = random.Random(1)
     t.round({agree: [rng.choice([2, 3, 4]) for _ in range(60)]})
     t.round({agree: [rng.choice([2, 3, 4]) for _ in range(60)]})
-    noisy = {i.info.key: i for i in summary.build(core, t.ws).items}[agree]
-    assert noisy.change == "no clear change"
+    assert _item(summary.build(core, t.ws), agree).change == "no clear change"
     t.round({agree: [5] * 50 + [4] * 10})
-    clear = {i.info.key: i for i in summary.build(core, t.ws).items}[agree]
-    assert clear.change == "up"
-    t.round({agree: [1, 2, 5, 4]})  # 4 answers: never an arrow
-    few = {i.info.key: i for i in summary.build(core, t.ws).items}[agree]
-    assert few.change == "too few answers to tell" and few.display.startswith("fewer than")
+    assert _item(summary.build(core, t.ws), agree).change == "up"
+    t.round({agree: [1, 2, 5, 4, 1, 1, 1, 1]})  # 8 answers: shown, but never an arrow
+    few = _item(summary.build(core, t.ws), agree)
+    assert few.change == "too few answers to tell" and few.display == "25% favourable"
+    t.round({agree: [1, 2, 5, 4]})  # 4 answers: below k, not even shown
+    tiny = _item(summary.build(core, t.ws), agree)
+    assert tiny.change == "too few answers to tell" and tiny.display == "fewer than 5 responses"
+
+
+def test_theme_change_compares_only_items_asked_in_both_periods(core, fake):
+    t = Trust(core, fake)
+    theme = "quality-strategy"
+    a, b, c = _keys(core, t.ws, "agree5", n=3, theme=theme)
+    a1, a2 = [3] * 15 + [4] * 15, [4] * 15 + [5] * 15
+    # Rotation asked b first and c second; pooling all of them would read as a fall.
+    t.round({a: a1, b: [5] * 30})
+    t.round({a: a2, c: [1] * 30})
+    th = _theme(summary.build(core, t.ws), theme)
+    assert th.compared_items == 1
+    to100 = [(v - 1) * 25 for v in a2], [(v - 1) * 25 for v in a1]
+    assert th.change == _welch_verdict(*to100) == "up"
+    naive = _welch_verdict(
+        [(v - 1) * 25 for v in a2 + [1] * 30], [(v - 1) * 25 for v in a1 + [5] * 30]
+    )
+    assert naive == "down"  # what comparing unlike sets of items would have said
+    # the score itself is this period's items pooled: a2 and c
+    latest = [(v - 1) * 25 for v in a2 + [1] * 30]
+    assert th.score == pytest.approx(sum(latest) / len(latest))
+    assert th.items == 2
+
+
+def test_baseline_pools_the_last_six_periods_and_no_more(core, fake):
+    t = Trust(core, fake)
+    theme = "devolved-authority"
+    (a,) = _keys(core, t.ws, "agree5", theme=theme)
+    oldest = [5] * 30  # the 7th period back: must not be in the baseline
+    middle = [2, 3, 4] * 10
+    latest = [3, 4] * 15
+    t.round({a: oldest})
+    for _ in range(6):
+        t.round({a: middle})
+    t.round({a: latest})
+    s = summary.build(core, t.ws)
+    scores = lambda vals: [(v - 1) * 25 for v in vals]  # noqa: E731
+    expected = _welch_verdict(scores(latest), scores(middle * 6))
+    assert expected == "up"
+    assert _welch_verdict(scores(latest), scores(middle * 6 + oldest)) == "no clear change"
+    assert _theme(s, theme).baseline_change == expected
+    assert _theme(s, theme).baseline_items == 1
+    fav = lambda vals: sum(v >= 4 for v in vals)  # noqa: E731
+    assert _item(s, a).baseline_change == _newcombe_verdict(fav(latest), 30, fav(middle * 6), 180)
 
 
 def test_a_reworded_item_never_trends_with_its_old_wording(core, fake):
@@ -229,29 +308,171 @@ def test_a_reworded_item_never_trends_with_its_old_wording(core, fake):
         new_version(s, item, "A new wording of the question", None, core.clock.now())
     t.round({agree: [5] * 30})
     s = summary.build(core, t.ws)
-    it = next(i for i in s.items if i.info.key == agree)
-    assert it.info.text == "A new wording of the question"
+    it = _item(s, agree)
+    assert it.info.text == "A new wording of the question" and it.info.version == 2
     assert it.change == "too few answers to tell"  # nothing to compare with: old wording excluded
-    theme = next(x for x in s.themes if x.theme == it.info.theme)
+    theme = _theme(s, it.info.theme)
     assert theme.compared_items == 0 and theme.change == "too few answers to tell"
+    assert not s.changes
 
 
-@given(st.lists(st.integers(min_value=0, max_value=40), min_size=2, max_size=9))
-def test_department_participation_cannot_be_recovered_by_subtraction(counts):
-    k = 5
-    parts = [summary.queries.Participation(1, f"D{i}", None, 40, c) for i, c in enumerate(counts)]
-    rates = summary.department_rates(parts, [1], k)
-    shown = {d.department: d.responded for d in rates if d.responded is not None}
-    hidden = [d for d in rates if d.responded is None]
-    total = sum(counts)
-    # what an attacker can work out: the hidden groups' sum
-    hidden_sum = total - sum(shown.values())
+# --------------------------------------------------------------------------- anonymity
+
+
+def test_a_theme_never_pools_an_item_whose_own_figure_is_hidden(core, fake):
+    t = Trust(core, fake)
+    theme = "quality-strategy"
+    a, b = _keys(core, t.ws, "agree5", n=2, theme=theme)
+    t.round({a: [4, 5, 3] * 10, b: [1, 1, 1]})
+    s = summary.build(core, t.ws)
+    assert _item(s, b).display == "fewer than 5 responses" and _item(s, b).ci is None
+    th = _theme(s, theme)
+    # attacker: theme total minus the shown item's total leaves nothing to learn
+    a_scores = [(v - 1) * 25 for v in [4, 5, 3] * 10]
+    assert th.n == 30 and th.items == 1
+    assert th.n * th.score - sum(a_scores) == pytest.approx(0.0)
+
+
+def _attack(cells: dict, total: int, k: int) -> None:
+    """What a reader can do with a breakdown and its total: every shown cell has >= k, and the
+    hidden cells are none, or at least two whose sum (total minus the shown ones) is >= k."""
+    shown = {g: n for g, n in cells.items() if n is not None}
+    hidden = [g for g, n in cells.items() if n is None]
+    assert all(n >= k for n in shown.values())
+    residual = total - sum(shown.values())
+    if hidden and len(hidden) < len(cells):
+        assert residual >= k and len(hidden) >= 2
+    elif hidden:  # everything held back: the reader knows only the total
+        assert residual == total
+    else:
+        assert residual == 0
+
+
+def _parse(text: str) -> int | None:
+    return None if text.startswith("fewer than") else int(text.split(" of ")[0])
+
+
+segments = st.tuples(
+    st.sampled_from(["Surgery", "Medicine", "ED", "Radiology", None]),
+    st.sampled_from(["consultant", "resident", "sas", None]),
+    st.integers(min_value=0, max_value=14),
+)
+
+
+@given(st.lists(segments, min_size=1, max_size=14), st.sampled_from([3, 5, 7]))
+@example([("Surgery", "consultant", 10), (None, "consultant", 2)], 5)  # doctors with no department
+@example([("Surgery", "consultant", 10), ("ED", "resident", 2), ("ED", "consultant", 9)], 5)
+@example([("ED", "consultant", 12), ("ED", "resident", 5), ("Surgery", "resident", 2)], 5)
+@settings(max_examples=300)
+def test_participation_figures_cannot_be_recovered_by_subtraction(rows, k):
+    parts, cross = [], {}
+    for dept, grade, responded in rows:
+        if (dept, grade) in cross:
+            continue
+        cross[(dept, grade)] = responded
+        parts.append(summary.queries.Participation(1, dept, grade, responded + 3, responded))
+    s = summary.Summary("p", None, k)
+    if not summary._fill_participation(s, parts, [1], None, k):
+        assert s.respondents < k and not s.departments and not s.grades
+        return
+    total = sum(cross.values())
+    assert s.respondents == total >= k
+    depts = {d.department: d.responded for d in s.departments}
+    _attack(depts, total, k)
+    for d in s.departments:  # a suppressed cell reads the k label and gives away nothing else
+        if not d.shown:
+            assert d.invited is None and d.rate is None
+    grades = {g: _parse(v) for g, v in s.grades.items()}
+    if grades:
+        _attack(grades, total, k)
+    # Outside knowledge "department D is all one grade" must not isolate a small group: for
+    # every derivable department group inside a derivable grade group, the difference is 0 or >= k.
+    if grades and not s.cross:
+        dept_key = {d.department: (None if not d.recorded else d.department) for d in s.departments}
+        grade_key = {v: k_ for k_, v in summary.GRADE_LABELS.items()} | {summary.NO_GRADE: None}
+        d_groups = _derivable({dept_key[d]: n for d, n in depts.items()}, total)
+        g_groups = _derivable({grade_key[g]: n for g, n in grades.items()}, total)
+        for dg in d_groups:
+            for gg in g_groups:
+                inside = sum(n for (d, g), n in cross.items() if d in dg and g in gg)
+                n_d = sum(n for (d, _), n in cross.items() if d in dg)
+                n_g = sum(n for (_, g), n in cross.items() if g in gg)
+                if inside == n_d:
+                    assert n_g - n_d == 0 or n_g - n_d >= k
+                if inside == n_g:
+                    assert n_d - n_g == 0 or n_d - n_g >= k
+    for line in s.cross:  # the full cross appears only with every cell >= k
+        assert int(line.rsplit(": ", 1)[1].split(" of ")[0]) >= k
+
+
+def _derivable(cells: dict, total: int) -> list[frozenset]:
+    """Groups a reader can compute: each shown cell, the hidden ones pooled, and complements."""
+    everything = frozenset(cells)
+    hidden = frozenset(g for g, n in cells.items() if n is None)
+    groups = {frozenset([g]) for g in everything - hidden}
     if hidden:
-        assert len(hidden) >= 2 or len(hidden) == len(rates)
-        assert hidden_sum >= k or len(hidden) == len(rates)
-    for d in rates:
-        if d.responded is not None:
-            assert d.responded >= k
+        groups.add(hidden)
+    groups |= {everything - g for g in groups}
+    return [g for g in groups if g]
+
+
+@given(
+    st.dictionaries(st.integers(1, 6), st.integers(0, 30), min_size=1, max_size=6),
+    st.integers(0, 12),
+    st.sampled_from([3, 5]),
+)
+@example({1: 10}, 1, 5)  # one department and a few answers with no department recorded
+@example({1: 10, 2: 2}, 0, 5)
+@example({1: 10, 2: 9, 3: 1}, 2, 3)
+@settings(max_examples=300)
+def test_a_department_view_and_the_trust_view_together_reveal_no_small_group(cells, rest, k):
+    """Trust figure minus department figure is the rest of the trust: 0 or at least k people."""
+    trust_n = sum(cells.values()) + rest
+    trust = {1: {7: ItemStatsFactory.of(trust_n)}}
+    segs = [summary.queries.SegmentStats(d, ItemStatsFactory.of(n)) for d, n in cells.items()]
+    for dept in cells:
+        view = summary._department_cells(trust, segs, dept, k)
+        if 7 in view.get(1, {}):
+            mine = view[1][7].n
+            assert mine >= k
+            assert trust_n - mine == 0 or trust_n - mine >= k
+
+
+class ItemStatsFactory:
+    @staticmethod
+    def of(n: int):
+        return summary.ItemStats(1, 7, n, 3 * n, 9 * n, n // 2, n // 4)
+
+
+def test_department_view_only_for_a_department_that_meets_the_minimum(core, fake):
+    t = Trust(core, fake)
+    agree = _keys(core, t.ws, "agree5")[0]
+    parts = [("Big", None, 30, 20), ("Tiny", None, 4, 3), ("Other", None, 30, 12)]
+    t.round(
+        {"headline-engagement": [7] * 5},
+        participation=parts,
+        dept_answers={
+            ("headline-engagement", "Big"): [8, 7, 6, 9, 8, 7, 6, 8, 7, 7, 8, 6],
+            ("headline-engagement", "Other"): [5, 6, 5, 4, 6, 5],
+            (agree, "Big"): [5, 4, 4, 5, 3, 4, 4, 5, 2, 4],
+        },
+    )
+    tiny = summary.build(core, t.ws, "Tiny")
+    assert tiny.suppressed_reason and "not shown" in tiny.suppressed_reason
+    assert tiny.headline is None and not tiny.items
+    big = summary.build(core, t.ws, "Big")
+    assert big.suppressed_reason is None
+    assert big.respondents == 20 and big.invited == 30
+    head = [8, 7, 6, 9, 8, 7, 6, 8, 7, 7, 8, 6]
+    assert big.headline.mean == pytest.approx(sum(head) / len(head))
+    # the agree item: Big answered 10 of the trust's 10, so trust - Big is 0 people: fine
+    assert _item(big, agree).display == "80% favourable"
+    # the trust summary lists Tiny under the k label, never its numbers
+    whole = summary.build(core, t.ws)
+    rates = {d.department: d for d in whole.departments}
+    assert rates["Tiny"].responded is None and rates["Tiny"].invited is None
+    text = str(summary_blocks(whole, "x"))
+    assert "Tiny: fewer than 5 responses" in text and "of 4" not in text
 
 
 def test_too_few_respondents_shows_no_figures(core, fake):
@@ -260,7 +481,54 @@ def test_too_few_respondents_shows_no_figures(core, fake):
     s = summary.build(core, t.ws)
     assert s.suppressed_reason and s.headline is None and not s.items
     text = str(summary_blocks(s, "x"))
-    assert "9" not in text.replace("fewer than", "")
+    assert "9" not in text.replace("fewer than", "") and "Fewer than 5 people" in text
+
+
+def test_no_closed_round_yet_is_said_kindly(core, fake):
+    ws = ensure_team(core, fake.team_id)
+    s = summary.build(core, ws)
+    assert s.period is None and "No pulse has closed yet" in s.suppressed_reason
+    blocks = summary_blocks(s, "Medical engagement pulse")
+    assert validate(blocks) == [] and len(blocks) == 2
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from([None, "stable-leadership", "quality-strategy", "devolved-authority"]),
+        st.integers(1, 9),
+        min_size=1,
+    ),
+    st.sampled_from([3, 5]),
+)
+def test_comment_counts_per_theme_are_k_protected_and_the_list_agrees(counts, k):
+    from handlers.reports import OTHER_THEMES, comment_lines
+
+    shown, total = summary.comment_figures(counts, k)
+    assert total == str(sum(counts.values()))
+    label = f"fewer than {k} responses"
+    figures = {t: (None if v == label else int(v)) for t, v in shown.items()}
+    _attack(figures, sum(counts.values()), k)
+    texts = [(1, t, f"c{t}{i}") for t, n in counts.items() for i in range(n)]
+    lines = comment_lines(texts, counts, k)
+    assert len(lines) == len(texts)
+    # a theme listed by name in the comments is one whose count the summary shows
+    for t, v in figures.items():
+        n_listed = sum(f"_{t}_:" in line for line in lines)
+        assert n_listed == (v or 0)
+    hidden = sum(n for t, n in counts.items() if figures[_label(t)] is None)
+    assert sum(f"_{OTHER_THEMES}_:" in line for line in lines) == hidden
+    for theme in counts:
+        if theme and figures[_label(theme)] is None:
+            assert comment_lines(texts, counts, k, theme) is None
+
+
+def _label(theme):
+    from bot.pulses import THEME_LABELS
+
+    return THEME_LABELS.get(theme, theme) if theme else "Other"
+
+
+# --------------------------------------------------------------------------- Block Kit
 
 
 def test_summary_blocks_fit_slack_limits(core, fake):
@@ -268,8 +536,8 @@ def test_summary_blocks_fit_slack_limits(core, fake):
     keys = _keys(core, t.ws, "agree5", n=12)
     rng = random.Random(3)
     parts = [
-        (f"Department {i} with a long name", g, 30, rng.randint(0, 25))
-        for i in range(12)
+        (f"Department {i} with a rather long name for a phone screen", g, 30, rng.randint(0, 25))
+        for i in range(60)
         for g in ("consultant", "resident")
     ]
     for _ in range(3):
@@ -279,19 +547,52 @@ def test_summary_blocks_fit_slack_limits(core, fake):
             participation=parts,
         )
     s = summary.build(core, t.ws)
-    blocks = summary_blocks(s, "Medical engagement pulse · weekly summary", detail=True)
-    assert validate(blocks) == []
-    assert len(blocks) <= 50
+    assert len(s.departments) == 60
+    for detail in (False, True):
+        blocks = summary_blocks(s, "Medical engagement pulse · weekly summary " * 5, detail=detail)
+        assert validate(blocks) == [], validate(blocks)
+        text = str(blocks)
+        assert ("95%:" in text) == detail
+    assert "Show intervals" in str(summary_blocks(s, "x"))
+    assert "…and 20 more" in str(summary_blocks(s, "x"))
 
 
-def test_comments_of_a_period_under_k_respondents_never_appear(core, fake, slack):
-    from storage.models import Comment
+def test_the_block_kit_validator_catches_what_slack_would_refuse():
+    from tests.blockkit import validate_message
 
-    t = Trust(core, fake)
-    rid = t.round({"headline-engagement": [7, 7, 7]}, participation=[(None, None, 30, 3)])
-    with core.db.Session() as s, s.begin():
-        s.add(
-            Comment(workspace_id=t.ws, round_id=rid, theme=None, text="a very identifying remark")
-        )
-    reply = slack.slash("comments", "UADMIN1").json()["text"]
-    assert "a very identifying remark" not in reply and "fewer than 5" in reply
+    ok = {"type": "section", "text": {"type": "mrkdwn", "text": "fine"}}
+    assert validate([ok]) == [] and validate_message("t", [ok]) == []
+    bad = [
+        [ok] * 51,
+        [{"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3001}}],
+        [{"type": "header", "text": {"type": "mrkdwn", "text": "bold"}}],
+        [{"type": "header", "text": {"type": "plain_text", "text": "x" * 151}}],
+        [{"type": "context", "elements": [{"type": "mrkdwn", "text": "a"}] * 11}],
+        [{"type": "section", "fields": [{"type": "mrkdwn", "text": "a"}] * 11}],
+        [{"type": "section"}],
+        [
+            {
+                "type": "actions",
+                "elements": [
+                    {
+                        "type": "button",
+                        "text": {"type": "plain_text", "text": "x" * 76},
+                        "action_id": "a",
+                    }
+                ],
+            }
+        ],
+        [
+            {
+                "type": "actions",
+                "elements": [{"type": "button", "text": {"type": "plain_text", "text": "go"}}],
+            }
+        ],
+        [{"type": "image", "image_url": "https://x"}],
+        [{"type": "section", "text": {"type": "mrkdwn", "text": ""}}],
+        [{"type": "table"}],
+        [{**ok, "block_id": "same"}, {**ok, "block_id": "same"}],
+    ]
+    for blocks in bad:
+        assert validate(blocks), blocks
+    assert validate_message("", [ok])

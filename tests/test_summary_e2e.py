@@ -1,49 +1,83 @@
 """Summaries end to end over HTTP: answered rounds, /pulse summary posting Block Kit and a real PNG
-to the leaders channels, department views, comments and the CSV export."""
+to the leaders channels, "Show intervals", department views, comments, the CSV export in a DM and
+the weekly job on the scheduler."""
 
 from __future__ import annotations
 
 import csv
 import io
-from datetime import timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import matplotlib.image as mpimg
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bot.roster import import_roster
 from bot.scheduler import Scheduler
-from storage.models import Response
+from bot.summary_job import post_due_summaries
+from storage.models import QuestionItem, QuestionVersion
 from tests.blockkit import validate
 from tests.conftest import ADMIN
-from tests.helpers import answer_buttons, doctors, pulse_message, wait_for
+from tests.helpers import answer_buttons, doctors, wait_for
+
+LONDON = ZoneInfo("Europe/London")
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-def _round(core, fake, slack, worker, clock, ids, answering, comment_from=()):
+def answered_round(core, fake, slack, worker, clock, answering, comment_from=()) -> dict:
+    """One full round, quickly: send now, deliver, tap an answer to every question, comment,
+    close. Returns version id -> the values tapped (what the summary must report)."""
     reply = slack.slash("send now", ADMIN)
     wait_for(lambda: fake.response_posts(reply.response_key), what="send now")
     while worker.run_once():
         pass
+    tapped: dict[int, list[int]] = {}
     for i, uid in enumerate(answering):
-        msg = pulse_message(fake, uid) if len(fake.dms_to(uid)) == 1 else _latest(fake, uid)
-        for buttons in answer_buttons(msg):
-            btn = buttons[min(i % len(buttons), len(buttons) - 1)]
-            slack.block_action(uid, btn["action_id"], btn["value"], message=msg.to_api())
+        msg = _latest_pulse(fake, uid)
+        for q, buttons in enumerate(answer_buttons(msg)):
+            btn = buttons[(i + q) % len(buttons)]
+            r = slack.block_action(uid, btn["action_id"], btn["value"], message=msg.to_api())
+            assert r.status == 200
+            _, vid, value = (int(x) for x in btn["value"].split(":"))
+            tapped.setdefault(vid, []).append(value)
         if uid in comment_from:
             rid = msg.blocks[-2]["elements"][0]["value"]
             slack.view_submission(
                 uid,
                 "pulse_comment",
-                {"comment": {"text": f"Comment from someone {i}"}},
+                {"comment": {"text": f"Comment from someone {i} <!channel>"}},
                 private_metadata=rid,
             )
     clock.advance(timedelta(days=6))
-    Scheduler(core, sync_audience=False).tick()
+    Scheduler(core, sync_audience=False).tick()  # closes the round
     clock.advance(timedelta(days=8))
+    return tapped
 
 
-def _latest(fake, uid):
+def _latest_pulse(fake, uid):
     call = fake.dms_to(uid)[-1]
     return fake.message(call.response["channel"], call.response["ts"])
+
+
+def _headline_version(core) -> set[int]:
+    with core.db.Session() as s:
+        return set(
+            s.scalars(
+                select(QuestionVersion.id).join(QuestionItem).where(QuestionItem.headline.is_(True))
+            )
+        )
+
+
+def _posts(fake, channel: str) -> list:
+    return [m for (ch, _), m in fake.messages.items() if ch == channel and m.blocks]
+
+
+def _files(fake, **match) -> list:
+    return [
+        f
+        for f in fake.uploaded_files.values()
+        if f.completed and f.data and all(getattr(f, k) == v for k, v in match.items())
+    ]
 
 
 def test_summary_posts_blocks_and_a_real_png_with_the_right_counts(
@@ -64,78 +98,95 @@ def test_summary_posts_blocks_and_a_real_png_with_the_right_counts(
     )
     slack.slash('leaders <#C0SMALL|small-dept> "department:Tiny"', ADMIN)
 
-    _round(core, fake, slack, worker, clock, ids, ids[:18])
-    _round(core, fake, slack, worker, clock, ids, ids[:20], comment_from=ids[:6])
+    answered_round(core, fake, slack, worker, clock, ids[:18])
+    tapped = answered_round(core, fake, slack, worker, clock, ids[:20], comment_from=ids[:6])
 
     refused = slack.slash("summary", "UREADER")
     assert "admins and leaders" in refused.json()["text"]
     reply = slack.slash("summary", ADMIN)
     assert "Building" in reply.json()["text"]
-    wait_for(lambda: fake.response_posts(reply.response_key), timeout=30, what="summary posted")
-    posts = [m for (ch, _), m in fake.messages.items() if ch == "C0LEADERS" and m.blocks]
-    assert len(posts) == 1
-    blocks = posts[0].blocks
-    assert validate(blocks) == []
-    text = str(blocks)
+    done = wait_for(lambda: fake.response_posts(reply.response_key), timeout=30, what="posted")
+    assert "Summary posted to <#C0LEADERS>" in done[0].body["text"]
+
+    (post,) = _posts(fake, "C0LEADERS")
+    assert validate(post.blocks) == []
+    text = str(post.blocks)
     assert "20 of 24 doctors responded (83%)" in text
-    with core.db.Session() as s:
-        n_head = s.scalar(select(func.count()).select_from(Response))
-    assert n_head > 0
-    png = [f for f in fake.uploaded_files.values() if f.channel == "C0LEADERS"]
-    assert len(png) == 1 and png[0].data.startswith(b"\x89PNG\r\n\x1a\n")
-    image = mpimg.imread(io.BytesIO(png[0].data), format="png")
-    assert image.shape[0] > 600 and image.shape[1] > 600
+    (head_vid,) = _headline_version(core) & set(tapped)
+    values = tapped[head_vid]
+    assert len(values) == 20
+    assert f"Headline engagement: {sum(values) / len(values):.1f} / 10" in text
+    # Tiny (3 doctors) and, to protect it, Medicine read the k label: no count of either
+    assert "Tiny: fewer than 5 responses" in text and "of 3" not in text
+    assert "Comments this period: 6" in text
 
-    # The 3-doctor department's own channel gets a refusal to show figures, never numbers.
-    small = [m for (ch, _), m in fake.messages.items() if ch == "C0SMALL" and m.blocks]
-    assert len(small) == 1 and "Fewer than 5 people responded" in str(small[0].blocks)
-    assert not [f for f in fake.uploaded_files.values() if f.channel == "C0SMALL"]
+    (png,) = _files(fake, channel="C0LEADERS")
+    assert png.data.startswith(PNG_MAGIC) and png.filename.endswith(".png")
+    image = mpimg.imread(io.BytesIO(png.data), format="png")
+    assert image.shape[1] >= 800 and image.shape[0] >= 600
 
-    # Comments: six, in random order, no dates finer than the period.
-    c = slack.slash("comments", ADMIN)
-    body = c.json()["text"]
+    # The 3-doctor department's own channel gets a reason, never numbers, and no chart.
+    (small,) = _posts(fake, "C0SMALL")
+    assert "not shown" in str(small.blocks) and "/ 10" not in str(small.blocks)
+    assert not _files(fake, channel="C0SMALL")
+
+    # "Show intervals" on the posted summary: an ephemeral reply with the 95% intervals.
+    button = next(e for b in post.blocks if b["type"] == "actions" for e in b["elements"])
+    click = slack.block_action(ADMIN, button["action_id"], button["value"], message=post.to_api())
+    shown = wait_for(lambda: fake.response_posts(click.response_key), what="intervals")
+    assert shown[0].body["response_type"] == "ephemeral"
+    assert "95% interval" in str(shown[0].body["blocks"])
+    assert validate(shown[0].body["blocks"]) == []
+    nosy = slack.block_action(
+        "UREADER", button["action_id"], button["value"], message=post.to_api()
+    )
+    refusal = wait_for(lambda: fake.response_posts(nosy.response_key), what="refusal")
+    assert "95%" not in str(refusal[0].body)
+
+    # Comments: six, escaped, with no date finer than the period.
+    body = slack.slash("comments", ADMIN).json()["text"]
     assert "6 anonymous comments" in body and body.count("Comment from someone") == 6
+    assert "<!channel>" not in body and "&lt;!channel&gt;" in body
     assert "period from" in body
     assert "there is no theme" in slack.slash("comments nonsense", ADMIN).json()["text"]
 
     # Export: a CSV in the admin's DM, with no figure under k.
     e = slack.slash("export", ADMIN)
-    wait_for(
-        lambda: [f for f in fake.uploaded_files.values() if f.filename == "medpulse-export.csv"],
-        what="export",
-    )
-    data = next(
-        f for f in fake.uploaded_files.values() if f.filename == "medpulse-export.csv"
-    ).data.decode()
-    rows = list(csv.DictReader(io.StringIO(data)))
+    assert e.status == 200
+    (upload,) = wait_for(lambda: _files(fake, filename="medpulse-export.csv"), what="export")
+    assert upload.channel.startswith("D")
+    rows = list(csv.DictReader(io.StringIO(upload.data.decode())))
     assert rows and {"period", "theme", "item", "department", "grade", "n", "score"} <= set(rows[0])
     for row in rows:
         assert row["n"] == "fewer than 5 responses" or int(row["n"]) >= 5
         if row["department"] == "Tiny":
-            assert row["score"] == ""
-    assert e.status == 200
+            assert row["score"] == "" and row["n"] == "fewer than 5 responses"
 
 
-def test_weekly_job_posts_once_on_monday_morning(core, fake, slack, worker, clock):
-    ids = doctors(fake, 10)
+def test_weekly_job_posts_once_per_channel_on_monday_morning(core, fake, slack, worker, clock):
+    ids = doctors(fake, 12)
     fake.add_channel("C0LEADERS", "leadership", members=[ADMIN])
     r = slack.slash("audience <#C0DOCTORS|doctors>", ADMIN)
     wait_for(lambda: fake.response_posts(r.response_key))
     slack.slash("leaders <#C0LEADERS|leadership>", ADMIN)
-    _round(core, fake, slack, worker, clock, ids, ids[:9])
-    from datetime import datetime
-    from zoneinfo import ZoneInfo
-
-    london = ZoneInfo("Europe/London")
-    sched = Scheduler(
-        core,
-        sync_audience=False,
-        on_summary=__import__("bot.summary_job", fromlist=["x"]).post_due_summaries,
-    )
-    clock.set(datetime(2026, 12, 14, 7, 59, tzinfo=london))  # a Monday
+    sched = Scheduler(core, sync_audience=False, on_summary=post_due_summaries)
+    clock.set(datetime(2026, 11, 30, 8, 30, tzinfo=LONDON))  # a Monday, but nothing closed yet
     assert sched.tick().summaries == 0
-    clock.set(datetime(2026, 12, 14, 8, 0, tzinfo=london))
+    answered_round(core, fake, slack, worker, clock, ids[:10])
+
+    clock.set(datetime(2026, 12, 14, 7, 59, tzinfo=LONDON))  # a Monday
+    assert sched.tick().summaries == 0
+    clock.set(datetime(2026, 12, 14, 8, 0, tzinfo=LONDON))
     assert sched.tick().summaries == 1
-    clock.set(datetime(2026, 12, 14, 9, 0, tzinfo=london))
+    clock.set(datetime(2026, 12, 14, 9, 0, tzinfo=LONDON))
     assert sched.tick().summaries == 0  # once a week per channel
-    assert len([m for (ch, _), m in fake.messages.items() if ch == "C0LEADERS" and m.blocks]) == 1
+    assert len(_posts(fake, "C0LEADERS")) == 1
+    assert len(_files(fake, channel="C0LEADERS")) == 1
+
+    # The scheduler was down all of the next Monday: Tuesday morning still posts that week's.
+    clock.set(datetime(2026, 12, 22, 9, 0, tzinfo=LONDON))
+    assert sched.tick().summaries == 1
+    # ...but a week-old summary is not posted on a Thursday.
+    clock.set(datetime(2027, 1, 7, 9, 0, tzinfo=LONDON))
+    assert sched.tick().summaries == 0
+    assert len(_posts(fake, "C0LEADERS")) == 2
