@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 
 from bot import audit
 from bot.core import Core
-from storage.models import GRADES, Department, LeaderAction, Participant, Workspace
+from storage.models import GRADES, Department, LeaderAction, Participant, Round, Workspace
 
 MAX_TEXT = 300
 
@@ -93,10 +93,15 @@ def themes_with_actions(core: Core, workspace_id: int) -> set[str]:
         )
 
 
-def note_for(core: Core, team_id: str, user_id: str) -> tuple[int, str] | None:
+def note_for(
+    core: Core, team_id: str, user_id: str, round_id: int | None = None
+) -> tuple[int, str] | None:
     """The newest action in this doctor's scope not yet shown to them: (id, text).
 
-    The delivery worker marks it shown (``mark_shown``) only once the DM carrying it is sent.
+    Only actions recorded since the audience's previous pulse (the round before ``round_id``)
+    count, so a newcomer is not greeted with old news; ``last_action_id`` on the participant
+    (identity side, never beside an answer) keeps each action to one showing per person. The
+    delivery worker marks it shown (``mark_shown``) only once the DM carrying it is sent.
     """
     with core.db.Session() as s:
         p = s.execute(
@@ -106,7 +111,7 @@ def note_for(core: Core, team_id: str, user_id: str) -> tuple[int, str] | None:
         ).scalar()
         if p is None:
             return None
-        action = s.scalar(
+        q = (
             select(LeaderAction)
             .where(
                 LeaderAction.workspace_id == p.workspace_id,
@@ -117,10 +122,28 @@ def note_for(core: Core, team_id: str, user_id: str) -> tuple[int, str] | None:
                 ),
                 or_(LeaderAction.grade.is_(None), LeaderAction.grade == p.grade),
             )
-            .order_by(LeaderAction.id.desc())
+            .order_by(LeaderAction.created_at.desc(), LeaderAction.id.desc())
             .limit(1)
         )
+        since = _previous_pulse(s, round_id) if round_id is not None else None
+        if since is not None:
+            q = q.where(LeaderAction.created_at >= since)
+        action = s.scalar(q)
         return (action.id, action.text) if action else None
+
+
+def _previous_pulse(s, round_id: int):
+    """When the audience's pulse before this one began; None for an audience's first pulse."""
+    current = s.get(Round, round_id)
+    if current is None:
+        return None
+    return s.scalar(
+        select(func.max(Round.created_at)).where(
+            Round.audience_id == current.audience_id,
+            Round.id != current.id,
+            Round.created_at <= current.created_at,
+        )
+    )
 
 
 def mark_shown(s, participant_id: int, action_id: int) -> None:

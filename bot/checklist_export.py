@@ -1,103 +1,118 @@
 """The checklist workshop page: one landscape PNG with the 14 questions, leaders' ratings, doctors'
-scores with intervals, and the gaps, ready for a board or a workshop."""
+scores with intervals, and the gaps, ready for a board or a workshop.
+
+Drawing is split from the data (``draw_page`` takes plain rows) so the page can be checked with
+any mix of rated, unrated and suppressed questions without running pulses first.
+"""
 
 from __future__ import annotations
 
 import io
 import textwrap
+from datetime import datetime
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.transforms import blended_transform_factory  # noqa: E402
 
 from bot import checklist, gap  # noqa: E402
 from bot.core import Core  # noqa: E402
 from storage import anonymity  # noqa: E402
 
-INK, MUTED, LEAD, DOC, FLAG = "#1f2933", "#7b8794", "#b45309", "#0b4f6c", "#b91c1c"
+INK, MUTED, LEAD, DOC, FLAG = "#1f2933", "#616e7c", "#b45309", "#0b4f6c", "#b91c1c"
+#: Where the three figure columns sit, in figure coordinates (right of the chart).
+COLUMNS = {"Leaders": 0.795, "Doctors (95% CI)": 0.875, "Gap": 0.955}
 
 
 def page_png(core: Core, workspace_id: int, team_name: str) -> bytes:
-    rows = gap.rows(core, workspace_id)
+    """The page for one workspace, as of now."""
     view = checklist.leadership_view(core, workspace_id)
+    return draw_page(
+        gap.rows(core, workspace_id), view, core.k, team_name, core.clock.now(), gap.WINDOW
+    )
+
+
+def draw_page(
+    rows: list[gap.GapRow],
+    view: checklist.LeadershipView,
+    k: int,
+    team_name: str,
+    when: datetime,
+    window: int,
+) -> bytes:
     fig = plt.figure(figsize=(16.5, 11.7))  # A4 landscape proportions, large enough to print
-    ax = fig.add_axes((0.43, 0.1, 0.44, 0.78))
+    ax = fig.add_axes((0.41, 0.15, 0.35, 0.73))
     for y, r in enumerate(reversed(rows)):
-        _row(fig, ax, y, r, core.k)
-    ax.set_ylim(-0.7, len(rows) - 0.3)
-    ax.set_xlim(0, 102)
+        _row(fig, ax, y, r, k)
+    top = len(rows) - 0.3
+    ax.set_ylim(-0.7, top)
+    ax.set_xlim(0, 100)
     ax.set_yticks([])
     ax.set_xticks([0, 25, 50, 75, 100])
-    ax.grid(axis="x", color="#e4e7eb")
+    ax.tick_params(labelsize=11, colors=INK)
+    ax.grid(axis="x", color="#e4e7eb", zorder=0)
     ax.spines[["top", "right", "left"]].set_visible(False)
-    ax.set_xlabel(
-        "0–100: leaders' rating (1 not in place → 5 embedded) and doctors' pulse score",
-        color=MUTED,
-        fontsize=11,
-    )
-    date = core.clock.now().strftime("%-d %B %Y")
-    fig.text(
-        0.02,
-        0.955,
-        "Medical engagement checklist: how leaders and doctors see it",
-        fontsize=20,
-        color=INK,
-        weight="bold",
-    )
-    sub = (
-        f"{team_name} · {date} · leaders' view {view.cycle or 'not yet rated'} "
-        f"({view.leaders} leader{'s' if view.leaders != 1 else ''}) · "
-        f"doctors over the last {gap.WINDOW} pulses · groups under {core.k} not shown"
-    )
-    fig.text(0.02, 0.925, sub, fontsize=12, color=MUTED)
-    handles = [
-        plt.Line2D([], [], marker="D", ls="", color=LEAD, ms=9, label="Leaders (team average)"),
-        plt.Line2D([], [], marker="o", ls="-", color=DOC, ms=8, label="Doctors, with 95% interval"),
-        plt.Line2D(
-            [], [], ls="", marker="s", color=FLAG, ms=8, label="Gap beyond the doctors' interval"
-        ),
-    ]
-    fig.legend(
-        handles=handles,
-        loc="lower left",
-        bbox_to_anchor=(0.02, 0.015),
-        ncol=3,
-        frameon=False,
-        fontsize=11,
-    )
+    ax.set_xlabel("Score on a 0–100 scale", color=INK, fontsize=12)
+    header = blended_transform_factory(fig.transFigure, ax.transData)
+    for name, x in COLUMNS.items():
+        ax.text(x, top, name, transform=header, ha="center", va="bottom", fontsize=11.5,
+                weight="bold", color=INK, clip_on=False)  # fmt: skip
+    _titles(fig, view, k, team_name, when, window)
+    _legend(fig)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100)
     plt.close(fig)
     return buf.getvalue()
 
 
+def _titles(fig, view, k: int, team_name: str, when: datetime, window: int) -> None:
+    fig.text(0.02, 0.955, "Medical engagement checklist: how leaders and doctors see it",
+             fontsize=21, color=INK, weight="bold")  # fmt: skip
+    leaders = f"{view.leaders} leader{'s' if view.leaders != 1 else ''}"
+    sub = (
+        f"{team_name} · {when:%-d %B %Y} · leaders' self-assessment {view.cycle or 'not yet done'}"
+        f" ({leaders}) · doctors' anonymous pulse answers over the last {window} pulses"
+    )
+    fig.text(0.02, 0.925, sub, fontsize=12.5, color=MUTED)
+
+
+def _legend(fig) -> None:
+    handles = [
+        plt.Line2D([], [], marker="D", ls="", color=LEAD, ms=9, label="Leaders (team average)"),
+        plt.Line2D([], [], marker="o", ls="-", color=DOC, ms=8, label="Doctors, with 95% interval"),
+        plt.Line2D([], [], ls="-", color=FLAG, lw=1.5, label="Gap beyond the doctors' interval"),
+    ]
+    fig.legend(handles=handles, loc="lower left", bbox_to_anchor=(0.02, 0.06), ncol=3,
+               frameon=False, fontsize=11.5)  # fmt: skip
+    scale = (
+        "The 0–100 scale: leaders' rating 1 (not in place) = 0 … 5 (embedded) = 100. Doctors: "
+        "strongly disagree = 0 … strongly agree = 100 (0–10 answers ×10; yes = 100, no = 0), "
+        "reverse-worded items flipped. Gap = leaders − doctors, shown only when the leaders' "
+        "figure is outside the doctors' interval."
+    )
+    fig.text(0.02, 0.015, textwrap.fill(scale, 190), fontsize=10.5, color=MUTED)
+
+
 def _row(fig, ax, y: int, r: gap.GapRow, k: int) -> None:
-    label = textwrap.fill(f"{_short(r.ref)}  {r.question}", 62)
-    ax.text(-2, y, label, ha="right", va="center", fontsize=10.5, color=INK, transform=ax.transData)
+    label = textwrap.fill(f"{_short(r.ref)}  {r.question}", 64)
+    ax.text(-2, y, label, ha="right", va="center", fontsize=11, color=INK, clip_on=False)
+    if r.leaders is not None and r.doctors is not None:
+        ax.plot([r.leaders, r.doctors], [y, y], color=FLAG if r.flagged else MUTED, zorder=1,
+                lw=1.5 if r.flagged else 1, ls="-" if r.flagged else ":")  # fmt: skip
     if r.doctors is not None:
         if r.doctors_ci:
-            ax.plot(r.doctors_ci, [y, y], color=DOC, lw=2.5, alpha=0.6)
-        ax.plot([r.doctors], [y], "o", color=DOC, ms=9)
+            ax.plot(r.doctors_ci, [y, y], color="#8fb3c4", lw=3.5, zorder=2)
+        ax.plot([r.doctors], [y], "o", color=DOC, ms=9, zorder=3)
     if r.leaders is not None:
-        ax.plot([r.leaders], [y], "D", color=LEAD, ms=9)
-    if r.leaders is not None and r.doctors is not None:
-        ax.plot(
-            [r.leaders, r.doctors],
-            [y, y],
-            color=FLAG if r.flagged else MUTED,
-            lw=1,
-            ls=":" if not r.flagged else "-",
-        )
-    ax.text(
-        102,
-        y,
-        _figures(r, k),
-        va="center",
-        fontsize=10.5,
-        color=FLAG if r.flagged else INK,
-        clip_on=False,
-    )
+        ax.plot([r.leaders], [y], "D", color=LEAD, ms=9, zorder=4, clip_on=False)
+    cells = dict(zip(COLUMNS, _cells(r, k), strict=True))
+    row_t = blended_transform_factory(fig.transFigure, ax.transData)
+    for name, x in COLUMNS.items():
+        color = FLAG if r.flagged and name == "Gap" else INK
+        ax.text(x, y, cells[name], transform=row_t, ha="center", va="center", fontsize=11,
+                color=color, weight="bold" if color == FLAG else "normal", clip_on=False)  # fmt: skip
 
 
 def _short(ref: str) -> str:
@@ -105,12 +120,17 @@ def _short(ref: str) -> str:
     return f"{'O' if group == 'organisations' else 'L'}{n}"
 
 
-def _figures(r: gap.GapRow, k: int) -> str:
-    lead = f"{r.leaders:.0f}" if r.leaders is not None else "–"
-    doc = (
-        f"{r.doctors:.0f}"
-        if r.doctors is not None
-        else (anonymity.k_label(k) if r.n else "not asked")
-    )
-    gap_txt = f"  gap {r.gap:+.0f}" if r.flagged else ""
-    return f"L {lead} · D {doc}{gap_txt}"
+def _cells(r: gap.GapRow, k: int) -> tuple[str, str, str]:
+    """Leaders, doctors and gap as text; a small doctors' group reads as the k label, never a number."""
+    lead = f"{r.leaders:.0f}" if r.leaders is not None else "not rated"
+    if r.doctors is None:
+        doc = textwrap.fill(anonymity.k_label(k), 14) if r.n else "not asked yet"
+    elif r.doctors_ci:
+        doc = f"{r.doctors:.0f} ({r.doctors_ci[0]:.0f}–{r.doctors_ci[1]:.0f})"
+    else:
+        doc = f"{r.doctors:.0f}"
+    if r.gap is None:
+        gap_txt = "–"
+    else:
+        gap_txt = f"{r.gap:+.0f}" if r.flagged else "within"
+    return lead, doc, gap_txt

@@ -280,7 +280,7 @@ class DeliveryWorker:
 
     def _latest_action(self, info: dict) -> str | None:
         """ "You said, we did": the newest action for this doctor, on their pulse (not reminders)."""
-        found = actions_log.note_for(self.core, info["team"], info["user"])
+        found = actions_log.note_for(self.core, info["team"], info["user"], info["round_id"])
         if found is None:
             return None
         info["action_id"], text = found

@@ -26,29 +26,40 @@ class GapRow:
     raters: int
     doctors: float | None  # None: no answers, or fewer than k
     doctors_ci: tuple[float, float] | None
-    n: int
+    n: int  # answers behind the doctors' figure (all answers, when it is withheld)
     gap: float | None
     flagged: bool
 
 
-def doctors_by_ref(core: Core, workspace_id: int) -> dict[str, stats.Mean]:
-    """Pooled 0-100 means per checklist reference over the latest closed periods, from SQL sums."""
+def doctors_by_ref(core: Core, workspace_id: int) -> tuple[dict[str, stats.Mean], dict[str, int]]:
+    """Pooled 0-100 means per checklist reference over the latest closed periods, from SQL sums,
+    and how many answers each reference had in all (to tell "too few" from "not asked").
+
+    Only (round, item version) groups that reach k enter the pool: the summary hides smaller
+    ones, and pooling them with shown groups would let a reader recover them by subtraction.
+    Each pooled group is at least k different people, so the pool is too.
+    """
     with core.db.Session() as s:
         periods = queries.closed_periods(s, workspace_id, WINDOW)
         per_item = queries.item_stats(s, [p.round_id for p in periods])
         infos = queries.versions(s, {st.version_id for st in per_item})
     parts: dict[str, list[stats.Mean]] = {}
+    answers: dict[str, int] = {}
     for st in per_item:
         info = infos[st.version_id]
-        if info.source.startswith("checklist:"):
-            parts.setdefault(info.source, []).append(on_0_100(info, st))
-    return {ref: stats.pool_means(ms) for ref, ms in parts.items()}
+        if not info.source.startswith("checklist:"):
+            continue
+        answers[info.source] = answers.get(info.source, 0) + st.n
+        shown = anonymity.protect(st, st.n, core.k)
+        if not isinstance(shown, anonymity.Suppressed):
+            parts.setdefault(info.source, []).append(on_0_100(info, shown))
+    return {ref: stats.pool_means(ms) for ref, ms in parts.items()}, answers
 
 
 def rows(core: Core, workspace_id: int) -> list[GapRow]:
     k = core.k
     view = checklist.leadership_view(core, workspace_id)
-    doctors = doctors_by_ref(core, workspace_id)
+    doctors, answers = doctors_by_ref(core, workspace_id)
     out = []
     for ref, question in checklist.QUESTIONS.items():
         lead = view.score.get(ref)
@@ -67,7 +78,7 @@ def rows(core: Core, workspace_id: int) -> list[GapRow]:
                 view.raters.get(ref, 0),
                 doc,
                 ci_t,
-                mean.n if mean else 0,
+                mean.n if visible else answers.get(ref, 0),
                 gap,
                 flagged,
             )

@@ -228,7 +228,8 @@ def _gap(ctx: Ctx) -> None:
     head = (
         f"*Perception gap* · leaders' view {view.cycle or '(no checklist yet: `/pulse checklist`)'} "
         f"from {view.leaders} leader(s); doctors over the last {gap.WINDOW} pulses; 0–100. "
-        "A gap is flagged only where the leaders' figure is outside the doctors' 95% interval."
+        "A gap is flagged only where the leaders' figure is outside the doctors' 95% interval. "
+        "`/pulse checklist export` draws it as a one-page chart."
     )
     ctx.say_long([head, *(gap.gap_line(r, ctx.core.k) for r in rows)])
 
@@ -251,4 +252,6 @@ def _action(ctx: Ctx) -> None:
                 .order_by(Department.name)
             )
         )
+    if not ctx.trigger_id:
+        raise UsageError("open the form from a /pulse command in Slack")
     ctx.core.gateway(ctx.team).open_view(ctx.trigger_id, action_modal(depts))
