@@ -11,7 +11,7 @@ import logging
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot import charts, summary
@@ -161,6 +161,8 @@ def post_due_summaries(core: Core, now: datetime) -> int:
         slot = f"weekly:{due.date().isoformat()}"
         for channel_id, dept_id, department in _leader_channels(core, ws_id):
             key = slot if dept_id is None else f"{slot}:dept{dept_id}"
+            if not _news_since_last_post(core, ws_id, channel_id, key):
+                continue  # fortnightly pulses: the off week would repeat last week's summary
             try:
                 posted += post_summary(core, team_id, channel_id, department, key)
             except Exception:
@@ -168,6 +170,29 @@ def post_due_summaries(core: Core, now: datetime) -> int:
                     "weekly summary to %s failed; will retry on the next tick", channel_id
                 )
     return posted
+
+
+def _news_since_last_post(core: Core, ws_id: int, channel_id: str, key: str) -> bool:
+    """Whether a period has closed since this channel's previous weekly summary."""
+    suffix = key.partition(":dept")[2]
+    with core.db.Session() as s:
+        posts = s.execute(
+            select(SummaryPost.slot_key, SummaryPost.posted_at).where(
+                SummaryPost.workspace_id == ws_id,
+                SummaryPost.channel_id == channel_id,
+                SummaryPost.slot_key.like("weekly:%"),
+                SummaryPost.slot_key != key,
+            )
+        ).all()
+        last = max((at for k, at in posts if k.partition(":dept")[2] == suffix), default=None)
+        if last is None:
+            return True
+        newest = s.scalar(
+            select(func.max(Round.closed_at)).where(
+                Round.workspace_id == ws_id, Round.status == "closed"
+            )
+        )
+    return newest is not None and newest > last
 
 
 def _weekly_slots(core: Core):

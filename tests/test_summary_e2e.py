@@ -183,10 +183,16 @@ def test_weekly_job_posts_once_per_channel_on_monday_morning(core, fake, slack, 
     assert len(_posts(fake, "C0LEADERS")) == 1
     assert len(_files(fake, channel="C0LEADERS")) == 1
 
-    # The scheduler was down all of the next Monday: Tuesday morning still posts that week's.
-    clock.set(datetime(2026, 12, 22, 9, 0, tzinfo=LONDON))
+    # The next Monday no new period has closed (fortnightly pulses): no repeat of the same summary.
+    clock.set(datetime(2026, 12, 21, 8, 30, tzinfo=LONDON))
+    assert sched.tick().summaries == 0
+    # Another round closes; the scheduler is down all of the following Monday: Tuesday morning
+    # still posts that week's summary...
+    clock.set(datetime(2026, 12, 22, 10, 0, tzinfo=LONDON))
+    answered_round(core, fake, slack, worker, clock, ids[:10])
+    clock.set(datetime(2027, 1, 5, 9, 0, tzinfo=LONDON))
     assert sched.tick().summaries == 1
     # ...but a week-old summary is not posted on a Thursday.
-    clock.set(datetime(2027, 1, 7, 9, 0, tzinfo=LONDON))
+    clock.set(datetime(2027, 1, 14, 9, 0, tzinfo=LONDON))
     assert sched.tick().summaries == 0
     assert len(_posts(fake, "C0LEADERS")) == 2
