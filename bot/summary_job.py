@@ -74,7 +74,26 @@ def post_summary(
             gw.upload_png(posted.channel, png, "medpulse-summary.png", title, None)
         except Exception:  # noqa: BLE001 - the numbers are posted; a missing chart must not repost
             log.exception("summary chart upload to %s failed", channel_id)
+        if department is None:
+            _upload_gap_chart(core, gw, ws_id, posted.channel)
     return True
+
+
+def _upload_gap_chart(core: Core, gw, ws_id: int, channel: str) -> None:
+    """The perception-gap chart (the checklist page), once leaders have rated the checklist."""
+    from bot import checklist, checklist_export
+
+    if not checklist.leadership_view(core, ws_id).leaders:
+        return
+    try:
+        with core.db.Session() as s:
+            name = s.get(Workspace, ws_id).name or "This trust"
+        png = checklist_export.page_png(core, ws_id, name)
+        gw.upload_png(
+            channel, png, "medpulse-gap.png", "Where leaders and doctors see it differently", None
+        )
+    except Exception:  # noqa: BLE001 - as for the summary chart: never repost the message
+        log.exception("gap chart upload to %s failed", channel)
 
 
 def _record_ts(core: Core, ws_id: int, channel_id: str, slot_key: str, ts: str) -> None:

@@ -149,6 +149,9 @@ def test_checklist_gap_and_you_said_we_did(core, fake, slack, worker, clock):
     post = next(m for (ch, _), m in fake.messages.items() if ch == "C0LEADERS" and m.blocks)
     assert validate(post.blocks) == []
     assert "Where leaders and doctors see it differently" in str(post.blocks)
+    gap_png = [f for f in fake.uploaded_files.values() if f.filename == "medpulse-gap.png"]
+    assert len(gap_png) == 1 and gap_png[0].channel == "C0LEADERS"
+    assert gap_png[0].data.startswith(b"\x89PNG")
 
     # "You said, we did" for Medicine only: the next pulse opens with it for them alone.
     slack.slash("action", LEADER, trigger_id="trig-action")
