@@ -39,8 +39,8 @@ def _play_round(core, fake, slack, worker):
     from bot.roster import import_roster
 
     ids = doctors(fake, sum(n for _, n in ROSTER))
-    slack.slash("audience <#C0DOCTORS|doctors>", ADMIN)
-    wait_for(lambda: fake.calls_to("users.list"), what="audience sync")
+    reply = slack.slash("audience <#C0DOCTORS|doctors>", ADMIN)
+    wait_for(lambda: fake.response_posts(reply.response_key), what="audience synced")
     report = import_roster(core, fake.team_id, _roster_csv(ids))
     assert report.imported and len(report.matched) == len(ids)
     reply = slack.slash("send now", ADMIN)
