@@ -181,6 +181,7 @@ def _store_question_set(args, items) -> None:
     from pathlib import Path
 
     from bot import question_admin
+    from bot.admin import AdminError
     from bot.runtime import build_core
     from bot.workspaces import ensure_team
 
@@ -189,6 +190,11 @@ def _store_question_set(args, items) -> None:
     core = build_core(settings)
     try:
         team = args.team or _only_team(core)
+        if team is None:
+            raise AdminError(
+                "name the Slack workspace with --team T… (Slack team ID): "
+                "none or several use this database"
+            )
         ensure_team(core, team)
         name = args.set_name or re.sub(r"[^a-z0-9_-]+", "-", Path(args.file).stem.lower()).strip(
             "-"
@@ -201,24 +207,6 @@ def _store_question_set(args, items) -> None:
         f"{result.reworded} reworded (new version), {result.unchanged} unchanged. "
         f"Switch it per audience with `/pulse questions set {result.set_name} on|off`."
     )
-
-
-def _only_team(core) -> str:
-    """The one workspace in the database; with several (or none) the admin must say which."""
-    from sqlalchemy import select
-
-    from bot.admin import AdminError
-    from storage.models import Workspace
-
-    with core.db.Session() as s:
-        teams = list(s.scalars(select(Workspace.team_id)))
-    if len(teams) == 1:
-        return teams[0]
-    if not teams:
-        raise AdminError(
-            "no Slack workspace has used medpulse yet; pass --team T (your Slack team ID)"
-        )
-    raise AdminError(f"several workspaces use this database ({', '.join(teams)}); pass --team T")
 
 
 def cmd_roster(args) -> int:
@@ -282,6 +270,8 @@ def cmd_forget(args) -> int:
 
 
 def _only_team(core) -> str | None:
+    """The one workspace in the database; None when there are none or several, because then
+    guessing could write to the wrong trust and the operator must pass --team."""
     from sqlalchemy import select
 
     from storage.models import Workspace

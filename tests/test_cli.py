@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -40,8 +41,19 @@ def _run(args, tmp_path, **extra):
 def test_help_lists_every_command(tmp_path):
     out = _run(["--help"], tmp_path)
     assert out.returncode == 0
-    for name in ("run", "web", "worker", "migrate", "questions", "roster", "demo", "forget"):
-        assert name in out.stdout
+    commands = (
+        "run",
+        "web",
+        "worker",
+        "migrate",
+        "questions",
+        "roster",
+        "demo",
+        "export",
+        "forget",
+    )
+    listed = {line.split()[0] for line in out.stdout.splitlines() if line.startswith("    ")}
+    assert set(commands) <= listed, out.stdout
 
 
 def test_a_malformed_setting_stops_with_one_line_and_no_traceback(tmp_path):
@@ -59,8 +71,11 @@ def test_a_malformed_setting_stops_with_one_line_and_no_traceback(tmp_path):
 
 def test_run_without_tokens_explains_how_to_connect(tmp_path):
     out = _run(["run", "--no-demo"], tmp_path)
-    assert out.returncode == 0
+    assert out.returncode == 0, out.stderr
+    lines = [ln for ln in out.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 3, lines
     assert "slack-app-manifest.yml" in out.stderr and "Connect Slack" in out.stderr
+    assert not list(tmp_path.iterdir())  # explaining needs no database and runs no demo
 
 
 def test_migrate_creates_a_fresh_sqlite_database(tmp_path):
@@ -83,6 +98,14 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _get(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as r:
+            return r.status
+    except urllib.error.HTTPError as err:
+        return err.code
+
+
 def test_web_serves_health_checks_and_stops_on_sigterm(tmp_path):
     port = _free_port()
     db = f"sqlite:///{tmp_path / 'web.db'}"
@@ -99,14 +122,14 @@ def test_web_serves_health_checks_and_stops_on_sigterm(tmp_path):
     try:
         deadline = time.monotonic() + 30
         status = None
-        while time.monotonic() < deadline:
+        while status is None and time.monotonic() < deadline and proc.poll() is None:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as r:
-                    status = r.status
-                    break
+                status = _get(f"http://127.0.0.1:{port}/healthz")
             except OSError:
                 time.sleep(0.2)
-        assert status == 200
+        assert status == 200, proc.poll()
+        assert _get(f"http://127.0.0.1:{port}/readyz") == 200  # the database is reachable
+        assert _get(f"http://127.0.0.1:{port}/nowhere") == 404
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=15) == 0
     finally:
@@ -131,3 +154,25 @@ def test_export_command_writes_a_csv(tmp_path):
     out = _run(["export", "--out", "x.csv", "--team", "T0001"], tmp_path, DATABASE_URL=db)
     assert out.returncode == 0, out.stderr
     assert (tmp_path / "x.csv").read_text().startswith("period,level,theme,item")
+
+
+TRUST_SET = """\
+set: trust-own
+items:
+  - id: trust-rota-fair
+    text: "The rota in my department is fair to everyone on it."
+    scale: agree5
+    theme: devolved-authority
+    source: custom
+    audience: all
+"""
+
+
+def test_questions_import_with_no_workspace_asks_for_team_instead_of_crashing(tmp_path):
+    (tmp_path / "mine.yaml").write_text(TRUST_SET)
+    db = f"sqlite:///{tmp_path / 'q.db'}"
+    out = _run(["questions", "import", "mine.yaml"], tmp_path, DATABASE_URL=db)
+    assert out.returncode == 1 and "--team" in out.stdout, out.stdout + out.stderr
+    assert "Traceback" not in out.stdout + out.stderr
+    out = _run(["questions", "import", "mine.yaml", "--team", "T0001"], tmp_path, DATABASE_URL=db)
+    assert out.returncode == 0 and "set 'mine' in team T0001: 1 new" in out.stdout, out.stderr

@@ -72,3 +72,19 @@ def test_every_called_method_has_its_scope_and_no_scope_is_spare():
     assert needed <= scopes
     assert scopes == set(BOT_SCOPES)  # the OAuth install asks for exactly the manifest's scopes
     assert scopes <= needed, f"scopes nothing uses: {scopes - needed}"
+
+
+def test_every_url_points_at_a_path_the_web_process_serves():
+    source = (ROOT / "bot" / "runtime.py").read_text()
+    mounted = set(re.findall(r'router\.mount\("([^"]+)"', source))
+    settings = MANIFEST["settings"]
+    urls = [
+        MANIFEST["features"]["slash_commands"][0]["url"],
+        settings["interactivity"]["request_url"],
+        settings["event_subscriptions"]["request_url"],
+        *MANIFEST["oauth_config"]["redirect_urls"],
+    ]
+    for url in urls:
+        assert url.startswith("https://YOUR-HOST/"), url
+        assert "/" + url.split("/", 3)[3] in mounted, url
+    assert MANIFEST["features"]["bot_user"]["display_name"] == "medpulse"

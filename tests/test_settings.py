@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
-from bot.settings import SettingsError, load_settings
+from bot.settings import Settings, SettingsError, load_settings
+
+README = Path(__file__).resolve().parent.parent / "README.md"
 
 CLEAN = [
     "SLACK_BOT_TOKEN",
@@ -19,6 +24,11 @@ CLEAN = [
     "MEDPULSE_TIMEZONE",
     "MEDPULSE_MIN_GROUP",
     "MEDPULSE_ANSWER_KEY",
+    "MEDPULSE_RETENTION_MONTHS",
+    "MEDPULSE_SEND_CONCURRENCY",
+    "MEDPULSE_SPREAD_MINUTES",
+    "MEDPULSE_TICK_SECONDS",
+    "WEB_THREADS",
     "LOG_FORMAT",
 ]
 
@@ -52,6 +62,9 @@ def test_defaults():
         ("SLACK_APP_TOKEN", "xoxb-wrong", "xapp-"),
         ("SLACK_API_URL", "ftp://slack", "http(s) URL"),
         ("LOG_FORMAT", "xml", "text or json"),
+        ("WEB_THREADS", "0", "whole number"),
+        ("MEDPULSE_SEND_CONCURRENCY", "many", "whole number"),
+        ("MEDPULSE_RETENTION_MONTHS", "0", "whole number"),
     ],
 )
 def test_each_malformed_value_is_one_line_naming_the_variable(monkeypatch, name, value, expect):
@@ -71,3 +84,63 @@ def test_dotenv_file_is_read(tmp_path):
 def test_postgres_urls_are_normalised_to_psycopg(monkeypatch):
     monkeypatch.setenv("DATABASE_URL", "postgres://u:p@db/medpulse")
     assert load_settings().database_url == "postgresql+psycopg://u:p@db/medpulse"
+
+
+def test_postgresql_urls_gain_the_psycopg_driver_and_explicit_drivers_are_kept(monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", "postgresql://u@db:5433/medpulse")
+    assert load_settings().database_url == "postgresql+psycopg://u@db:5433/medpulse"
+    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://u@db/medpulse")
+    assert load_settings().database_url == "postgresql+psycopg://u@db/medpulse"
+
+
+def test_environment_wins_over_dotenv(monkeypatch, tmp_path):
+    (tmp_path / ".env").write_text("PORT=4000\n")
+    monkeypatch.setenv("PORT", "5000")
+    assert load_settings().port == 5000
+
+
+def _readme_config_table() -> dict[str, str]:
+    """Variable -> default cell of the README's Configuration table."""
+    section = README.read_text().split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    rows: dict[str, str] = {}
+    for line in section.splitlines():
+        if line.startswith("| `"):
+            names, default = (cell.strip() for cell in line.strip("|").split("|")[:2])
+            rows |= dict.fromkeys(re.findall(r"`([A-Z_]+)`", names), default)
+    return rows
+
+
+def _as_shown(default: object) -> str:
+    if default in (None, ""):
+        return "—"
+    if isinstance(default, float) and default.is_integer():
+        default = int(default)
+    return f"`{default}`"
+
+
+def test_the_readme_configuration_table_matches_the_settings():
+    table = _readme_config_table()
+    fields = {f.alias: f.default for f in Settings.model_fields.values()}
+    assert set(table) == set(fields)
+    for name, default in fields.items():
+        if name == "MEDPULSE_ANSWER_KEY":  # no fixed default: derived at start-up
+            assert default is None and "signing secret" in table[name]
+        else:
+            assert table[name] == _as_shown(default), name
+
+
+def test_env_example_names_every_setting_and_loads_once_uncommented(tmp_path):
+    example = (README.parent / ".env.example").read_text()
+    named = set(re.findall(r"^# ([A-Z_]+)=", example, flags=re.M))
+    assert named == {f.alias for f in Settings.model_fields.values()}
+    # Uncommenting any line that is not a placeholder, trailing remark and all, gives valid values.
+    lines = [
+        line.removeprefix("# ")
+        for line in example.splitlines()
+        if re.match(r"# [A-Z_]+=", line) and "=..." not in line and "-..." not in line
+    ]
+    assert len(lines) >= 12
+    (tmp_path / ".env").write_text("\n".join(lines) + "\n")
+    s = load_settings()
+    assert s.admin_ids == ["U012ABCDEF"] and s.database_url == "sqlite:///medpulse.db"
+    assert (s.log_format, s.min_group, s.tick_seconds) == ("text", 5, 15.0)
