@@ -19,6 +19,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from bot import roundfacts
 from bot.core import Core
 from bot.messages import valid_value
 from storage.models import (
@@ -26,11 +27,8 @@ from storage.models import (
     Delivery,
     Department,
     Participant,
-    QuestionItem,
-    QuestionVersion,
     Response,
     Round,
-    RoundItemSegment,
     Workspace,
 )
 
@@ -43,6 +41,7 @@ class Outcome:
     round_id: int | None = None
     delivery: Delivery | None = None
     answers: dict[int, int] = field(default_factory=dict)
+    round: Round | None = None
 
 
 def _refusal(core: Core, found, round_id: int) -> Outcome | None:
@@ -88,7 +87,7 @@ def find_delivery(
 
 
 def _segment(
-    s: Session, rnd: Round, version_id: int, p: Participant, k: int
+    core: Core, s: Session, rnd: Round, version_id: int, p: Participant
 ) -> tuple[int | None, str | None]:
     """The coarse segment to copy onto an answer: never narrower than k people asked.
 
@@ -96,30 +95,18 @@ def _segment(
     kept only when the department x grade cell reaches k; otherwise the department alone (more
     useful for reaching departments), else the grade alone, else nothing.
     """
+    counts = roundfacts.asked(core.facts, s, rnd, version_id)
+    k = core.k
     name = None
     if p.department_id is not None:
         name = s.scalar(select(Department.name).where(Department.id == p.department_id))
-    if name and p.grade and _asked(s, rnd.id, version_id, "cell", f"{name}|{p.grade}") >= k:
+    if name and p.grade and counts.get(("cell", f"{name}|{p.grade}"), 0) >= k:
         return p.department_id, p.grade
-    if name and _asked(s, rnd.id, version_id, "department", name) >= k:
+    if name and counts.get(("department", name), 0) >= k:
         return p.department_id, None
-    if p.grade and _asked(s, rnd.id, version_id, "grade", p.grade) >= k:
+    if p.grade and counts.get(("grade", p.grade), 0) >= k:
         return None, p.grade
     return None, None
-
-
-def _asked(s: Session, round_id: int, version_id: int, dim: str, seg: str) -> int:
-    return (
-        s.scalar(
-            select(RoundItemSegment.asked).where(
-                RoundItemSegment.round_id == round_id,
-                RoundItemSegment.version_id == version_id,
-                RoundItemSegment.dimension == dim,
-                RoundItemSegment.segment == seg,
-            )
-        )
-        or 0
-    )
 
 
 def record_answer(
@@ -134,14 +121,10 @@ def record_answer(
         delivery, person, rnd = found
         if version_id not in delivery.version_ids:
             return Outcome("invalid", round_id, delivery)
-        scale = s.scalar(
-            select(QuestionItem.scale)
-            .join(QuestionVersion, QuestionVersion.item_id == QuestionItem.id)
-            .where(QuestionVersion.id == version_id)
-        )
+        scale = roundfacts.questions(core.facts, s, [version_id])[0].scale
         if not valid_value(scale, value):
             return Outcome("invalid", round_id, delivery)
-        dept_id, grade = _segment(s, rnd, version_id, person, core.k)
+        dept_id, grade = _segment(core, s, rnd, version_id, person)
         h = link_hash(core.link_key, round_id, version_id, team_id, user_id)
         _upsert(
             s,
@@ -162,7 +145,7 @@ def record_answer(
         if not delivery.answered:
             s.execute(update(Delivery).where(Delivery.id == delivery.id).values(answered=True))
         answers = current_answers(core, s, team_id, user_id, round_id, delivery.version_ids)
-        return Outcome("recorded", round_id, delivery, answers)
+        return Outcome("recorded", round_id, delivery, answers, rnd)
 
 
 def current_answers(
@@ -206,16 +189,7 @@ def record_comment(
         if refusal is not None:
             return refusal
         delivery, person, rnd = found
-        total = s.scalar(
-            select(RoundItemSegment.asked).where(
-                RoundItemSegment.round_id == round_id,
-                RoundItemSegment.dimension == "all",
-                RoundItemSegment.version_id == delivery.version_ids[0],
-            )
-        )
-        dept_id, grade = (
-            _segment(s, rnd, delivery.version_ids[0], person, core.k) if total else (None, None)
-        )
+        dept_id, grade = _segment(core, s, rnd, delivery.version_ids[0], person)
         _upsert(
             s,
             Comment,

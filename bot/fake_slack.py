@@ -26,6 +26,10 @@ Semantics worth knowing:
   records whether state changed, so tests can count duplicates with ``dms_to``.
 * Pseudo-methods recorded in ``calls``: ``"upload"`` (bytes POSTed to an upload URL) and
   ``"response_url"`` (POSTs to ``response_url(key)``); faults can target them by name.
+* A response URL minted for a clicked message (``response_url_for_message``, or the key form
+  ``anything~CHANNEL~TS``) acts on that message as Slack's do: ``replace_original`` edits it in
+  place, ``delete_original`` removes it. Unlike ``chat.update`` (Tier 3, about 50 a minute per
+  workspace), response URLs are not under the Web API's rate tiers.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ import json
 import logging
 import math
 import random
+import secrets
 import threading
 import time
 from collections import deque
@@ -942,8 +947,13 @@ class FakeSlack:
         self._record(Call("upload", params, None, now, 200, True, None, True, upload.team_id))
         return _Reply(200, f"OK - {len(data)}".encode(), "text/plain")
 
+    def response_url_for_message(self, channel: str, ts: str, key: str = "r") -> str:
+        """A response_url bound to one message, as Slack sends with a click on that message."""
+        return self.response_url(f"{key}-{secrets.token_hex(4)}~{channel}~{ts}")
+
     def handle_response_url(self, key: str, body: bytes) -> _Reply:
-        """Record a POST to a response_url (JSON expected; anything is kept raw)."""
+        """Record a POST to a response_url (JSON expected; anything is kept raw); a URL bound to
+        a message applies ``replace_original`` / ``delete_original`` to it."""
         now = time.time()
         fault = self._pick_fault("response_url", None)
         decoded = _as_json_value(body) if body else None
@@ -952,9 +962,32 @@ class FakeSlack:
             self._record(Call("response_url", params, None, now, fault.status, False, "failed"))
             return self._fault_reply(fault)
         with self._lock:
+            if not self._apply_to_original(key, decoded):
+                self._record(Call("response_url", params, None, now, 404, False, "expired_url"))
+                return _Reply(404, b"expired_url", "text/plain")
             self._response_posts.append(ResponsePost(key, decoded, body, now))
         self._record(Call("response_url", params, None, now, 200, True, None, True))
         return _Reply(200, b"ok", "text/plain")
+
+    def _apply_to_original(self, key: str, body: Any) -> bool:
+        """Edit or delete the bound message (callers hold the lock); False if it is gone."""
+        parts = key.split("~")
+        if len(parts) != 3 or not isinstance(body, dict):
+            return True
+        target = (parts[1], parts[2])
+        message = self._messages.get(target)
+        if body.get("delete_original") in (True, "true"):
+            return self._messages.pop(target, None) is not None
+        if body.get("replace_original") not in (True, "true"):
+            return True
+        if message is None:
+            return False
+        if "text" in body:
+            message.text = str(body.get("text") or "")
+        if "blocks" in body:
+            message.blocks = body["blocks"] if isinstance(body["blocks"], list) else None
+        message.edits += 1
+        return True
 
     # ---------------------------------------------------------------- helpers for methods
 

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from bot import windows
+from bot import roundfacts, windows
 from bot.answers import find_delivery
 from bot.core import Core
 from bot.messages import Question, pulse_blocks, pulse_text
@@ -68,11 +68,13 @@ def _zone(s, rnd: Round) -> str:
     return tz or s.scalar(select(Workspace.timezone).where(Workspace.id == rnd.workspace_id))
 
 
-def redraw(core: Core, delivery: Delivery, answers: dict[int, int]) -> tuple[str, list[dict]]:
+def redraw(
+    core: Core, delivery: Delivery, answers: dict[int, int], rnd: Round
+) -> tuple[str, list[dict]]:
+    """The tapped pulse as it should now look; after the first tap, no database read at all."""
     with core.db.Session() as s:
-        rnd = s.get(Round, delivery.round_id)
-        questions = load_questions(s, delivery.version_ids)
-        closes = rnd.closes_at.astimezone(ZoneInfo(_zone(s, rnd))).strftime("%A %-d %B")
+        questions = roundfacts.questions(core.facts, s, delivery.version_ids)
+        closes = roundfacts.closes_label(core.facts, s, rnd)
     return pulse_text(len(questions)), pulse_blocks(rnd.id, questions, answers, core.k, closes)
 
 

@@ -125,21 +125,28 @@ class SlackSender:
         """A unique trigger id in Slack's ``digits.digits.hex`` style."""
         return f"{self._next()}.{int(time.time())}.{secrets.token_hex(8)}"
 
-    def new_response_url(self, kind: str = "r") -> tuple[str, str]:
+    def new_response_url(
+        self, kind: str = "r", message: tuple[str, str] | None = None
+    ) -> tuple[str, str]:
         """(url, key): a fresh response URL under ``response_url_base``.
 
-        Without a base the URL uses the reserved ``.invalid`` domain so a stray POST fails
-        fast instead of reaching the internet.
+        ``message`` (channel, ts) binds the URL to the clicked message, as Slack's are, so the
+        fake can apply ``replace_original``. Without a base the URL uses the reserved
+        ``.invalid`` domain so a stray POST fails fast instead of reaching the internet.
         """
         key = f"{kind}-{self._next()}-{secrets.token_hex(4)}"
+        if message is not None:
+            key += f"~{message[0]}~{message[1]}"
         if self.response_url_base:
             return f"{self.response_url_base}/{key}", key
         return f"https://hooks.slack.invalid/commands/{self.team_id}/{key}", key
 
-    def _response_url(self, given: str | None, kind: str) -> tuple[str, str | None]:
+    def _response_url(
+        self, given: str | None, kind: str, message: tuple[str, str] | None = None
+    ) -> tuple[str, str | None]:
         if given is not None:
             return given, given.rstrip("/").rsplit("/", 1)[-1]
-        return self.new_response_url(kind)
+        return self.new_response_url(kind, message)
 
     # ---------------------------------------------------------------- Slack request kinds
 
@@ -198,9 +205,12 @@ class SlackSender:
         ``view`` the modal/home view for clicks inside one. Select-type actions
         (``action_type`` containing "select" or "radio") carry ``selected_option``.
         """
-        url, key = self._response_url(response_url, "action")
-        trigger = trigger_id or self.new_trigger_id()
         channel_id = channel_id or (message or {}).get("channel")
+        bound = (
+            (channel_id, message["ts"]) if message and channel_id and message.get("ts") else None
+        )
+        url, key = self._response_url(response_url, "action", bound)
+        trigger = trigger_id or self.new_trigger_id()
         payload: dict[str, Any] = {
             "type": "block_actions",
             "user": self._user(user_id),

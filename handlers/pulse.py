@@ -20,17 +20,44 @@ log = logging.getLogger("medpulse.pulse")
 
 ANSWER = re.compile(r"^answer-(-?\d+)$")
 COMMENT_VIEW = "pulse_comment"
+CLOSED_NOTE = "Thanks for tapping, but this pulse has closed. Your next one will come soon."
+
+
+def _redraw(body: dict, client, respond, text: str, blocks: list[dict]) -> None:
+    """Show the tapped message's new state in place.
+
+    Through the click's ``response_url`` where there is one: ``chat.update`` is Tier 3 (about 50
+    a minute per workspace), which a few hundred doctors opening their pulse in the same minute
+    would exceed, so a redraw would be refused just when it matters; response URLs are not
+    under those tiers.
+    """
+    if body.get("response_url"):
+        respond(text=text, blocks=blocks, replace_original=True)
+        return
+    container = body.get("container") or {}
+    if container.get("channel_id") and container.get("message_ts"):
+        client.chat_update(
+            channel=container["channel_id"], ts=container["message_ts"], text=text, blocks=blocks
+        )
+
+
+def _tell(body: dict, client, respond, text: str) -> None:
+    """A note only the tapping doctor sees, beside the message."""
+    if body.get("response_url"):
+        respond(text=text, response_type="ephemeral", replace_original=False)
+        return
+    user = body["user"]["id"]
+    channel = (body.get("container") or {}).get("channel_id") or user
+    client.chat_postEphemeral(channel=channel, user=user, text=text)
 
 
 def register(app: App, core: Core) -> None:
     @app.action(ANSWER)
-    def on_answer(ack, body, action, client):
+    def on_answer(ack, body, action, client, respond):
         # Stored before the ack: once Slack has its 200 the answer is durable.
         team, user = body["team"]["id"], body["user"]["id"]
         ensure_team(core, team)
         parsed = parse_answer_value(action.get("value", ""))
-        container = body.get("container") or {}
-        channel, ts = container.get("channel_id"), container.get("message_ts")
         if parsed is None:
             ack()
             return
@@ -38,20 +65,12 @@ def register(app: App, core: Core) -> None:
         outcome = answers.record_answer(core, team, user, round_id, version_id, value)
         ack()
         if outcome.status == "closed":
-            if channel and ts:
-                client.chat_update(
-                    channel=channel, ts=ts, text="This pulse has closed.", blocks=closed_blocks()
-                )
-            client.chat_postEphemeral(
-                channel=channel or user,
-                user=user,
-                text="Thanks for tapping, but this pulse has closed. Your next one will come soon.",
-            )
+            _redraw(body, client, respond, "This pulse has closed.", closed_blocks())
+            _tell(body, client, respond, CLOSED_NOTE)
             return
-        if outcome.status != "recorded" or not (channel and ts):
-            return
-        text, blocks = pulses.redraw(core, outcome.delivery, outcome.answers)
-        client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
+        if outcome.status == "recorded":
+            text, blocks = pulses.redraw(core, outcome.delivery, outcome.answers, outcome.round)
+            _redraw(body, client, respond, text, blocks)
 
     @app.action("comment")
     def on_comment(ack, body, action, client):

@@ -11,6 +11,7 @@ import socket
 import threading
 import time
 import types
+import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -266,6 +267,38 @@ def test_response_url_posts_are_recorded(fake: FakeSlack) -> None:
     assert [p.body["text"] for p in fake.response_posts("abc")] == ["Recorded"]
 
 
+def _post_json(url: str, body: dict) -> int:
+    req = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            return resp.status
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
+def test_message_bound_response_url_replaces_and_deletes_the_original(fake: FakeSlack) -> None:
+    fake.add_user("U1")
+    client = WebClient(token=fake.bot_token, base_url=fake.api_url)
+    posted = client.chat_postMessage(channel="U1", text="before", blocks=[])
+    channel, ts = posted["channel"], posted["ts"]
+    url = fake.response_url_for_message(channel, ts)
+
+    # Without replace_original nothing is edited (Slack posts a new message instead).
+    assert _post_json(url, {"text": "aside", "response_type": "ephemeral"}) == 200
+    assert fake.message(channel, ts).text == "before"
+    blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": "after"}}]
+    assert _post_json(url, {"text": "after", "blocks": blocks, "replace_original": True}) == 200
+    msg = fake.message(channel, ts)
+    assert (msg.text, msg.blocks, msg.edits) == ("after", blocks, 1)
+    assert not fake.calls_to("chat.update")
+
+    assert _post_json(url, {"delete_original": True}) == 200
+    assert fake.message(channel, ts) is None
+    assert _post_json(url, {"text": "again", "replace_original": True}) == 404
+
+
 # ---------------------------------------------------------------------- OAuth
 
 
@@ -364,6 +397,7 @@ def test_sender_requests_are_slack_shaped_and_signed(fake: FakeSlack, capture: A
     assert payload["type"] == "block_actions" and payload["channel"]["id"] == "DU1"
     assert payload["actions"][0] == {**payload["actions"][0], "action_id": "answer", "value": "4"}
     assert payload["container"]["message_ts"] == msg["ts"]
+    assert payload["response_url"].endswith(f"~DU1~{msg['ts']}")
 
     sender.view_submission("U1", "schedule", {"when": {"day": "Mon"}}, private_metadata="m")
     payload = json.loads(dict(urllib.parse.parse_qsl(received[-1][1].decode()))["payload"])

@@ -75,6 +75,8 @@ def test_a_round_to_sixty_doctors(core, fake, slack, worker, clock):
     uid = answering[0]
     msg = wait_for(lambda: pulse_message(fake, uid) if pulse_message(fake, uid).edits else None)
     assert "Recorded" in str(msg.blocks)
+    # ...through the click's response URL, not chat.update (Tier 3: ~50 a minute per workspace).
+    assert fake.response_posts() and not fake.calls_to("chat.update")
 
     # Comments through the modal, one too long (kept open with an error, nothing stored).
     for uid in answering[:6]:
@@ -130,4 +132,9 @@ def test_a_round_to_sixty_doctors(core, fake, slack, worker, clock):
     wait_for(
         lambda: "closed" in str(fake.message(msg.channel, msg.ts).blocks), what="closed redraw"
     )
+    note = wait_for(
+        lambda: [p for p in fake.response_posts() if "Thanks for tapping" in str(p.body)],
+        what="closed note",
+    )
+    assert note[0].body["response_type"] == "ephemeral" and not note[0].body["replace_original"]
     assert len(_responses(core)) == len(stored)
