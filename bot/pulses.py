@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from bot import roundfacts, windows
-from bot.answers import find_delivery
+from bot.answers import current_answers, find_delivery
 from bot.core import Core
 from bot.messages import Question, pulse_blocks, pulse_text
 from storage.models import (
@@ -68,11 +68,17 @@ def _zone(s, rnd: Round) -> str:
     return tz or s.scalar(select(Workspace.timezone).where(Workspace.id == rnd.workspace_id))
 
 
-def redraw(
-    core: Core, delivery: Delivery, answers: dict[int, int], rnd: Round
+def redraw_now(
+    core: Core, team: str, user: str, delivery: Delivery, rnd: Round
 ) -> tuple[str, list[dict]]:
-    """The tapped pulse as it should now look; after the first tap, no database read at all."""
+    """The tapped pulse as it should look now, with every answer this person has stored.
+
+    Read when the redraw runs, not when the tap was stored, so the last redraw of a message
+    shows all its taps whatever order they committed in. Only the person's own answers are
+    read (through their link hashes); the round's fixed facts come from roundfacts.
+    """
     with core.db.Session() as s:
+        answers = current_answers(core, s, team, user, rnd.id, delivery.version_ids)
         questions = roundfacts.questions(core.facts, s, delivery.version_ids)
         closes = roundfacts.closes_label(core.facts, s, rnd)
     return pulse_text(len(questions)), pulse_blocks(rnd.id, questions, answers, core.k, closes)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
@@ -33,6 +34,10 @@ def build_app(core: Core) -> App:
         client=client,
         token_verification_enabled=False,
         process_before_response=False,
+        # Bolt's default is 5 threads; slash commands and taps share them.
+        listener_executor=ThreadPoolExecutor(
+            max_workers=max(16, 2 * settings.web_threads), thread_name_prefix="bolt-listener"
+        ),
         logger=_bolt_logger(),
         **extra,
     )

@@ -11,9 +11,11 @@ import re
 
 from slack_bolt import App
 
-from bot import answers, pulses
+from bot import answers, pulses, responder
 from bot.core import Core
 from bot.messages import closed_blocks, parse_answer_value
+from bot.redraws import Redraws
+from bot.responder import ResponseUrlPoster
 from bot.workspaces import ensure_team
 
 log = logging.getLogger("medpulse.pulse")
@@ -23,7 +25,17 @@ COMMENT_VIEW = "pulse_comment"
 CLOSED_NOTE = "Thanks for tapping, but this pulse has closed. Your next one will come soon."
 
 
-def _redraw(body: dict, client, respond, text: str, blocks: list[dict]) -> None:
+def _respond(poster: ResponseUrlPoster | None, body: dict, respond, **payload) -> None:
+    """POST to the click's response URL: pooled connections, or Bolt's ``respond`` behind a proxy."""
+    if poster is None:
+        respond(**payload)
+        return
+    status = poster.post(body["response_url"], payload)
+    if status >= 300:
+        log.warning("response URL answered %s", status)
+
+
+def _redraw(body: dict, client, respond, poster, text: str, blocks: list[dict]) -> None:
     """Show the tapped message's new state in place.
 
     Through the click's ``response_url`` where there is one: ``chat.update`` is Tier 3 (about 50
@@ -32,7 +44,7 @@ def _redraw(body: dict, client, respond, text: str, blocks: list[dict]) -> None:
     under those tiers.
     """
     if body.get("response_url"):
-        respond(text=text, blocks=blocks, replace_original=True)
+        _respond(poster, body, respond, text=text, blocks=blocks, replace_original=True)
         return
     container = body.get("container") or {}
     if container.get("channel_id") and container.get("message_ts"):
@@ -41,17 +53,30 @@ def _redraw(body: dict, client, respond, text: str, blocks: list[dict]) -> None:
         )
 
 
-def _tell(body: dict, client, respond, text: str) -> None:
+def _tell(body: dict, client, respond, poster, text: str) -> None:
     """A note only the tapping doctor sees, beside the message."""
     if body.get("response_url"):
-        respond(text=text, response_type="ephemeral", replace_original=False)
+        _respond(
+            poster, body, respond, text=text, response_type="ephemeral", replace_original=False
+        )
         return
     user = body["user"]["id"]
     channel = (body.get("container") or {}).get("channel_id") or user
     client.chat_postEphemeral(channel=channel, user=user, text=text)
 
 
+def _message_key(body: dict) -> tuple[str, str]:
+    container = body.get("container") or {}
+    return (
+        body["team"]["id"],
+        container.get("message_ts") or body.get("response_url") or body["trigger_id"],
+    )
+
+
 def register(app: App, core: Core) -> None:
+    poster = None if responder.proxied() else ResponseUrlPoster()
+    redraws = Redraws(workers=core.settings.web_threads)
+
     @app.action(ANSWER)
     def on_answer(ack, body, action, client, respond):
         # Stored before the ack: once Slack has its 200 the answer is durable.
@@ -65,12 +90,19 @@ def register(app: App, core: Core) -> None:
         outcome = answers.record_answer(core, team, user, round_id, version_id, value)
         ack()
         if outcome.status == "closed":
-            _redraw(body, client, respond, "This pulse has closed.", closed_blocks())
-            _tell(body, client, respond, CLOSED_NOTE)
-            return
-        if outcome.status == "recorded":
-            text, blocks = pulses.redraw(core, outcome.delivery, outcome.answers, outcome.round)
-            _redraw(body, client, respond, text, blocks)
+
+            def show_closed() -> None:
+                _redraw(body, client, respond, poster, "This pulse has closed.", closed_blocks())
+                _tell(body, client, respond, poster, CLOSED_NOTE)
+
+            redraws.submit(_message_key(body), show_closed)
+        elif outcome.status == "recorded":
+
+            def show_answers() -> None:
+                text, blocks = pulses.redraw_now(core, team, user, outcome.delivery, outcome.round)
+                _redraw(body, client, respond, poster, text, blocks)
+
+            redraws.submit(_message_key(body), show_answers)
 
     @app.action("comment")
     def on_comment(ack, body, action, client):

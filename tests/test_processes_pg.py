@@ -135,7 +135,11 @@ def test_two_webs_two_workers_one_round_each_doctor_once_and_failover(fake, pg_u
 
         # Answers through both web processes.
         for i, uid in enumerate(ids[:20]):
-            sender = SlackSender(f"http://127.0.0.1:{ports[i % 2]}/slack/events", SECRET)
+            sender = SlackSender(
+                f"http://127.0.0.1:{ports[i % 2]}/slack/events",
+                SECRET,
+                response_url_base=fake.response_url_base,
+            )
             msg = pulse_message(fake, uid)
             btn = answer_buttons(msg)[0][3]
             assert (
