@@ -100,6 +100,7 @@ def cmd_run(args) -> int:
     stop.wait()
     print("medpulse: stopping: finishing in-flight sends", file=sys.stderr)
     server.stop()
+    core.stop()
     _stop_worker(parts)
     return 0
 
@@ -138,6 +139,7 @@ def cmd_web(args) -> int:
     print(f"medpulse web: listening on port {settings.port}", file=sys.stderr)
     stop.wait()
     server.stop()
+    core.stop()
     return 0
 
 

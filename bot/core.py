@@ -38,6 +38,7 @@ class Core:
     known_teams: dict[str, int] = field(default_factory=dict)
     installations: object | None = None  # InstallationTokens in multi-workspace (OAuth) mode
     facts: Memo = field(default_factory=Memo)  # bot.roundfacts: what a round fixed at creation
+    on_stop: list[Callable[[], None]] = field(default_factory=list)  # run by stop(), in order
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
@@ -48,6 +49,11 @@ class Core:
     def k(self) -> int:
         """The minimum group size; storage.anonymity enforces it on every figure shown."""
         return self.settings.min_group
+
+    def stop(self) -> None:
+        """Let background work started by listeners (redraws) finish before the process exits."""
+        for hook in self.on_stop:
+            hook()
 
     def gateway(self, team_id: str):
         if self.gateway_for is None:

@@ -76,6 +76,7 @@ def _message_key(body: dict) -> tuple[str, str]:
 def register(app: App, core: Core) -> None:
     poster = None if responder.proxied() else ResponseUrlPoster()
     redraws = Redraws(workers=core.settings.web_threads)
+    core.on_stop.append(redraws.close)
 
     @app.action(ANSWER)
     def on_answer(ack, body, action, client, respond):

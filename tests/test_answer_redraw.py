@@ -128,3 +128,15 @@ def test_redraw_queue_is_bounded():
     assert not q.submit("d", lambda: None) and q.dropped == 1
     gate.set()
     q.close()
+
+
+def test_close_finishes_queued_redraws_then_refuses_more():
+    import time
+
+    ran: list[str] = []
+    q = Redraws(workers=1)
+    assert q.submit("a", lambda: (time.sleep(0.2), ran.append("a")))
+    assert q.submit("b", lambda: ran.append("b"))
+    q.close(timeout=5)
+    assert ran == ["a", "b"]
+    assert not q.submit("c", lambda: ran.append("c"))
