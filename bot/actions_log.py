@@ -70,14 +70,28 @@ def record(
         return row.id
 
 
-def recent(core: Core, workspace_id: int, limit: int = 5) -> list[Action]:
+def recent(
+    core: Core,
+    workspace_id: int,
+    limit: int = 5,
+    scope: tuple[str | None, str | None] | None = None,
+) -> list[Action]:
+    """Newest first. With ``scope`` (a doctor's department and grade) only the actions that
+    concern them: workspace-wide ones and those for their department and/or grade."""
     with core.db.Session() as s:
-        rows = s.execute(
+        q = (
             select(LeaderAction, Department.name)
             .outerjoin(Department, Department.id == LeaderAction.department_id)
             .where(LeaderAction.workspace_id == workspace_id)
-            .order_by(LeaderAction.created_at.desc(), LeaderAction.id.desc())
-            .limit(limit)
+        )
+        if scope is not None:
+            department, grade = scope
+            q = q.where(
+                or_(LeaderAction.department_id.is_(None), Department.name == department),
+                or_(LeaderAction.grade.is_(None), LeaderAction.grade == grade),
+            )
+        rows = s.execute(
+            q.order_by(LeaderAction.created_at.desc(), LeaderAction.id.desc()).limit(limit)
         ).all()
     return [Action(a.id, a.text, a.theme, d, a.grade, a.created_at) for a, d in rows]
 

@@ -38,6 +38,8 @@ REQUIRED: dict[str, str] = {
     "leaders-role": ADMIN,
     # Not slash commands: the admin section of the App Home (its buttons reuse the entries above).
     "admin-home": ADMIN,
+    # Every "you said, we did" action in the App Home, not only those for one's own group.
+    "home-all-actions": LEADER,
 }
 
 _RANK = {EVERYONE: 0, LEADER: 1, ADMIN: 2}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot import people
+from bot import authz, people
 from bot.core import Core
 from bot.pulses import privacy_notice
 from bot.workspaces import ensure_team
@@ -119,15 +119,20 @@ def home_view(core: Core, me: people.Me) -> dict:
     return {"type": "home", "blocks": blocks}
 
 
-def actions_blocks(core: Core, team: str) -> list[dict]:
-    """ "You said, we did": what leaders did in response to doctors, newest first."""
+def actions_blocks(core: Core, team: str, me: people.Me, sees_all: bool) -> list[dict]:
+    """ "You said, we did": what leaders did in response to doctors, newest first.
+
+    A doctor sees the actions that concern them (the same scope that opens their pulse);
+    admins and leaders see every action, with whom it was for.
+    """
     from bot import actions_log
     from bot.workspaces import ensure_team
 
-    recent = actions_log.recent(core, ensure_team(core, team), 5)
+    scope = None if sees_all else (me.department, me.grade)
+    recent = actions_log.recent(core, ensure_team(core, team), 5, scope)
     if not recent:
         return []
-    lines = [f"• {a.created_at:%-d %b}: {a.text}" for a in recent]
+    lines = [f"• {a.created_at:%-d %b}: {a.text}{_for_whom(a) if sees_all else ''}" for a in recent]
     return [
         {"type": "divider"},
         {
@@ -137,13 +142,23 @@ def actions_blocks(core: Core, team: str) -> list[dict]:
     ]
 
 
+def _sees_all_actions(core: Core, team: str, user: str) -> bool:
+    with core.db.Session() as s:
+        return authz.allowed(s, ensure_team(core, team), user, "home-all-actions")
+
+
+def _for_whom(action) -> str:
+    parts = [p for p in (action.department, GRADE_LABELS.get(action.grade)) if p]
+    return f" _({', '.join(parts)})_" if parts else ""
+
+
 def publish(core: Core, client, team: str, user: str, notice: str | None = None) -> None:
     """Render and publish one person's Home: the doctor part, plus the admin part for admins."""
     from handlers import admin_home
 
     me = people.me(core, team, user)
     view = home_view(core, me)
-    view["blocks"] += actions_blocks(core, team)
+    view["blocks"] += actions_blocks(core, team, me, _sees_all_actions(core, team, user))
     view["blocks"] += admin_home.blocks(core, team, user, notice)
     client.views_publish(user_id=user, view=view)
 

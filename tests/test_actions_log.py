@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from bot import actions_log
+from bot import actions_log, authz, roles
 from bot.roster import import_roster
 from bot.scheduler import Scheduler
 from bot.workspaces import ensure_team
@@ -216,3 +216,27 @@ def test_pulses_carry_the_action_to_its_audience_once(core, fake, slack, worker,
     for uid in ids:
         assert "You said, we did" not in _last_pulse(fake, uid)
         assert len(dms_of_kind(fake, uid, "pulse")) == 3
+
+
+def test_app_home_lists_the_actions_that_concern_the_viewer(core, fake, ws, slack):
+    for uid in ("USURRES", "UMEDRES", "ULEAD"):
+        fake.add_user(uid)
+    _person(core, ws, "USURRES", "Surgery", "resident")
+    _person(core, ws, "UMEDRES", "Medicine", "resident")
+    roles.grant(core, fake.team_id, ADMIN, "ULEAD", authz.LEADER)
+    _record(core, ws, "Everyone: new rest room", None, None)
+    _record(core, ws, "Medicine: two locum posts funded", "Medicine", None)
+    _record(core, ws, "Surgery consultants: job plans reviewed", "Surgery", "consultant")
+
+    def home(uid: str) -> str:
+        slack.app_home_opened(uid)
+        view = wait_for(lambda: fake.home_views.get(uid), what=f"home of {uid}")
+        return str(view["blocks"])
+
+    surgeon, physician, leader = home("USURRES"), home("UMEDRES"), home("ULEAD")
+    assert "new rest room" in surgeon and "new rest room" in physician
+    assert "locum posts" in physician and "locum posts" not in surgeon
+    assert "job plans" not in surgeon and "job plans" not in physician
+    # Leaders see every action, with whom it was for.
+    assert "locum posts funded _(Medicine)_" in leader
+    assert "job plans reviewed _(Surgery, Consultant)_" in leader

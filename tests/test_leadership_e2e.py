@@ -177,9 +177,12 @@ def test_checklist_gap_and_you_said_we_did(core, fake, slack, worker, clock):
         assert note in str(dms_of_kind(fake, uid, "pulse")[-1].params["blocks"])
     for uid in surgery:
         assert note not in str(dms_of_kind(fake, uid, "pulse")[-1].params["blocks"])
-    slack.app_home_opened(ids[0])
-    home = wait_for(lambda: fake.home_views.get(ids[0]))
-    assert note in str(home)
+    # The App Home lists it for the doctors it concerns, and only for them.
+    for uid in (medicine[0], surgery[0]):
+        assert uid not in fake.home_views
+        slack.app_home_opened(uid)
+    assert note in str(wait_for(lambda: fake.home_views.get(medicine[0])))
+    assert note not in str(wait_for(lambda: fake.home_views.get(surgery[0])))
 
     # The one-page checklist export arrives as a real PNG in the leader's DM.
     slack.slash("checklist export", LEADER)
