@@ -17,16 +17,26 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.close()
 
 
+# Connections kept per process. A web process may hold one per server thread, per redraw thread
+# and per Bolt listener thread at once; past the pool, SQLAlchemy opens and closes an extra
+# connection per use, which on PostgreSQL (a new backend each time) doubled a tap's latency.
+POOL_SIZE = 20
+
+
 def make_engine(url: str) -> Engine:
     """Create an engine with the settings each backend needs for a multi-threaded process."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
+        in_memory = ":memory:" in url or url in ("sqlite://", "sqlite:///")
+        pool = {} if in_memory else {"pool_size": POOL_SIZE, "max_overflow": 2 * POOL_SIZE}
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 10}, **pool
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
-        if ":memory:" not in url and url not in ("sqlite://", "sqlite:///"):
+        if not in_memory:
             with engine.connect() as conn:
                 conn.exec_driver_sql("PRAGMA journal_mode=WAL")
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(url, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=POOL_SIZE)
 
 
 @dataclass
