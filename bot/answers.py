@@ -75,15 +75,26 @@ def _upsert_statement(dialect: str, table, keys: tuple[str, ...], update_cols: t
     )
 
 
+_PERSON = (
+    select(Participant.id)
+    .join(Workspace, Workspace.id == Participant.workspace_id)
+    .where(
+        Workspace.team_id == bindparam("team_id"),
+        Participant.slack_user_id == bindparam("user_id"),
+    )
+    .scalar_subquery()
+)
+# The person first (unique per workspace), then their one delivery of the round (unique per
+# round and person): two index look-ups whatever the round's size. Joined the other way round,
+# SQLite walked every delivery of the round on each tap.
 _FIND_DELIVERY = (
     select(Delivery, Participant, Round)
     .join(Participant, Participant.id == Delivery.participant_id)
     .join(Round, Round.id == Delivery.round_id)
-    .join(Workspace, Workspace.id == Round.workspace_id)
     .where(
-        Workspace.team_id == bindparam("team_id"),
-        Participant.slack_user_id == bindparam("user_id"),
         Delivery.round_id == bindparam("round_id"),
+        Delivery.participant_id == _PERSON,
+        Round.workspace_id == Participant.workspace_id,
     )
 )
 
@@ -165,12 +176,18 @@ def current_answers(
 ) -> dict[int, int]:
     """This person's answers in an open round, found only through their link hashes."""
     hashes = {link_hash(core.link_key, round_id, v, team_id, user_id): v for v in version_ids}
-    rows = s.execute(_CURRENT_ANSWERS, {"round_id": round_id, "hashes": list(hashes)})
+    rows = s.execute(
+        _CURRENT_ANSWERS,
+        {"round_id": round_id, "versions": list(version_ids), "hashes": list(hashes)},
+    )
     return {hashes[h]: v for h, v in rows}
 
 
+# Every column of the (round, version, link) unique index is given, so this is a handful of
+# index look-ups, not a walk over all of the round's answers.
 _CURRENT_ANSWERS = select(Response.link_hash, Response.value).where(
     Response.round_id == bindparam("round_id"),
+    Response.version_id.in_(bindparam("versions", expanding=True)),
     Response.link_hash.in_(bindparam("hashes", expanding=True)),
 )
 

@@ -9,13 +9,17 @@ from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.authorization.authorize import Authorize
+from slack_bolt.context import BoltContext
 from slack_bolt.oauth.callback_options import CallbackOptions, FailureArgs, SuccessArgs
 from slack_bolt.oauth.oauth_settings import OAuthSettings
+from slack_bolt.request import BoltRequest
+from slack_bolt.request.internals import build_context
 from slack_bolt.response import BoltResponse
 from slack_sdk import WebClient
 
 from bot.core import Core
 from bot.slack_client import BOT_SCOPES
+from bot.web import PARSED_BODY
 from bot.workspaces import ensure_workspace
 from handlers import admin_home, commands, home, leadership, modals, pulse, reports
 
@@ -128,7 +132,33 @@ def _bolt_logger() -> logging.Logger:
 
 
 def wsgi(app: App) -> SlackRequestHandler:
-    return SlackRequestHandler(app, path="/slack/events")
+    return _GuardedHandler(app, path="/slack/events")
+
+
+class _ParsedRequest(BoltRequest):
+    """A BoltRequest over a body the guard (bot.web) has already verified and parsed.
+
+    ``raw_body`` stays the exact bytes Slack signed, so Bolt's own signature check still runs.
+    """
+
+    def __init__(self, raw: str, parsed: dict, query: str, headers: dict) -> None:
+        super().__init__(body="", query=query, headers=headers)
+        self.raw_body = raw
+        self.body = parsed
+        self.context = build_context(BoltContext({}), parsed)
+
+
+class _GuardedHandler(SlackRequestHandler):
+    """Bolt's WSGI adapter, taking the guard's parse instead of parsing the body again."""
+
+    def dispatch(self, request) -> BoltResponse:
+        parsed = request.environ.get(PARSED_BODY)
+        if parsed is None:  # not through the guard (the OAuth pages)
+            return super().dispatch(request)
+        req = _ParsedRequest(
+            request.get_body(), parsed, request.query_string, request.get_headers()
+        )
+        return self.app.dispatch(req)
 
 
 class SocketModeListener:

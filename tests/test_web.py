@@ -77,3 +77,31 @@ def test_unknown_path_is_404(server):
 
 def test_get_on_events_is_405(server):
     assert get(server.url + "/slack/events")[0] == 405
+
+
+def test_the_body_is_parsed_once_as_bolt_would_and_a_forged_parse_cannot_slip_in(slack, fake):
+    # A slash command whose text says "payload": Bolt's own parser took any body containing
+    # that word for a JSON payload and dropped the command; the guard reads the form's fields.
+    reply = slack.slash("payload please", "UNOBODY")
+    assert reply.status == 200
+    assert "payload" in reply.json()["text"] and "/pulse help" in reply.json()["text"]
+    # Bolt still checks the signature of the exact bytes, over the guard's parse.
+    assert slack.raw(b"command=%2Fpulse&text=help", signature="v0=" + "1" * 64).status == 401
+
+
+def test_parse_slack_body_matches_what_slack_sends():
+    from bot.web import parse_slack_body
+
+    form = "application/x-www-form-urlencoded"
+    assert parse_slack_body(form, b"payload=%7B%22type%22%3A%22block_actions%22%7D") == {
+        "type": "block_actions"
+    }
+    assert parse_slack_body(form, b"command=%2Fpulse&text=a+payload+b") == {
+        "command": "/pulse",
+        "text": "a payload b",
+    }
+    assert parse_slack_body("application/json; charset=utf-8", b'{"type": "event_callback"}') == {
+        "type": "event_callback"
+    }
+    assert parse_slack_body(form, b"text=no+command") is None
+    assert parse_slack_body("text/plain", b"command=%2Fpulse") is None
