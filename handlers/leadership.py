@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from slack_bolt import App
 
 from bot import actions_log, checklist, checklist_export, gap
@@ -9,6 +11,8 @@ from bot.core import Core
 from bot.pulses import THEME_LABELS
 from handlers.commands import Ctx, UsageError, command
 from handlers.home import GRADE_LABELS
+
+log = logging.getLogger("medpulse.leadership")
 
 CHECKLIST_VIEW = "leadership_checklist"
 ACTION_VIEW = "leadership_action"
@@ -183,10 +187,24 @@ def register(app: App, core: Core) -> None:
 
 
 def _trust_name(ctx: Ctx) -> str:
+    """The workspace's name for the page's heading: stored, else asked of Slack once (auth.test
+    names the team and needs no scope) and kept; the id only if Slack cannot say."""
     from storage.models import Workspace
 
     with ctx.core.db.Session() as s:
-        return s.get(Workspace, ctx.workspace_id).name or f"Workspace {ctx.team}"
+        name = s.get(Workspace, ctx.workspace_id).name
+    if name:
+        return name
+    try:
+        name = str(ctx.client.auth_test().get("team") or "")
+    except Exception:  # a heading is not worth failing the export for
+        log.warning("could not read the workspace name from Slack", exc_info=True)
+        name = ""
+    if not name:
+        return f"Workspace {ctx.team}"
+    with ctx.core.db.Session() as s, s.begin():
+        s.get(Workspace, ctx.workspace_id).name = name[:200]
+    return name
 
 
 @command(

@@ -12,7 +12,7 @@ from bot import checklist, gap
 from bot.roster import import_roster
 from bot.scheduler import Scheduler
 from bot.workspaces import ensure_team
-from storage.models import QuestionItem, QuestionVersion, Response
+from storage.models import QuestionItem, QuestionVersion, Response, Workspace
 from tests.blockkit import validate
 from tests.conftest import ADMIN
 from tests.helpers import answer_buttons, dms_of_kind, doctors, wait_for
@@ -192,3 +192,6 @@ def test_checklist_gap_and_you_said_we_did(core, fake, slack, worker, clock):
     )[0]
     img = mpimg.imread(io.BytesIO(page.data), format="png")
     assert img.shape[1] > 1500 and img.shape[0] > 1000
+    # Its heading names the trust: read once from Slack (auth.test) and kept.
+    with core.db.Session() as s:
+        assert s.scalar(select(Workspace.name)) == fake.team().name
