@@ -496,6 +496,8 @@ class FakeSlack:
         self._views: dict[str, dict[str, Any]] = {}
         self._home_views: dict[str, dict[str, Any]] = {}
         self._response_posts: list[ResponsePost] = []
+        self._app_tokens: set[str] = set()
+        self.socket_mode: Any = None  # bot.fake_socket_mode.FakeSocketMode once enabled
         self._fail_next: dict[str, deque[_Fault]] = {}
         self._error_rates: dict[str, _RandomFault] = {}
         self._rate_limits: dict[str, tuple[float, float]] = {}
@@ -522,8 +524,23 @@ class FakeSlack:
         self._thread.start()
         return self
 
+    def enable_socket_mode(self, app_token: str = "xapp-1-A0001-test"):
+        """Accept ``app_token`` (an app-level token, for ``apps.connections.open`` only) and
+        serve Socket Mode's WebSocket; returns the FakeSocketMode to push envelopes with."""
+        from bot.fake_socket_mode import FakeSocketMode
+
+        with self._lock:
+            self._app_tokens.add(app_token)
+            self._tokens[app_token] = _Token(team_id=self._primary)
+        if self.socket_mode is None:
+            self.socket_mode = FakeSocketMode().start()
+        return self.socket_mode
+
     def stop(self) -> None:
         """Stop serving and release the port."""
+        if self.socket_mode is not None:
+            self.socket_mode.stop()
+            self.socket_mode = None
         server, self._server = self._server, None
         if server is None:
             return
@@ -1095,6 +1112,13 @@ def _method(name: str) -> Callable[[Handler], Handler]:
 @_method("api.test")
 def _api_test(fake: FakeSlack, team: Team, p: dict[str, Any], h: Any) -> dict[str, Any]:
     return {"args": {k: v for k, v in p.items() if k != "token"}}
+
+
+@_method("apps.connections.open")
+def _apps_connections_open(fake: FakeSlack, team: Team, p: dict[str, Any], h: Any) -> dict:
+    if _bearer(h, p) not in fake._app_tokens or fake.socket_mode is None:
+        raise _ApiError("not_allowed_token_type")
+    return {"url": fake.socket_mode.url}
 
 
 @_method("auth.test")
