@@ -8,7 +8,14 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from storage.models import QuestionItem, QuestionSet, QuestionVersion, Role, Workspace
+from storage.models import (
+    AuditEntry,
+    QuestionItem,
+    QuestionSet,
+    QuestionVersion,
+    Role,
+    Workspace,
+)
 
 
 def ensure_team(core, team_id: str) -> int:
@@ -51,7 +58,7 @@ def ensure_workspace(
                 Role.workspace_id == ws.id, Role.slack_user_id == admin, Role.role == "admin"
             )
         )
-        if exists is None:
+        if exists is None and not _admin_removed(s, ws.id, admin):
             s.add(
                 Role(
                     workspace_id=ws.id,
@@ -63,6 +70,23 @@ def ensure_workspace(
             )
     sync_items(s, ws.id, "bank", "bank", _bank_items(), now)
     return ws
+
+
+def _admin_removed(s: Session, workspace_id: int, user_id: str) -> bool:
+    """MEDPULSE_ADMINS only seeds admins: one an admin has removed in Slack stays removed (the
+    audit log remembers), rather than coming back at the next restart."""
+    return (
+        s.scalar(
+            select(AuditEntry.id)
+            .where(
+                AuditEntry.workspace_id == workspace_id,
+                AuditEntry.action == "admin removed",
+                AuditEntry.old == user_id,
+            )
+            .limit(1)
+        )
+        is not None
+    )
 
 
 def _bank_items():

@@ -662,8 +662,8 @@ def _role_command(role: str, name: str) -> Callable[[Ctx], None]:
         note = ""
         if changed and role == authz.ADMIN and user_id in ctx.core.settings.admin_ids:
             note = (
-                " Note: they are listed in MEDPULSE_ADMINS, so they become an admin again when "
-                "medpulse restarts; remove them there too."
+                " They are still listed in MEDPULSE_ADMINS, which only seeds the first admins: "
+                "they stay removed after a restart (tidy the list when convenient)."
             )
         ctx.say(
             f"✅ <@{user_id}> is no longer a medpulse {label}.{note}"

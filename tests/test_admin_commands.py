@@ -11,6 +11,8 @@ from sqlalchemy import func, select
 from bot import fake_slack, roles
 from bot.authz import ADMIN as ADMIN_ROLE
 from bot.authz import LEADER
+from bot.runtime import build_core
+from bot.workspaces import ensure_team
 from handlers.commands import COMMANDS, CONTINUED, usage_of
 from storage.models import Audience, AuditEntry, LeaderChannel, Role, Round, Schedule
 from tests.conftest import ADMIN
@@ -315,6 +317,12 @@ def test_admins_add_remove_and_the_last_admin_stays(core, fake, slack):
     text = say(fake, slack, "admins remove <@UNEW1>", "UNEW1")
     assert "can't remove yourself" in text and "no admin" in text
     assert roles.holders(core, fake.team_id, ADMIN_ROLE) == ["UNEW1"]
+
+    # A restart (a new process, same database) does not bring the removed bootstrap admin back.
+    restarted = build_core(core.settings, clock=core.clock)
+    ensure_team(restarted, fake.team_id)
+    assert roles.holders(restarted, fake.team_id, ADMIN_ROLE) == ["UNEW1"]
+    restarted.db.dispose()
 
 
 def test_admins_malformed_and_unknown_people(core, fake, slack):
