@@ -573,14 +573,9 @@ def _fill_participation(
     latest = [p for p in parts if p.round_id == round_ids[0]]
     rates = department_rates(parts, round_ids, k)
     if dept is not None:
-        mine = next((d for d in rates if d.department == dept and d.recorded), None)
-        if mine is None or not mine.shown:
-            summary.suppressed_reason = (
-                f"{dept}'s figures are not shown this period: fewer than {k} of its doctors "
-                "responded, or its figures would let a smaller group's answers be worked out "
-                "from the trust-wide ones. Anonymity comes first; the trust summary still "
-                "includes their answers."
-            )
+        mine = shown_department(rates, dept)
+        if mine is None:
+            summary.suppressed_reason = department_held_back(dept, k)
             return False
         summary.invited, summary.respondents = mine.invited, mine.responded
         return True
@@ -597,6 +592,22 @@ def _fill_participation(
     summary.grades = grade_rates(parts, round_ids[0], k)
     _fill_cross(summary, parts, round_ids[0], k)
     return True
+
+
+def shown_department(rates: list[DeptRate], dept: str) -> DeptRate | None:
+    """The department's participation if its figures may be shown on their own, else None:
+    the one rule for a department's own summary and its own comments."""
+    mine = next((d for d in rates if d.department == dept and d.recorded), None)
+    return mine if mine is not None and mine.shown else None
+
+
+def department_held_back(dept: str, k: int) -> str:
+    return (
+        f"{dept}'s figures are not shown this period: fewer than {k} of its doctors "
+        "responded, or its figures would let a smaller group's answers be worked out "
+        "from the trust-wide ones. Anonymity comes first; the trust summary still "
+        "includes their answers."
+    )
 
 
 def _fill_scores(summary: Summary, per_round: PerRound, rounds, infos, dists, k: int) -> None:

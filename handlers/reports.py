@@ -12,13 +12,14 @@ import random
 
 from slack_bolt import App
 
-from bot import authz, export
+from bot import authz, export, summary
 from bot.core import Core
 from bot.pulses import THEME_LABELS
 from bot.summary_blocks import SHOW_INTERVALS
 from bot.summary_job import leader_channels, post_summary, render
 from bot.workspaces import ensure_team
 from handlers.commands import Ctx, UsageError, command
+from handlers.parsing import keyword
 from storage import anonymity, queries
 
 log = logging.getLogger("medpulse.reports")
@@ -80,21 +81,32 @@ def _summary(ctx: Ctx) -> None:
 
 @command(
     "comments",
-    "/pulse comments [theme]",
-    "Read the latest period's anonymous comments, in random order (never for a small group).",
+    "/pulse comments [theme] [department:NAME]",
+    "Read the latest period's anonymous comments, in random order (never for a small group); "
+    "with department:NAME, only that department's (when its own figures may be shown).",
 )
 def _comments(ctx: Ctx) -> None:
-    theme = _theme_arg(ctx.parsed.args)
+    dept, rest = keyword(ctx.parsed.args, "department")
+    theme = _theme_arg(rest)
     k = ctx.core.k
     with ctx.core.db.Session() as s:
-        periods = queries.closed_periods(s, ctx.workspace_id, 1)
+        periods = queries.closed_periods(s, ctx.workspace_id, 3)
         if not periods:
             ctx.say("No pulse has closed yet, so there are no comments to read.")
             return
         rid = periods[0].round_id
-        respondents = queries.respondents_per_round(s, [rid]).get(rid, 0)
-        counts = queries.comment_counts(s, [rid])
-        texts = queries.comment_texts(s, [rid])
+        dept_id, respondents = None, queries.respondents_per_round(s, [rid]).get(rid, 0)
+        if dept:
+            dept, dept_id = _department_arg(s, ctx.workspace_id, dept)
+            round_ids = [p.round_id for p in periods]
+            rates = summary.department_rates(queries.participation(s, round_ids), round_ids, k)
+            mine = summary.shown_department(rates, dept)
+            if mine is None:
+                ctx.say(summary.department_held_back(dept, k))
+                return
+            respondents = mine.responded
+        counts = queries.comment_counts(s, [rid], dept_id)
+        texts = queries.comment_texts(s, [rid], department_id=dept_id)
     if not anonymity.comments_visible(respondents, k):
         ctx.say(
             f"Comments are shown only when at least {k} people responded in the period; "
@@ -109,15 +121,26 @@ def _comments(ctx: Ctx) -> None:
             f"under that theme on their own: they appear under “{OTHER_THEMES}” in `/pulse comments`."
         )
         return
+    where = f" from {dept}" if dept else ""
     if not lines:
         about = f" about {THEME_LABELS.get(theme, theme)}" if theme else ""
-        ctx.say(f"No comments{about} this period.")
+        ctx.say(f"No comments{about}{where} this period.")
         return
     head = (
-        f"*{len(lines)} anonymous comments, period from {periods[0].start.day} "
+        f"*{len(lines)} anonymous comments{where}, period from {periods[0].start.day} "
         f"{periods[0].start:%b %Y}* (random order)"
     )
     ctx.say_long([head, *lines])
+
+
+def _department_arg(s, workspace_id: int, wanted: str) -> tuple[str, int]:
+    """A department named as the roster spells it, whatever the case."""
+    names = queries.department_names(s, workspace_id)
+    for dept_id, name in names.items():
+        if name.lower() == wanted.lower():
+            return name, dept_id
+    known = ", ".join(sorted(names.values())) or "none yet (import a roster)"
+    raise UsageError(f"there is no department called {wanted!r}. Departments: {known}")
 
 
 def comment_lines(

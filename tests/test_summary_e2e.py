@@ -54,6 +54,34 @@ def answered_round(core, fake, slack, worker, clock, answering, comment_from=())
     return tapped
 
 
+def test_comments_of_one_department_where_its_own_figures_may_be_shown(
+    core, fake, slack, worker, clock
+):
+    ids = doctors(fake, 24)
+    fake.add_user("UREADER", name="reader")
+    r = slack.slash("audience <#C0DOCTORS|doctors>", ADMIN)
+    wait_for(lambda: fake.response_posts(r.response_key))
+    roster = "slack_id,department,grade\n" + "\n".join(
+        f"{u},{'Medicine' if i < 12 else 'Surgery'},consultant" for i, u in enumerate(ids)
+    )
+    assert import_roster(core, fake.team_id, roster).imported
+    answering = ids[:10] + ids[12:22]  # comment i comes from answering[i]
+    answered_round(core, fake, slack, worker, clock, answering, comment_from=ids[:3] + ids[12:16])
+
+    medicine = slack.slash("comments department:medicine", ADMIN).json()["text"]
+    assert "3 anonymous comments from Medicine" in medicine
+    assert [i for i in range(20) if f"someone {i} " in medicine] == [0, 1, 2]
+    surgery = slack.slash('comments "department:Surgery"', ADMIN).json()["text"]
+    assert [i for i in range(20) if f"someone {i} " in surgery] == [10, 11, 12, 13]
+    assert "7 anonymous comments" in slack.slash("comments", ADMIN).json()["text"]
+
+    unknown = slack.slash("comments department:Nowhere", ADMIN).json()["text"]
+    assert "no department called 'Nowhere'" in unknown and "Medicine, Surgery" in unknown
+    assert "Usage" in unknown
+    refused = slack.slash("comments department:Medicine", "UREADER").json()["text"]
+    assert "admins and leaders" in refused and "someone" not in refused
+
+
 def _latest_pulse(fake, uid):
     call = fake.dms_to(uid)[-1]
     return fake.message(call.response["channel"], call.response["ts"])
@@ -149,6 +177,11 @@ def test_summary_posts_blocks_and_a_real_png_with_the_right_counts(
     assert "<!channel>" not in body and "&lt;!channel&gt;" in body
     assert "period from" in body
     assert "there is no theme" in slack.slash("comments nonsense", ADMIN).json()["text"]
+    # Neither department's comments on their own: Tiny is under k, and Medicine would be the
+    # trust minus Tiny (complementary suppression, as in the summary).
+    for dept in ("Tiny", "medicine"):
+        body = slack.slash(f"comments department:{dept}", ADMIN).json()["text"]
+        assert "not shown this period" in body and "Comment from" not in body
 
     # Export: a CSV in the admin's DM, with no figure under k.
     e = slack.slash("export", ADMIN)
