@@ -186,8 +186,12 @@ def test_checklist_gap_and_you_said_we_did(core, fake, slack, worker, clock):
 
     # The one-page checklist export arrives as a real PNG in the leader's DM.
     slack.slash("checklist export", LEADER)
-    page = wait_for(
-        lambda: [f for f in fake.uploaded_files.values() if f.filename == "medpulse-checklist.png"],
+    page = wait_for(  # the upload is complete, not merely announced (its bytes may still be on the way)
+        lambda: [
+            f
+            for f in fake.uploaded_files.values()
+            if f.filename == "medpulse-checklist.png" and f.completed and f.data
+        ],
         timeout=30,
     )[0]
     img = mpimg.imread(io.BytesIO(page.data), format="png")
