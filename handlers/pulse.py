@@ -25,14 +25,21 @@ COMMENT_VIEW = "pulse_comment"
 CLOSED_NOTE = "Thanks for tapping, but this pulse has closed. Your next one will come soon."
 
 
-def _respond(poster: ResponseUrlPoster | None, body: dict, respond, **payload) -> None:
-    """POST to the click's response URL: pooled connections, or Bolt's ``respond`` behind a proxy."""
-    if poster is None:
-        respond(**payload)
-        return
-    status = poster.post(body["response_url"], payload)
+def _respond(poster: ResponseUrlPoster | None, body: dict, respond, **payload) -> bool:
+    """POST to the click's response URL (pooled connections, or Bolt's ``respond`` behind a
+    proxy); False when it did not land, so the caller can fall back to the Web API."""
+    try:
+        if poster is None:
+            status = respond(**payload).status_code
+        else:
+            status = poster.post(body["response_url"], payload)
+    except Exception:
+        log.warning("response URL could not be reached", exc_info=True)
+        return False
     if status >= 300:
         log.warning("response URL answered %s", status)
+        return False
+    return True
 
 
 def _redraw(body: dict, client, respond, poster, text: str, blocks: list[dict]) -> None:
@@ -41,10 +48,11 @@ def _redraw(body: dict, client, respond, poster, text: str, blocks: list[dict]) 
     Through the click's ``response_url`` where there is one: ``chat.update`` is Tier 3 (about 50
     a minute per workspace), which a few hundred doctors opening their pulse in the same minute
     would exceed, so a redraw would be refused just when it matters; response URLs are not
-    under those tiers.
+    under those tiers. ``chat.update`` remains the fallback when a response URL fails.
     """
-    if body.get("response_url"):
-        _respond(poster, body, respond, text=text, blocks=blocks, replace_original=True)
+    if body.get("response_url") and _respond(
+        poster, body, respond, text=text, blocks=blocks, replace_original=True
+    ):
         return
     container = body.get("container") or {}
     if container.get("channel_id") and container.get("message_ts"):
@@ -55,10 +63,9 @@ def _redraw(body: dict, client, respond, poster, text: str, blocks: list[dict]) 
 
 def _tell(body: dict, client, respond, poster, text: str) -> None:
     """A note only the tapping doctor sees, beside the message."""
-    if body.get("response_url"):
-        _respond(
-            poster, body, respond, text=text, response_type="ephemeral", replace_original=False
-        )
+    if body.get("response_url") and _respond(
+        poster, body, respond, text=text, response_type="ephemeral", replace_original=False
+    ):
         return
     user = body["user"]["id"]
     channel = (body.get("container") or {}).get("channel_id") or user

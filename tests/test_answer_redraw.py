@@ -140,3 +140,15 @@ def test_close_finishes_queued_redraws_then_refuses_more():
     q.close(timeout=5)
     assert ran == ["a", "b"]
     assert not q.submit("c", lambda: ran.append("c"))
+
+
+def test_a_failing_response_url_falls_back_to_chat_update(core, fake, slack, worker):
+    uid = _round(fake, slack, worker, 6)[0]
+    msg = pulse_message(fake, uid)
+    btn = answer_buttons(msg)[0][1]
+    fake.fail_next("response_url", status=503)
+    assert slack.block_action(uid, btn["action_id"], btn["value"], message=msg.to_api()).ok
+    _, vid, value = (int(x) for x in btn["value"].split(":"))
+    wait_for(lambda: _shown(pulse_message(fake, uid)) == {vid: value}, what="redraw")
+    (update,) = fake.calls_to("chat.update")
+    assert update.succeeded and update.params["ts"] == msg.ts
