@@ -1,7 +1,8 @@
 """Listeners for the pulse DM: answer taps, the comment modal, "not now" and "why me".
 
-A tap is acked at once; the answer is stored and the message redrawn in place with the chosen
-answer highlighted, so the doctor sees it landed and can change it until the round closes.
+A tap's answer is stored, then acked (both in the request's own thread, see ``answer_taps``);
+the message is then redrawn in place with the chosen answer highlighted (bot.redraws), so the
+doctor sees it landed and can change it until the round closes.
 """
 
 from __future__ import annotations
