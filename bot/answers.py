@@ -48,7 +48,7 @@ def _refusal(core: Core, found, round_id: int) -> Outcome | None:
     """Why an answer or comment cannot be taken: not this person's round, or it has closed."""
     if found is None:
         return Outcome("not_yours", round_id)
-    delivery, _, rnd = found
+    delivery, rnd = found[0], found[2]
     if rnd.status != "open" or rnd.closes_at <= core.clock.now():
         return Outcome("closed", round_id, delivery)
     return None
@@ -110,8 +110,23 @@ def find_delivery(
     return tuple(row) if row else None
 
 
+# The same, with the person's department name (one round trip fewer on every tap).
+_FIND_WITH_DEPARTMENT = _FIND_DELIVERY.add_columns(Department.name).outerjoin(
+    Department, Department.id == Participant.department_id
+)
+
+
+def _find_with_department(
+    s: Session, team_id: str, user_id: str, round_id: int
+) -> tuple[Delivery, Participant, Round, str | None] | None:
+    row = s.execute(
+        _FIND_WITH_DEPARTMENT, {"team_id": team_id, "user_id": user_id, "round_id": round_id}
+    ).first()
+    return tuple(row) if row else None
+
+
 def _segment(
-    core: Core, s: Session, rnd: Round, version_id: int, p: Participant
+    core: Core, s: Session, rnd: Round, version_id: int, p: Participant, name: str | None
 ) -> tuple[int | None, str | None]:
     """The coarse segment to copy onto an answer: never narrower than k people asked.
 
@@ -121,9 +136,6 @@ def _segment(
     """
     counts = roundfacts.asked(core.facts, s, rnd, version_id)
     k = core.k
-    name = None
-    if p.department_id is not None:
-        name = s.scalar(select(Department.name).where(Department.id == p.department_id))
     if name and p.grade and counts.get(("cell", f"{name}|{p.grade}"), 0) >= k:
         return p.department_id, p.grade
     if name and counts.get(("department", name), 0) >= k:
@@ -138,17 +150,17 @@ def record_answer(
 ) -> Outcome:
     """Store (or change) one answer; repeated taps and retried requests are idempotent."""
     with core.db.Session() as s, s.begin():
-        found = find_delivery(s, team_id, user_id, round_id)
+        found = _find_with_department(s, team_id, user_id, round_id)
         refusal = _refusal(core, found, round_id)
         if refusal is not None:
             return refusal
-        delivery, person, rnd = found
+        delivery, person, rnd, department = found
         if version_id not in delivery.version_ids:
             return Outcome("invalid", round_id, delivery)
         scale = roundfacts.questions(core.facts, s, [version_id])[0].scale
         if not valid_value(scale, value):
             return Outcome("invalid", round_id, delivery)
-        dept_id, grade = _segment(core, s, rnd, version_id, person)
+        dept_id, grade = _segment(core, s, rnd, version_id, person, department)
         h = link_hash(core.link_key, round_id, version_id, team_id, user_id)
         _upsert(
             s,
@@ -215,12 +227,12 @@ def record_comment(
 ) -> Outcome:
     """Store (or replace) this person's one comment for the round. Caller checks length first."""
     with core.db.Session() as s, s.begin():
-        found = find_delivery(s, team_id, user_id, round_id)
+        found = _find_with_department(s, team_id, user_id, round_id)
         refusal = _refusal(core, found, round_id)
         if refusal is not None:
             return refusal
-        delivery, person, rnd = found
-        dept_id, grade = _segment(core, s, rnd, delivery.version_ids[0], person)
+        delivery, person, rnd, department = found
+        dept_id, grade = _segment(core, s, rnd, delivery.version_ids[0], person, department)
         _upsert(
             s,
             Comment,

@@ -77,7 +77,7 @@ def redraw_now(
     shows all its taps whatever order they committed in. Only the person's own answers are
     read (through their link hashes); the round's fixed facts come from roundfacts.
     """
-    with core.db.Session() as s:
+    with core.db.reading() as s:
         answers = current_answers(core, s, team, user, rnd.id, delivery.version_ids)
         questions = roundfacts.questions(core.facts, s, delivery.version_ids)
         closes = roundfacts.closes_label(core.facts, s, rnd)

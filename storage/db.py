@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import Engine, create_engine, event, text
@@ -55,6 +57,14 @@ class Database:
     @property
     def is_postgres(self) -> bool:
         return self.engine.dialect.name == "postgresql"
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A session for a few reads that need no transaction (autocommit): no BEGIN and no
+        ROLLBACK, two round trips fewer, for the reads every answer tap's redraw makes."""
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            with Session(bind=conn) as s:
+                yield s
 
     def ping(self) -> bool:
         """True when the database answers a trivial query (for /readyz)."""
