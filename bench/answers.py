@@ -315,7 +315,7 @@ def main(argv=None) -> int:
         f"{'met' if p99 < 150 else 'MISSED'})"
     )
     print(
-        f"  throughput medpulse ÷ bare Bolt: {ratio:.2f} (target >= 0.70: "
+        f"  throughput medpulse ÷ bare Bolt: {ratio:.3f} (target >= 0.70: "
         f"{'met' if ratio >= 0.7 else 'MISSED'})"
     )
     print(
