@@ -27,8 +27,8 @@ from sqlalchemy import or_, select, update
 from bot import actions_log, windows
 from bot.core import Core
 from bot.messages import Question, pulse_blocks, pulse_text
-from bot.pulses import load_questions
 from bot.ratelimit import LimiterRegistry
+from bot.roundfacts import load_questions
 from bot.slack_client import Permanent, RateLimited, Transient, Undeliverable
 from storage.models import (
     Delivery,

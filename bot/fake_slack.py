@@ -432,6 +432,11 @@ def _parse_params(query: str, body: bytes, content_type: str) -> dict[str, Any]:
     return params
 
 
+def bound_response_key(key: str, channel: str, ts: str) -> str:
+    """A response-URL key tied to one message (channel, ts), read by ``_apply_to_original``."""
+    return f"{key}~{channel}~{ts}"
+
+
 def _bearer(headers: Any, params: dict[str, Any]) -> str | None:
     auth = headers.get("Authorization") or ""
     if auth.lower().startswith("bearer "):
@@ -966,7 +971,7 @@ class FakeSlack:
 
     def response_url_for_message(self, channel: str, ts: str, key: str = "r") -> str:
         """A response_url bound to one message, as Slack sends with a click on that message."""
-        return self.response_url(f"{key}-{secrets.token_hex(4)}~{channel}~{ts}")
+        return self.response_url(bound_response_key(f"{key}-{secrets.token_hex(4)}", channel, ts))
 
     def handle_response_url(self, key: str, body: bytes) -> _Reply:
         """Record a POST to a response_url (JSON expected; anything is kept raw); a URL bound to

@@ -10,14 +10,12 @@ from sqlalchemy import select
 from bot import roundfacts, windows
 from bot.answers import current_answers, find_delivery
 from bot.core import Core
-from bot.messages import Question, pulse_blocks, pulse_text
+from bot.messages import pulse_blocks, pulse_text
 from storage.models import (
     Delivery,
     QuestionItem,
     QuestionVersion,
     Round,
-    Schedule,
-    Workspace,
 )
 
 THEME_LABELS = {
@@ -50,22 +48,6 @@ def privacy_notice(k: int) -> str:
         "• `/pulse optout` stops the DMs; `/pulse optin` brings them back. Choose a time of day "
         "that suits your rota in the medpulse Home tab."
     ).replace("{k}", str(k))
-
-
-def load_questions(s, version_ids: list[int]) -> list[Question]:
-    """The questions of a delivery, in the order they were asked."""
-    rows = s.execute(
-        select(QuestionVersion.id, QuestionVersion.text, QuestionItem.scale, QuestionVersion.help)
-        .join(QuestionItem, QuestionItem.id == QuestionVersion.item_id)
-        .where(QuestionVersion.id.in_(version_ids))
-    ).all()
-    by_id = {r[0]: Question(*r) for r in rows}
-    return [by_id[v] for v in version_ids]
-
-
-def _zone(s, rnd: Round) -> str:
-    tz = s.scalar(select(Schedule.timezone).where(Schedule.audience_id == rnd.audience_id))
-    return tz or s.scalar(select(Workspace.timezone).where(Workspace.id == rnd.workspace_id))
 
 
 def redraw_now(
@@ -184,7 +166,7 @@ def snooze(core: Core, team: str, user: str, round_id: int) -> str | None:
         if row is None:
             return None
         d, p, rnd = row
-        tz = _zone(s, rnd)
+        tz = roundfacts.zone(s, rnd)
         due = windows.tomorrow_in_window(now, tz, p.preferred_window)
         if rnd.status != "open" or due >= rnd.closes_at:
             return None

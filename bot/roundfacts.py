@@ -55,22 +55,22 @@ class Memo:
                 self._items.popitem(last=False)
         return value
 
-    def __len__(self) -> int:
-        return len(self._items)
+
+_QUESTIONS = select(
+    QuestionVersion.id, QuestionVersion.text, QuestionItem.scale, QuestionVersion.help
+).join(QuestionItem, QuestionItem.id == QuestionVersion.item_id)
+
+
+def load_questions(s: Session, version_ids: list[int]) -> list[Question]:
+    """The questions of a delivery, in the order they were asked, read from the database."""
+    rows = s.execute(_QUESTIONS.where(QuestionVersion.id.in_(version_ids))).all()
+    by_id = {r[0]: Question(*r) for r in rows}
+    return [by_id[v] for v in version_ids]
 
 
 def questions(memo: Memo, s: Session, version_ids: list[int]) -> list[Question]:
-    """The questions of a delivery, in the order they were asked."""
-    return [memo.get(("question", v), lambda v=v: _one_question(s, v)) for v in version_ids]
-
-
-def _one_question(s: Session, version_id: int) -> Question:
-    row = s.execute(
-        select(QuestionVersion.id, QuestionVersion.text, QuestionItem.scale, QuestionVersion.help)
-        .join(QuestionItem, QuestionItem.id == QuestionVersion.item_id)
-        .where(QuestionVersion.id == version_id)
-    ).one()
-    return Question(*row)
+    """The same, each question read once per process."""
+    return [memo.get(("question", v), lambda v=v: load_questions(s, [v])[0]) for v in version_ids]
 
 
 def asked(memo: Memo, s: Session, rnd: Round, version_id: int) -> dict[tuple[str, str], int]:
@@ -94,12 +94,16 @@ def asked(memo: Memo, s: Session, rnd: Round, version_id: int) -> dict[tuple[str
     return memo.get(("asked", round_id, rnd.created_at, version_id), load)
 
 
+def zone(s: Session, rnd: Round) -> str:
+    """The round's time zone: its schedule's, else the workspace's."""
+    tz = s.scalar(select(Schedule.timezone).where(Schedule.audience_id == rnd.audience_id))
+    return tz or s.scalar(select(Workspace.timezone).where(Workspace.id == rnd.workspace_id))
+
+
 def closes_label(memo: Memo, s: Session, rnd: Round) -> str:
-    """The round's close date in its schedule's (else the workspace's) time zone."""
+    """The round's close date in its own time zone."""
 
     def load() -> str:
-        tz = s.scalar(select(Schedule.timezone).where(Schedule.audience_id == rnd.audience_id))
-        tz = tz or s.scalar(select(Workspace.timezone).where(Workspace.id == rnd.workspace_id))
-        return rnd.closes_at.astimezone(ZoneInfo(tz)).strftime("%A %-d %B")
+        return rnd.closes_at.astimezone(ZoneInfo(zone(s, rnd))).strftime("%A %-d %B")
 
     return memo.get(("closes", rnd.id, rnd.created_at), load)

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
+from bot.fake_slack import bound_response_key
+
 STALE_SECONDS = 600  # Slack apps reject timestamps older than 5 minutes
 USER_AGENT = "Slackbot 1.0 (+https://api.slack.com/robots)"
 FORM = "application/x-www-form-urlencoded"
@@ -136,7 +138,7 @@ class SlackSender:
         """
         key = f"{kind}-{self._next()}-{secrets.token_hex(4)}"
         if message is not None:
-            key += f"~{message[0]}~{message[1]}"
+            key = bound_response_key(key, *message)
         if self.response_url_base:
             return f"{self.response_url_base}/{key}", key
         return f"https://hooks.slack.invalid/commands/{self.team_id}/{key}", key

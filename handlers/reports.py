@@ -95,7 +95,7 @@ def _comments(ctx: Ctx) -> None:
             ctx.say("No pulse has closed yet, so there are no comments to read.")
             return
         rid = periods[0].round_id
-        dept_id, respondents = None, queries.respondents_per_round(s, [rid]).get(rid, 0)
+        dept_id = None
         if dept:
             dept, dept_id = _department_arg(s, ctx.workspace_id, dept)
             round_ids = [p.round_id for p in periods]
@@ -105,6 +105,8 @@ def _comments(ctx: Ctx) -> None:
                 ctx.say(summary.department_held_back(dept, k))
                 return
             respondents = mine.responded
+        else:
+            respondents = queries.respondents_per_round(s, [rid]).get(rid, 0)
         counts = queries.comment_counts(s, [rid], dept_id)
         texts = queries.comment_texts(s, [rid], department_id=dept_id)
     if not anonymity.comments_visible(respondents, k):

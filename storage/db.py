@@ -29,7 +29,7 @@ def make_engine(url: str) -> Engine:
     """Create an engine with the settings each backend needs for a multi-threaded process."""
     if url.startswith("sqlite"):
         in_memory = ":memory:" in url or url in ("sqlite://", "sqlite:///")
-        pool = {} if in_memory else {"pool_size": POOL_SIZE, "max_overflow": 2 * POOL_SIZE}
+        pool = {} if in_memory else {"pool_size": POOL_SIZE, "max_overflow": POOL_SIZE}
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 10}, **pool
         )

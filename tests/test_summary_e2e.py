@@ -59,12 +59,7 @@ def test_comments_of_one_department_where_its_own_figures_may_be_shown(
 ):
     ids = doctors(fake, 24)
     fake.add_user("UREADER", name="reader")
-    r = slack.slash("audience <#C0DOCTORS|doctors>", ADMIN)
-    wait_for(lambda: fake.response_posts(r.response_key))
-    roster = "slack_id,department,grade\n" + "\n".join(
-        f"{u},{'Medicine' if i < 12 else 'Surgery'},consultant" for i, u in enumerate(ids)
-    )
-    assert import_roster(core, fake.team_id, roster).imported
+    _audience_with_roster(core, fake, slack, ids, lambda i: "Medicine" if i < 12 else "Surgery")
     answering = ids[:10] + ids[12:22]  # comment i comes from answering[i]
     answered_round(core, fake, slack, worker, clock, answering, comment_from=ids[:3] + ids[12:16])
 
@@ -80,6 +75,17 @@ def test_comments_of_one_department_where_its_own_figures_may_be_shown(
     assert "Usage" in unknown
     refused = slack.slash("comments department:Medicine", "UREADER").json()["text"]
     assert "admins and leaders" in refused and "someone" not in refused
+
+
+def _audience_with_roster(core, fake, slack, ids, department_of) -> None:
+    """The doctors' channel as the audience, then a roster: doctor i in ``department_of(i)``,
+    all consultants."""
+    r = slack.slash("audience <#C0DOCTORS|doctors>", ADMIN)
+    wait_for(lambda: fake.response_posts(r.response_key))
+    roster = "slack_id,department,grade\n" + "\n".join(
+        f"{u},{department_of(i)},consultant" for i, u in enumerate(ids)
+    )
+    assert import_roster(core, fake.team_id, roster).imported
 
 
 def _latest_pulse(fake, uid):
@@ -115,12 +121,7 @@ def test_summary_posts_blocks_and_a_real_png_with_the_right_counts(
     fake.add_channel("C0LEADERS", "leadership", members=[ADMIN])
     fake.add_channel("C0SMALL", "small-dept", members=[ADMIN])
     fake.add_user("UREADER", name="reader")
-    r = slack.slash("audience <#C0DOCTORS|doctors>", ADMIN)
-    wait_for(lambda: fake.response_posts(r.response_key))
-    roster = "slack_id,department,grade\n" + "\n".join(
-        f"{u},{'Tiny' if i < 3 else 'Medicine'},consultant" for i, u in enumerate(ids)
-    )
-    assert import_roster(core, fake.team_id, roster).imported
+    _audience_with_roster(core, fake, slack, ids, lambda i: "Tiny" if i < 3 else "Medicine")
     assert (
         "receive summaries" in slack.slash("leaders <#C0LEADERS|leadership>", ADMIN).json()["text"]
     )
