@@ -147,6 +147,7 @@ class _Reply:
     body: Any
     headers: dict[str, str] = field(default_factory=dict)
     effect: bool = False
+    stall: float = 0.0  # answer only after this many seconds (recorded first)
 
 
 class _Bucket:
@@ -577,6 +578,7 @@ class FakeTeams:
         else:
             reply = self._faulted(op, lambda: self._apply(op, args, url.query, parsed, body))
         self._record(op, method, url.path, reply, reply.effect, parsed)
+        _sleep(reply.stall)
         return reply
 
     def _faulted(self, op: str, apply) -> _Reply:
@@ -588,7 +590,7 @@ class FakeTeams:
         if fault is None:
             return reply
         if fault.stall:
-            _sleep(fault.stall)
+            reply.stall = fault.stall
             return reply
         failed = _fault_reply(fault)
         failed.effect = reply.effect
