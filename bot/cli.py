@@ -335,6 +335,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("demo_args", nargs=argparse.REMAINDER)
     demo.set_defaults(fn=cmd_demo)
+    from bot.msteams.package import add_parser as add_teams_package
+
+    add_teams_package(sub)
     return p
 
 
