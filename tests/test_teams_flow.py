@@ -22,7 +22,7 @@ from bot.msteams import cards, events  # noqa: E402
 from bot.msteams.auth import KeySet, TokenVerifier  # noqa: E402
 from bot.msteams.connector import BotConnector, Outcome, TokenSource  # noqa: E402
 from bot.msteams.gateway import TeamsGateway  # noqa: E402
-from bot.msteams.web import CardReply, TeamsEndpoint, TextReply  # noqa: E402
+from bot.msteams.web import TeamsEndpoint, TextReply  # noqa: E402
 from bot.web import HttpServer  # noqa: E402
 
 AGREE5 = [
@@ -74,11 +74,10 @@ class MiniCore:
             if member.id in self.outbox:
                 continue
             to = self.gateway.open_dm(self.team.service_url, member.id)
-            self.outbox[member.id] = self.gateway.send_pulse(to, self._view({}))
+            self.outbox[member.id] = self.gateway.send_pulse(to, self._view())
 
-    def _view(self, chosen: dict[str, str]) -> cards.PulseView:
-        qs = [{**q, "chosen": chosen.get(q["id"])} for q in QUESTIONS]
-        return {"ref": "round-1", "questions": qs, "k": 5, "closes": "Friday"}
+    def _view(self) -> cards.PulseView:
+        return {"ref": "round-1", "questions": QUESTIONS, "k": 5, "closes": "Friday"}
 
     def _tap(self, event: events.CardAction):
         if event.verb == "comment":
@@ -89,7 +88,8 @@ class MiniCore:
         mine = self.answered.setdefault(event.sender.id, {})
         mine[event.data["q"]] = event.data["v"]
         self.responses.append((event.data["q"], event.data["v"]))
-        return CardReply(cards.pulse_card(self._view(mine)))
+        label = next(o["label"] for o in AGREE5 if o["value"] == event.data["v"])
+        return TextReply(cards.recorded(label, len(mine), len(QUESTIONS)))
 
     def close(self) -> None:
         for sent in self.outbox.values():
@@ -166,7 +166,7 @@ def test_a_round_on_teams_reaches_every_member_once_and_closes_the_same_for_all(
             if a["data"]["q"] == "v1" and a["data"]["v"] == value
         )
         reply = fake.post(url, fake.card_action(doctor, "answer", button["data"], sent.id))
-        assert reply.status_code == 200 and reply.json()["type"].endswith("card.adaptive")
+        assert reply.status_code == 200 and reply.json()["value"].startswith("✅ Recorded")
     comment = fake.card_action(
         doctors[2], "comment", {"pulse": "round-1", "comment": "More rota notice"}
     )

@@ -7,19 +7,23 @@ medpulse sends four small cards; the checks that matter (Teams' size limits, one
 carrying the right data) are tested here against the fake Bot Connector.
 
 The doctor's pulse mirrors the Slack DM: one line saying it is anonymous and quick, one tap per
-question (``Action.Execute``, so the tap arrives as an ``adaptiveCard/action`` invoke and the
-invoke response replaces the card, showing the chosen answer), an ``Input.Text`` comment with
-its own button, "not now", "why am I getting this?" and the privacy line.
+question (``Action.Execute``: the tap arrives as an ``adaptiveCard/action`` invoke), an
+``Input.Text`` comment with its own button, "not now", "why am I getting this?" and the
+privacy line.
 
-Teams sends every input of a card with every ``Action.Execute``, so an answer tap also carries
-whatever is in the comment box (``data["comment"]``). The core stores a comment only on "Send
-comment" (the doctor's explicit choice) and passes the typed text back as ``comment_draft``
-when it redraws after an answer tap, so nothing typed is lost by the card being replaced.
+Anonymity, and why a tap is answered with a toast, not a redrawn card: a Teams chat lives in the
+tenant's message store, under its retention policies and eDiscovery (on NHSmail, searchable by
+the national compliance team), and Microsoft 365 can keep earlier versions of an edited
+message. A card redrawn to show "Recorded: Agree" would put the answer beside the doctor's name
+in that store, and replacing it at close might not remove it. So the pulse card carries nothing
+about the person and is never redrawn per person: an answer tap gets a short invoke reply
+(``recorded``) that Teams shows and does not keep in the chat, and typed comment text stays in
+the client until "Send comment". At close every card becomes the same ``closed_card``. (Teams
+sends every input with every ``Action.Execute``, so an answer tap also carries the comment box's
+text; the core must ignore it there and store a comment only on "Send comment".)
 
-Anonymity: a card's action data carries only what the core put in the view (an opaque pulse
-reference, a question ID, a value); never a Teams or Entra ID identifier, which the invoke
-brings anyway. The closed card takes no argument about the person: it is the same card for
-those who answered and those who did not, so the chat history left behind says nothing.
+A card's action data carries only what the core put in the view (an opaque pulse reference, a
+question ID, a value); never a Teams or Entra ID identifier, which the invoke brings anyway.
 """
 
 from __future__ import annotations
@@ -58,7 +62,6 @@ class QuestionView(TypedDict):
     id: str
     text: str
     options: list[Option]
-    chosen: NotRequired[str | None]  # the value already recorded, while the round is open
     hint: NotRequired[str | None]
 
 
@@ -70,7 +73,6 @@ class PulseView(TypedDict):
     intro: NotRequired[str | None]
     action_note: NotRequired[str | None]  # "you said, we did"
     comment_max: NotRequired[int]
-    comment_draft: NotRequired[str | None]  # text typed but not sent, kept across a redraw
 
 
 def _text(text: str, **style: Any) -> dict[str, Any]:
@@ -96,22 +98,11 @@ def card(body: list[dict[str, Any]], actions: list[dict[str, Any]] | None = None
 
 
 def _question(ref: str, q: QuestionView, n: int, total: int) -> list[dict[str, Any]]:
-    chosen = q.get("chosen")
     items: list[dict[str, Any]] = [_text(f"**{n}/{total}**  {q['text']}", spacing="Large")]
-    if chosen is not None:
-        label = next((o["label"] for o in q["options"] if o["value"] == chosen), chosen)
-        items.append(
-            _text(f"✅ Recorded: {label}. Tap another to change it.", isSubtle=True, spacing="None")
-        )
     options = q["options"]
     for start in range(0, len(options), ROW):
         buttons = [
-            _execute(
-                o["label"],
-                "answer",
-                {"pulse": ref, "q": q["id"], "v": o["value"]},
-                **({"style": "positive"} if o["value"] == chosen else {}),
-            )
+            _execute(o["label"], "answer", {"pulse": ref, "q": q["id"], "v": o["value"]})
             for o in options[start : start + ROW]
         ]
         items.append({"type": "ActionSet", "actions": buttons, "spacing": "Small"})
@@ -121,10 +112,9 @@ def _question(ref: str, q: QuestionView, n: int, total: int) -> list[dict[str, A
 
 
 def pulse_card(view: PulseView) -> dict[str, Any]:
-    """The whole pulse card; after a tap the core renders it again with ``chosen`` set."""
+    """The whole pulse card, the same for every doctor asked the same questions."""
     questions = view["questions"]
     ref = view["ref"]
-    done = sum(1 for q in questions if q.get("chosen") is not None)
     intro = view.get("intro") or (
         f"**Your medical engagement pulse** · {len(questions)} quick questions, about 30 "
         f"seconds, anonymous. Open until {view['closes']}."
@@ -134,26 +124,31 @@ def pulse_card(view: PulseView) -> dict[str, Any]:
         body.append(_text(f"📣 **You said, we did:** {view['action_note']}", isSubtle=True))
     for n, q in enumerate(questions, start=1):
         body.extend(_question(ref, q, n, len(questions)))
-    if questions and done == len(questions):
-        body.append(_text("🙏 **Thank you.** All answers recorded.", spacing="Large"))
-    comment: dict[str, Any] = {
-        "type": "Input.Text",
-        "id": "comment",
-        "label": "Add a comment (optional, anonymous)",
-        "isMultiline": True,
-        "maxLength": view.get("comment_max", 2000),
-        "placeholder": "What would make the biggest difference?",
-        "spacing": "Large",
-    }
-    if view.get("comment_draft"):
-        comment["value"] = view["comment_draft"]
-    body.append(comment)
-    actions = [_execute("Send comment", "comment", {"pulse": ref})]
-    if done == 0:
-        actions.append(_execute("Not now, remind me tomorrow", "not_now", {"pulse": ref}))
-    actions.append(_execute("Why am I getting this?", "why", {"pulse": ref}))
+    body.append(
+        {
+            "type": "Input.Text",
+            "id": "comment",
+            "label": "Add a comment (optional, anonymous)",
+            "isMultiline": True,
+            "maxLength": view.get("comment_max", 2000),
+            "placeholder": "What would make the biggest difference?",
+            "spacing": "Large",
+        }
+    )
     body.append(_text(PRIVACY.format(k=view["k"]), isSubtle=True, size="Small"))
+    actions = [
+        _execute("Send comment", "comment", {"pulse": ref}),
+        _execute("Not now, remind me tomorrow", "not_now", {"pulse": ref}),
+        _execute("Why am I getting this?", "why", {"pulse": ref}),
+    ]
     return card(body, actions)
+
+
+def recorded(label: str, answered: int, total: int) -> str:
+    """The reply to an answer tap (shown by Teams, not kept in the chat)."""
+    left = total - answered
+    more = f" {left} to go." if left > 0 else " All answered: thank you."
+    return f"✅ Recorded anonymously: {label}. Tap another to change it.{more}"
 
 
 def closed_card(note: str = CLOSED_NOTE) -> dict[str, Any]:

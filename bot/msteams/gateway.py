@@ -7,7 +7,6 @@ closed pulse, a summary, a roster), done with the Bot Connector client and the c
 ``roster``             the members of a team the app is installed in (audience sync)
 ``open_dm``            the 1:1 conversation with a member (safe to repeat)
 ``send_pulse``         a pulse card, at most once; the outcome for the outbox row
-``redraw_pulse``       the pulse card again (after a comment, say), in place
 ``close_pulse``        the card replaced by the neutral closed card
 ``post_summary``       a summary card with its chart in a leadership team's channel
 ``say``                a short text in a conversation (command replies)
@@ -15,8 +14,9 @@ closed pulse, a summary, a roster), done with the Bot Connector client and the c
 
 Capabilities the core must not assume on Teams (``CAPABILITIES``): no read-back of a sent
 message (so no look-up before resending: see ``connector``), no ephemeral replies, no
-response URLs; but a tap's reply *is* the redrawn card (the invoke response), so a tap costs
-no outbound call at all.
+response URLs. A tap is answered in the invoke's own HTTP reply (a short text Teams shows and
+does not keep), so it costs no outbound call; the card itself is never redrawn per person
+(see ``cards``: the tenant's retention and eDiscovery keep what a chat shows).
 
 What the core stores for Teams is ``DmAddress`` on the identity side (participant) and
 ``MessageRef`` on the delivery; both hold Teams identifiers and must never reach an answer,
@@ -34,7 +34,7 @@ CAPABILITIES = {
     "read_back": False,
     "ephemeral": False,
     "response_url": False,
-    "redraw_in_tap_reply": True,
+    "reply_in_tap_response": True,
     "slash_commands": False,
 }
 
@@ -89,10 +89,6 @@ class TeamsGateway:
         return self._sent(
             to, self.connector.send_once(to.service_url, to.conversation_id, activity)
         )
-
-    def redraw_pulse(self, ref: MessageRef, view: cards.PulseView) -> None:
-        activity = cards.message(cards.pulse_card(view), "Your medical engagement pulse")
-        self.connector.update(ref.service_url, ref.conversation_id, ref.activity_id, activity)
 
     def close_pulse(self, ref: MessageRef) -> None:
         """The same closed card for everyone who was asked, answered or not."""
