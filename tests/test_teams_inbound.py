@@ -265,3 +265,44 @@ def test_an_unreachable_key_server_gives_503_not_500(fake):
         server.stop()
     assert resp.status_code == 503
     assert recorder.events == []
+
+
+def test_cached_keys_keep_serving_while_the_key_server_is_down(fake):
+    from bot.msteams.auth import KeysUnavailable
+
+    down = {"now": False}
+
+    def fetch(url):
+        if down["now"]:
+            raise KeysUnavailable("down")
+        import requests
+
+        return requests.get(url, timeout=10).json()
+
+    ticks = {"t": 0.0}
+    keys = KeySet(fake.openid_url, fetch=fetch, clock=lambda: ticks["t"])
+    verifier = TokenVerifier(fake.app_id, keys)
+    assert verifier.verify_token(f"Bearer {fake.token()}").claims["aud"] == fake.app_id
+    down["now"] = True
+    ticks["t"] = keys.ttl + 1  # the cache is stale and the refresh fails
+    assert verifier.verify_token(f"Bearer {fake.token()}").claims["aud"] == fake.app_id
+    with pytest.raises(KeysUnavailable):
+        KeySet(fake.openid_url, fetch=fetch).get(fake.kid)  # nothing cached: no way to check
+
+
+def test_the_endpoint_is_built_from_the_teams_settings(fake):
+    from bot.msteams.config import TeamsConfig
+
+    recorder = Recorder()
+    endpoint = TeamsEndpoint.from_config(TeamsConfig.from_env(fake.env()), recorder)
+    server = HttpServer(endpoint, host="127.0.0.1", port=0, threads=1).start()
+    try:
+        doctor = fake.add_user()
+        assert (
+            fake.post(f"{server.url}/api/messages", fake.message(doctor, "help")).status_code == 200
+        )
+        wrong = fake.post(f"{server.url}/api/messages", fake.message(doctor, "help"), aud="other")
+        assert wrong.status_code == 401
+    finally:
+        server.stop()
+    assert len(recorder.events) == 1

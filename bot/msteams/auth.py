@@ -24,7 +24,6 @@ minute.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -114,8 +113,19 @@ class KeySet:
             stale = self._fetched_at is None or now - self._fetched_at > self.ttl
             recent = self._fetched_at is not None and now - self._fetched_at < self.min_refresh
             if stale or (kid not in self._keys and not recent):
-                self._refresh(now)
+                self._refresh_or_keep(now)
             return self._keys.get(kid)
+
+    def _refresh_or_keep(self, now: float) -> None:
+        """Refresh; if the key server is down but keys are cached, keep serving with them and
+        try again after ``min_refresh`` (an outage at Microsoft must not stop the bot)."""
+        try:
+            self._refresh(now)
+        except KeysUnavailable:
+            if not self._keys:
+                raise
+            log.warning("msteams: key refresh failed; keeping the %d cached keys", len(self._keys))
+            self._fetched_at = now - self.ttl + self.min_refresh
 
     def _refresh(self, now: float) -> None:
         meta = self.fetch(self.openid_url)
@@ -229,8 +239,3 @@ class TokenVerifier:
             raise AuthError(403, "no service URL")
         if claimed.rstrip("/") != actual.rstrip("/"):
             raise AuthError(403, "service URL does not match the token")
-
-
-def describe(claims: Mapping[str, Any]) -> str:
-    """A log-safe line about a token (no identifiers of people)."""
-    return json.dumps({k: claims.get(k) for k in ("iss", "aud", "serviceurl")})

@@ -28,7 +28,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.msteams import events
-from bot.msteams.auth import AuthError, KeysUnavailable, TokenVerifier
+from bot.msteams.auth import AuthError, KeySet, KeysUnavailable, TokenVerifier
+from bot.msteams.config import TeamsConfig
 
 log = logging.getLogger("medpulse.msteams.web")
 
@@ -79,6 +80,11 @@ class TeamsEndpoint:
         self.verifier = verifier
         self.handler = handler
         self.max_body = max_body
+
+    @classmethod
+    def from_config(cls, config: TeamsConfig, handler: Handler) -> TeamsEndpoint:
+        """What the core mounts at ``/api/messages`` (``Router.mount``) once it serves Teams."""
+        return cls(TokenVerifier(config.app_id, KeySet(config.openid_url)), handler)
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         status, body = self._respond(environ)
