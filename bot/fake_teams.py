@@ -14,7 +14,7 @@ It plays both sides that a Teams bot meets, so tests drive real HTTP and real JW
 Fault injection: ``latency`` (all calls) and ``op_latency``; ``fail_next(op, status)`` for
 429 (with ``Retry-After``), 412, 502, 503, 504, 500, before the effect or, with
 ``after_effect=True``, after it (the message is stored and only the reply is lost, which is
-what makes a resend a duplicate); ``stall_next(op, seconds)`` applies the effect and answers
+what makes a resend a duplicate), or a random fraction of calls with ``error_rate``; ``stall_next(op, seconds)`` applies the effect and answers
 late (a client timeout); ``block(user)`` gives ``403`` with ``MessageWritesBlocked``; a message
 over 100 KB (images aside) gets ``413 MessageSizeTooBig``; ``rate_limit(per_second)`` throttles
 the tenant with 429s.
@@ -33,6 +33,7 @@ import itertools
 import json
 import logging
 import math
+import random
 import re
 import secrets
 import threading
@@ -213,6 +214,7 @@ class FakeTeams:
         self._blocked: set[str] = set()
         self._access_tokens: dict[str, float] = {}  # token -> expiry (time.time)
         self._faults: dict[str, deque[_Fault]] = {}
+        self._error_rates: dict[str, tuple[float, _Fault, random.Random]] = {}
         self._bucket: _Bucket | None = None
         self._ids = itertools.count(1)
         self._activity_ids = itertools.count(1_700_000_000_001)
@@ -331,6 +333,18 @@ class FakeTeams:
         with self._lock:
             fault = _Fault(status, max(0, int(retry_after)), after_effect)
             self._faults.setdefault(op, deque()).extend([fault] * count)
+
+    def error_rate(
+        self, op: str, status: int, rate: float, *, seed: int = 0, after_effect: bool = False
+    ) -> None:
+        """Fail a random fraction of calls to ``op`` ("*" = any); rate 0 removes. Reproducible
+        for a seed and a call order."""
+        with self._lock:
+            if rate <= 0:
+                self._error_rates.pop(op, None)
+            else:
+                fault = _Fault(status, 1, after_effect)
+                self._error_rates[op] = (rate, fault, random.Random(seed))
 
     def stall_next(self, op: str, seconds: float, count: int = 1) -> None:
         """Apply the next ``count`` calls' effect, then answer only after ``seconds``."""
@@ -545,6 +559,11 @@ class FakeTeams:
                 queue = self._faults.get(name)
                 if queue:
                     return queue.popleft()
+            for name in (op, "*"):
+                if name in self._error_rates:
+                    rate, fault, rng = self._error_rates[name]
+                    if rng.random() < rate:
+                        return fault
         return None
 
     def handle(self, method: str, raw_path: str, headers: Any, body: bytes) -> _Reply:
