@@ -4,12 +4,15 @@ callback as typed events; every forgery is refused with 401/403 and reaches noth
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bot.fake_teams import FakeTeams
 from bot.msteams import events
-from bot.msteams.auth import KeySet, TokenVerifier
+from bot.msteams.auth import AuthError, KeySet, TokenVerifier
 from bot.msteams.web import CardReply, TeamsEndpoint
 from bot.web import HttpServer
 
@@ -172,11 +175,13 @@ def test_an_activity_moved_to_another_service_url_or_channel_is_refused(fake, bo
     assert recorder.events == []
 
 
-def test_skew_of_under_five_minutes_is_tolerated(fake, bot):
+def test_skew_of_under_five_minutes_is_tolerated_both_ways(fake, bot):
     url, recorder, _ = bot
-    resp = fake.post(url, fake.message(fake.add_user(), "help"), expires_in=-240)
-    assert resp.status_code == 200
-    assert len(recorder.events) == 1
+    doctor = fake.add_user()
+    assert fake.post(url, fake.message(doctor, "help"), expires_in=-240).status_code == 200
+    ahead = fake.post(url, fake.message(doctor, "help"), now=time.time() + 200)  # their clock
+    assert ahead.status_code == 200
+    assert len(recorder.events) == 2
 
 
 @pytest.mark.parametrize(
@@ -306,3 +311,85 @@ def test_the_endpoint_is_built_from_the_teams_settings(fake):
     finally:
         server.stop()
     assert len(recorder.events) == 1
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=12),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=12,
+)
+KINDS = ("message", "invoke", "conversationUpdate", "installationUpdate")
+FIELDS = (
+    "type",
+    "from",
+    "conversation",
+    "channelData",
+    "value",
+    "membersAdded",
+    "membersRemoved",
+    "recipient",
+    "text",
+    "name",
+    "action",
+    "replyToId",
+    "id",
+)
+
+
+@pytest.fixture(scope="module")
+def wsgi_bot():
+    with FakeTeams() as fake:
+        recorder = Recorder()
+        endpoint = TeamsEndpoint(TokenVerifier(fake.app_id, KeySet(fake.openid_url)), recorder)
+        yield fake, endpoint, fake.add_user(), fake.add_team("T", [])
+
+
+def _call_wsgi(endpoint, body: bytes, authorization: str) -> int:
+    import io
+
+    seen = {}
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "CONTENT_LENGTH": str(len(body)),
+        "HTTP_AUTHORIZATION": authorization,
+        "wsgi.input": io.BytesIO(body),
+    }
+    b"".join(endpoint(environ, lambda status, headers: seen.setdefault("status", status)))
+    return int(seen["status"].split()[0])
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    kind=st.sampled_from(KINDS),
+    broken=st.dictionaries(st.sampled_from(FIELDS), JSON, max_size=4),
+    action=JSON,
+)
+def test_no_signed_activity_however_odd_gets_a_500(wsgi_bot, kind, broken, action):
+    fake, endpoint, doctor, team = wsgi_bot
+    act = {
+        "message": lambda: fake.message(doctor, "help", team=team),
+        "invoke": lambda: fake.card_action(doctor, "answer", {"q": "1"}),
+        "conversationUpdate": lambda: fake.installed_activity(team, by=doctor),
+        "installationUpdate": lambda: {**fake.message(doctor, ""), "type": "installationUpdate"},
+    }[kind]()
+    if kind == "invoke":
+        act["value"]["action"] = action if isinstance(action, dict) else act["value"]["action"]
+    act.update(broken)
+    status = _call_wsgi(endpoint, json.dumps(act).encode(), f"Bearer {fake.token()}")
+    assert status in (200, 400), (status, act)
+
+
+@settings(max_examples=100)
+@given(header=st.text(max_size=60), token=st.text(max_size=200))
+def test_no_authorization_header_however_odd_gets_past_401(header, token):
+    verifier = TokenVerifier("app", KeySet("http://127.0.0.1:9/none", fetch=_no_keys))
+    for value in (header, f"Bearer {token}", f"Bearer {token}.{token}.{token}"):
+        with pytest.raises(AuthError) as err:
+            verifier.verify_token(value)
+        assert err.value.status == 401
+
+
+def _no_keys(url):
+    return {"jwks_uri": url, "keys": []}

@@ -199,8 +199,8 @@ class TokenVerifier:
         return VerifiedToken(claims=claims, endorsements=signing.endorsements)
 
     def _decode(self, token: str, signing: SigningKey) -> dict[str, Any]:
-        # PyJWT checks exp/nbf/iat against the wall clock; an injected clock is checked here
-        # instead so tests can move time without sleeping.
+        # PyJWT would check exp/nbf/iat against the wall clock with no leeway for nbf/iat; the
+        # times are checked below instead, on the injected clock, with the same skew both ways.
         try:
             claims = jwt.decode(
                 token,
@@ -208,7 +208,12 @@ class TokenVerifier:
                 algorithms=list(ALGORITHMS),
                 audience=self.app_id,
                 issuer=self.issuer,
-                options={"require": ["exp", "iss", "aud"], "verify_exp": False},
+                options={
+                    "require": ["exp", "iss", "aud"],
+                    "verify_exp": False,
+                    "verify_nbf": False,
+                    "verify_iat": False,
+                },
             )
         except jwt.InvalidAudienceError:
             raise AuthError(401, "wrong audience") from None

@@ -87,7 +87,11 @@ class TeamsEndpoint:
         return cls(TokenVerifier(config.app_id, KeySet(config.openid_url)), handler)
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
-        status, body = self._respond(environ)
+        try:
+            status, body = self._respond(environ)
+        except Exception:  # a parsing bug of ours: logged, and still no 500 for the caller
+            log.exception("msteams: could not handle a request")
+            status, body = 400, {"error": "could not read the activity"}
         return _reply(start_response, status, body)
 
     def _respond(self, environ: dict) -> tuple[int, Any]:
