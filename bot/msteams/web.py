@@ -10,13 +10,15 @@ attacker sends can cause a 500:
    ``serviceUrl`` (403);
 5. the activity parses into an event (400 if a kind we handle is malformed; 200 and nothing
    else for kinds we ignore);
-6. the callback runs. Its reply to a card tap is the invoke response (the updated card);
-   other activities get an empty 200 (replies go out through the Bot Connector).
+6. the callback runs. Its reply to a card tap is the invoke response: a short text Teams shows
+   and does not keep (``TextReply``, what a pulse tap gets) or a card that replaces the tapped
+   one (``CardReply``, for cards that hold nothing personal); other activities get an empty
+   200 (replies go out through the Bot Connector).
 
 A failure inside the callback is ours, not the caller's: a card tap gets an invoke response
 with Teams' error type (the doctor sees "something went wrong" and can tap again); any other
 activity gets 503 so that Teams retries it later. A key source that cannot be reached is also
-503. Neither is a 500.
+503, and a bug in our own parsing is logged and answered 400. None is a 500.
 """
 
 from __future__ import annotations
