@@ -18,6 +18,8 @@ from storage.models import Response, Round, Workspace
 from tests.conftest import SECRET, make_settings
 from tests.helpers import answer_buttons, wait_for
 
+TOKEN_KEY = "srJKyWa9EqcEpi3j0IQgZxE9GY7ZzvZChS3i8l1O0-k="  # a test key: production keys live in configuration
+
 TEAMS = {
     # team: (token, installer, refresh_token, expires_in)
     "T0AAA": ("xoxe.xoxb-a-1", "UADMA", "xoxe-1-refresh-a", 60),  # expiring: rotated on first use
@@ -65,6 +67,7 @@ def multi(fake, db_url, clock):
         SLACK_CLIENT_ID="111.222",
         SLACK_CLIENT_SECRET="shh",
         MEDPULSE_ADMINS="",
+        MEDPULSE_TOKEN_KEY=TOKEN_KEY,
     )
     core = build_core(settings, clock=clock)
     server = HttpServer(build_wsgi(core), host="127.0.0.1", port=0).start()
