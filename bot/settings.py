@@ -143,6 +143,8 @@ class Settings(BaseSettings):
 
 def _describe(err: dict) -> str:
     alias = err["loc"][0] if err.get("loc") else "?"
+    field = Settings.model_fields.get(str(alias))  # a checked default is named by its field
+    alias = field.alias if field is not None and field.alias else alias
     msg = err.get("msg", "invalid")
     msg = msg.removeprefix("Value error, ")
     if err.get("type", "").startswith(("int_", "greater", "less")):
