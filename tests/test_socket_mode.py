@@ -12,7 +12,7 @@ from bot.runtime import build_core
 from handlers.app import socket_mode
 from storage.models import Response
 from tests.conftest import ADMIN, make_settings
-from tests.helpers import tap_notes, answer_buttons, doctors, pulse_message, wait_for
+from tests.helpers import answer_buttons, doctors, pulse_message, tap_notes, wait_for
 
 APP_TOKEN = "xapp-1-A0001-test"
 
