@@ -321,12 +321,13 @@ def main(argv=None) -> int:
         f"{'met' if ratio >= 0.7 else 'MISSED'})"
     )
     print(
-        f"  work behind the medpulse taps: {updates:,} redraws through response URLs at the fake "
+        f"  work behind the medpulse taps: {updates:,} ephemeral notes through response URLs at "
+        "the fake "
         f"Slack ({args.redraw_latency * 1000:.0f} ms each); {stored:,} answer rows stored, "
         f"{answered}/{DOCTORS} doctors with a stored answer (derived from the links)"
     )
     print(
-        f"  redraws all landed {med['drain_a']:.1f} s (A) and {med['drain_b']:.1f} s (B) after "
+        f"  notes all landed {med['drain_a']:.1f} s (A) and {med['drain_b']:.1f} s (B) after "
         "the last tap; server CPU per tap includes them"
     )
     return 0

@@ -358,12 +358,14 @@ class DeliveryWorker:
         now = self.core.clock.now()
         with self.core.db.Session() as s, s.begin():
             d = s.get(Delivery, job.delivery_id)
-            p = s.get(Participant, d.participant_id)
-            p.dm_channel, p.undeliverable = channel, None
             d.uncertain, d.claimed_by = False, None
-            if info.get("action_id"):
-                actions_log.mark_shown(s, p.id, info["action_id"])
             if job.kind == "pulse":
+                # The person's row is written for pulses only, which everyone gets: written for a
+                # reminder, its row version (PostgreSQL's xmin) would say who had not answered.
+                p = s.get(Participant, d.participant_id)
+                p.dm_channel, p.undeliverable = channel, None
+                if info.get("action_id"):
+                    actions_log.mark_shown(s, p.id, info["action_id"])
                 d.status, d.channel, d.ts, d.sent_at, d.error = "sent", channel, ts, now, None
                 if s.get(Round, d.round_id).status != "open":  # it closed while this was sent
                     d.tidy, d.tidy_due = "pending", now + closing.DELAY
@@ -384,9 +386,9 @@ class DeliveryWorker:
             d = s.get(Delivery, job.delivery_id)
             if job.kind == "pulse":
                 d.status, d.error = "undeliverable", error
+                s.get(Participant, d.participant_id).undeliverable = error
             else:
                 d.reminder = "skipped"
-            s.get(Participant, d.participant_id).undeliverable = error
 
     def _fail(self, job: Job, error: str) -> None:
         with self.core.db.Session() as s, s.begin():

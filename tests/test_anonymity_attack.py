@@ -320,6 +320,7 @@ def test_attack_4_every_other_delivery_column_is_uniform_after_close(
     slack.block_action(uid, "not_now", not_now["value"], message=msg.to_api())
     wait_for(lambda: fake.ephemerals, what="not-now note")
     cols = [c for c in Delivery.__table__.columns if c.name not in SENT_FACTS]
+    people_versions = _person_row_versions(core)
 
     def uniform(skip=()):
         with core.db.engine.connect() as conn:
@@ -333,6 +334,17 @@ def test_attack_4_every_other_delivery_column_is_uniform_after_close(
     uniform()
     with core.db.Session() as s:
         assert set(s.scalars(select(Delivery.reminder))) == {"none"}
+    # Reminders and the tidy-up wrote no person's row: its version (xmin) is as before them.
+    assert _person_row_versions(core) == people_versions
+
+
+def _person_row_versions(core) -> dict:
+    """PostgreSQL: the transaction that last wrote each participant row (SQLite keeps none
+    outside its WAL, which the tests above read)."""
+    if not core.db.is_postgres:
+        return {}
+    with core.db.engine.connect() as conn:
+        return dict(conn.exec_driver_sql("SELECT id, xmin::text FROM participants").all())
 
 
 # -- reading the files and pages as an attacker would ------------------------------------------
