@@ -67,11 +67,11 @@ def tap_note(questions: list[Question], answers: dict[int, int], tapped: int, cl
     done = sum(1 for x in questions if x.version_id in answers)
     line = (
         f"✅ Question {n} of {len(questions)}: *{value_label(q.scale, answers[tapped])}* is "
-        f"recorded. Tap another answer to change it, until {closes}."
+        f"recorded (only you can see this note). Tap another answer to change it until {closes}."
     )
     if done == len(questions):
         return line + f"\n🙏 All {done} answered. Thank you."
-    return line + f" ({done} of {len(questions)} answered.)"
+    return line + f" {done} of {len(questions)} answered."
 
 
 def _question_blocks(round_id: int, q: Question, n: int, total: int) -> list[dict]:
@@ -151,7 +151,7 @@ def pulse_text(n_questions: int) -> str:
     return f"Your anonymous medical engagement pulse: {n_questions} quick questions, 30 seconds."
 
 
-CLOSED_TEXT = "This medpulse pulse has closed. Your next one will come in a week or two."
+CLOSED_TEXT = "This medpulse pulse has closed. The next one will come to you here."
 
 
 def closed_blocks(note: str = CLOSED_TEXT) -> list[dict]:

@@ -7,9 +7,10 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
+from bot import status
 from bot.messages import CLOSED_TEXT
 from bot.scheduler import Scheduler
-from storage.models import Comment, Delivery, Participant, Response, Round
+from storage.models import Comment, Delivery, Participant, Response, Round, RoundParticipation
 from tests.conftest import ADMIN
 from tests.helpers import (
     answer_buttons,
@@ -126,11 +127,19 @@ def test_a_round_to_sixty_doctors(core, fake, slack, worker, clock):
         pass
     assert all(len(dms_of_kind(fake, uid, "reminder")) == 1 for uid in reminded)
 
+    # Live participation, worked out from the answer links (nothing stores who answered).
+    live = status.status(core, fake.team_id).last
+    assert (live.sent, live.responded, live.status) == (60, 50, "open")
+
     # Close: links are gone, answers stay, every identity row of the round reads the same.
     before_close = pulse_message(fake, answering[1]).to_api()
     clock.advance(timedelta(days=5))
     sched.tick()
     with core.db.Session() as s:
+        frozen = s.execute(
+            select(func.sum(RoundParticipation.invited), func.sum(RoundParticipation.responded))
+        ).one()
+        assert tuple(frozen) == (60, 50)
         assert s.scalar(select(Round.status)) == "closed"
         assert s.scalar(select(func.count()).where(Response.link_hash.is_not(None))) == 0
         assert s.scalar(select(func.count()).where(Comment.link_hash.is_not(None))) == 0
