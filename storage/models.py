@@ -307,6 +307,8 @@ class Delivery(Base):
     __table_args__ = (
         UniqueConstraint("round_id", "participant_id"),
         Index("ix_deliveries_due", "status", "not_before"),
+        Index("ix_deliveries_reminder_due", "reminder", "reminder_due"),
+        Index("ix_deliveries_tidy_due", "tidy", "tidy_due"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))

@@ -1,5 +1,5 @@
-"""anonymous answer path: no answered flag on deliveries; tidy-up state at close; wider token
-columns (tokens are stored encrypted)
+"""anonymous answer path: no answered flag on deliveries; tidy-up state at close; indexes for
+the reminder and tidy-up claims; wider token columns (tokens are stored encrypted)
 
 Revision ID: 0002
 Revises: 0001
@@ -33,6 +33,9 @@ def upgrade() -> None:
         batch.add_column(sa.Column("tidy_due", sa.DateTime(timezone=True), nullable=True))
     with op.batch_alter_table("deliveries") as batch:
         batch.alter_column("tidy", server_default=None)
+        # The outbox claims reminders and tidy-ups by state and due time, every second.
+        batch.create_index("ix_deliveries_reminder_due", ["reminder", "reminder_due"])
+        batch.create_index("ix_deliveries_tidy_due", ["tidy", "tidy_due"])
     for table, columns in TOKEN_COLUMNS.items():
         with op.batch_alter_table(table) as batch:
             for column in columns:
@@ -55,6 +58,8 @@ def downgrade() -> None:
                     existing_nullable=True,
                 )
     with op.batch_alter_table("deliveries") as batch:
+        batch.drop_index("ix_deliveries_tidy_due")
+        batch.drop_index("ix_deliveries_reminder_due")
         batch.drop_column("tidy_due")
         batch.drop_column("tidy")
         batch.add_column(sa.Column("answered", sa.Boolean(), nullable=True))
