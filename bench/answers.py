@@ -178,12 +178,14 @@ def _closed_loop(port, taps, clients: int, seconds: float) -> tuple[float, int]:
 def _answers_stored(core) -> tuple[int, int]:
     from sqlalchemy import func, select
 
-    from storage.models import Delivery, Response
+    from bot import answers
+    from storage.models import Response
 
     with core.db.Session() as s:
+        rows = s.execute(answers.asked_rows(select(*answers.ASKED_COLUMNS))).all()
         return (
             s.scalar(select(func.count()).select_from(Response)),
-            s.scalar(select(func.count()).select_from(Delivery).where(Delivery.answered)),
+            len(answers.answered(core, s, [answers.Asked(*r) for r in rows])),
         )
 
 
@@ -319,12 +321,13 @@ def main(argv=None) -> int:
         f"{'met' if ratio >= 0.7 else 'MISSED'})"
     )
     print(
-        f"  work behind the medpulse taps: {updates:,} redraws through response URLs at the fake "
+        f"  work behind the medpulse taps: {updates:,} ephemeral notes through response URLs at "
+        "the fake "
         f"Slack ({args.redraw_latency * 1000:.0f} ms each); {stored:,} answer rows stored, "
-        f"{answered}/{DOCTORS} deliveries marked answered"
+        f"{answered}/{DOCTORS} doctors with a stored answer (derived from the links)"
     )
     print(
-        f"  redraws all landed {med['drain_a']:.1f} s (A) and {med['drain_b']:.1f} s (B) after "
+        f"  notes all landed {med['drain_a']:.1f} s (A) and {med['drain_b']:.1f} s (B) after "
         "the last tap; server CPU per tap includes them"
     )
     return 0

@@ -2,7 +2,11 @@
 
 The only tie between a person and an answer is ``link_hash``: an HMAC of (round, question,
 workspace, user) under a key that lives in configuration, never in the database. It lets a doctor
-change an answer while the round is open and is erased when the round closes. Segments
+change an answer while the round is open and is erased when the round closes. Recording an
+answer or a comment writes only to ``responses`` or ``comments``: no row that names a person
+changes in that transaction (a reader of transaction ids, row versions or the write-ahead log
+finds nothing to join); whether someone has answered is derived from the links (``answered``).
+Segments
 (department, grade) are copied only where enough people in that segment were asked the item.
 """
 
@@ -15,7 +19,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -139,6 +143,69 @@ def _segment(
     return None, None
 
 
+def _links(core: Core, round_id: int, team_id: str, user_id: str, version_ids) -> list[str]:
+    """Every link this person's answers or comment in the round would carry."""
+    parts = [*version_ids, "comment"]
+    return [link_hash(core.link_key, round_id, v, team_id, user_id) for v in parts]
+
+
+@dataclass(frozen=True)
+class Asked:
+    """One delivery, as much as deriving whether its person answered needs."""
+
+    delivery_id: int
+    round_id: int
+    team_id: str
+    user_id: str
+    version_ids: list[int]
+
+
+ASKED_COLUMNS = (
+    Delivery.id,
+    Delivery.round_id,
+    Workspace.team_id,
+    Participant.slack_user_id,
+    Delivery.version_ids,
+)
+
+
+def asked_rows(stmt) -> object:
+    """``stmt`` (a select of ASKED_COLUMNS) joined to the person and workspace it needs."""
+    return stmt.join(Participant, Participant.id == Delivery.participant_id).join(
+        Workspace, Workspace.id == Delivery.workspace_id
+    )
+
+
+def answered(core: Core, s: Session, asked: list[Asked]) -> set[int]:
+    """The deliveries (of ``asked``) whose person has stored an answer or a comment.
+
+    Nothing in the database says so: it is derived here, while a round is open, by recomputing
+    each person's links under the key held in configuration and looking them up. So an answer's
+    transaction writes no identity row, and after close (links erased) it cannot be derived.
+    """
+    found: set[int] = set()
+    for round_id in {a.round_id for a in asked}:
+        mine = [a for a in asked if a.round_id == round_id]
+        links = {
+            a.delivery_id: _links(core, round_id, a.team_id, a.user_id, a.version_ids) for a in mine
+        }
+        stored = _stored_links(s, round_id, [h for hs in links.values() for h in hs])
+        found.update(d for d, hs in links.items() if not stored.isdisjoint(hs))
+    return found
+
+
+def _stored_links(s: Session, round_id: int, wanted: list[str]) -> set[str]:
+    """Which of ``wanted`` are stored: looked up by value for a few people (a reminder), or
+    every link of the round read once for many (participation counts)."""
+    out: set[str] = set()
+    for model in (Response, Comment):
+        stmt = select(model.link_hash).where(model.round_id == round_id)
+        if len(wanted) <= 200:
+            stmt = stmt.where(model.link_hash.in_(wanted))
+        out.update(s.scalars(stmt))
+    return out
+
+
 def record_answer(
     core: Core, team_id: str, user_id: str, round_id: int, version_id: int, value: int
 ) -> Outcome:
@@ -172,8 +239,6 @@ def record_answer(
             ["round_id", "version_id", "link_hash"],
             ["value"],
         )
-        if not delivery.answered:
-            s.execute(update(Delivery).where(Delivery.id == delivery.id).values(answered=True))
         return Outcome("recorded", round_id, delivery, rnd)
 
 
@@ -243,6 +308,4 @@ def record_comment(
             ["round_id", "link_hash"],
             ["text", "theme"],
         )
-        if not delivery.answered:
-            s.execute(update(Delivery).where(Delivery.id == delivery.id).values(answered=True))
         return Outcome("recorded", round_id, delivery)

@@ -265,9 +265,12 @@ def cmd_forget(args) -> int:
         print(f"medpulse forget: nothing stored about {user} in {team}.")
         return 0
     print(
-        f"Forgot {user}: removed their participant record and {done.deliveries} deliveries. "
+        f"Forgot {user}: removed their participant record and {done.deliveries} deliveries, "
+        f"and deleted {done.messages} pulse messages from Slack. "
         "Their anonymous answers stay: nothing links them to anyone."
     )
+    if done.kept:
+        print(f"medpulse forget: Slack would not delete {done.kept} message(s); see the log.")
     return 0
 
 

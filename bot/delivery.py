@@ -24,7 +24,8 @@ from datetime import timedelta
 
 from sqlalchemy import or_, select, update
 
-from bot import actions_log, windows
+from bot import actions_log, closing, windows
+from bot.answers import Asked, answered
 from bot.core import Core
 from bot.messages import Question, pulse_blocks, pulse_text
 from bot.ratelimit import LimiterRegistry
@@ -44,7 +45,15 @@ log = logging.getLogger("medpulse.delivery")
 @dataclass(frozen=True)
 class Job:
     delivery_id: int
-    kind: str  # pulse | reminder
+    kind: str  # pulse | reminder | tidy
+
+
+# Per kind of job: its state column and when it is due.
+COLUMNS = {
+    "pulse": (Delivery.status, Delivery.not_before),
+    "reminder": (Delivery.reminder, Delivery.reminder_due),
+    "tidy": (Delivery.tidy, Delivery.tidy_due),
+}
 
 
 def _alive(worker_id: str) -> bool:
@@ -95,8 +104,7 @@ class DeliveryWorker:
         take different rows instead of queueing behind each other.
         """
         now = self.core.clock.now()
-        col = Delivery.status if kind == "pulse" else Delivery.reminder
-        due = Delivery.not_before if kind == "pulse" else Delivery.reminder_due
+        col, due = COLUMNS[kind]
         token = f"{self.worker_id}/{uuid.uuid4().hex[:8]}"
         with self.core.db.Session() as s, s.begin():
             candidates = (
@@ -128,7 +136,7 @@ class DeliveryWorker:
         dead = self._dead_local_claimants()
         n = 0
         with self.core.db.Session() as s, s.begin():
-            for col in (Delivery.status, Delivery.reminder):
+            for col, _ in COLUMNS.values():
                 res = s.execute(
                     update(Delivery)
                     .where(
@@ -150,7 +158,7 @@ class DeliveryWorker:
             owners = s.scalars(
                 select(Delivery.claimed_by)
                 .where(
-                    or_(Delivery.status == "sending", Delivery.reminder == "sending"),
+                    or_(*(col == "sending" for col, _ in COLUMNS.values())),
                     Delivery.claimed_by.like(f"{host}-%"),
                 )
                 .distinct()
@@ -163,7 +171,7 @@ class DeliveryWorker:
         if self.stopping.is_set():
             return 0
         self.reclaim_stale()
-        jobs = self._claim("pulse") + self._claim("reminder")
+        jobs = self._claim("pulse") + self._claim("reminder") + self._claim("tidy")
         futures = [self.pool.submit(self._run_job, job) for job in jobs]
         for f in futures:
             f.result()
@@ -180,9 +188,7 @@ class DeliveryWorker:
                     self.reclaim_stale()
                     last_reclaim = time.monotonic()
                 room = 2 * self.concurrency - len(inflight)
-                jobs = (
-                    self._claim("pulse", room) + self._claim("reminder", room) if room > 0 else []
-                )
+                jobs = [j for kind in COLUMNS for j in self._claim(kind, room)] if room > 0 else []
                 inflight |= {self.pool.submit(self._run_job, job) for job in jobs}
                 if not inflight:
                     stop.wait(idle)
@@ -208,6 +214,9 @@ class DeliveryWorker:
             self._release(job)
             return
         try:
+            if job.kind == "tidy":
+                closing.tidy(self, job)
+                return
             ctx = self._load(job)
             if ctx is None:
                 return
@@ -217,8 +226,7 @@ class DeliveryWorker:
             self._release(job, attempt=True)
 
     def _release(self, job: Job, attempt: bool = False, delay: float = 0.0) -> None:
-        col = "status" if job.kind == "pulse" else "reminder"
-        due = "not_before" if job.kind == "pulse" else "reminder_due"
+        col, due = (c.key for c in COLUMNS[job.kind])
         when = self.core.clock.now() + timedelta(seconds=delay)
         with self.core.db.Session() as s, s.begin():
             d = s.get(Delivery, job.delivery_id)
@@ -229,7 +237,7 @@ class DeliveryWorker:
                 d.attempts += 1
                 d.uncertain = True
                 if d.attempts >= self.max_attempts:
-                    setattr(d, col, "failed" if job.kind == "pulse" else "skipped")
+                    setattr(d, col, "skipped" if job.kind == "reminder" else "failed")
 
     def _load(self, job: Job):
         """Everything needed to render the DM; None when it should no longer be sent."""
@@ -239,11 +247,11 @@ class DeliveryWorker:
             p = s.get(Participant, d.participant_id)
             team = s.scalar(select(Workspace.team_id).where(Workspace.id == d.workspace_id))
             closed = rnd.status != "open" or rnd.closes_at <= self.core.clock.now()
-            if closed or p.opted_out or (job.kind == "reminder" and d.answered):
+            if closed or p.opted_out or (job.kind == "reminder" and self._answered(s, d, p, team)):
                 if job.kind == "pulse":
                     d.status, d.error = "skipped", "closed" if closed else "opted_out"
-                else:
-                    d.reminder = "skipped"
+                else:  # after close every row reads "none" (rounds.UNIFORM)
+                    d.reminder = "none" if closed else "skipped"
                 return None
             questions = load_questions(s, d.version_ids)
             tz = s.scalar(select(Schedule.timezone).where(Schedule.audience_id == rnd.audience_id))
@@ -262,6 +270,12 @@ class DeliveryWorker:
             }
             return info, questions
 
+    def _answered(self, s, d: Delivery, p: Participant, team: str) -> bool:
+        """Whether this person answered since their reminder was marked due (derived from the
+        answer links: nothing stored says so)."""
+        asked = Asked(d.id, d.round_id, team, p.slack_user_id, d.version_ids)
+        return d.id in answered(self.core, s, [asked])
+
     def _render(self, job: Job, info: dict, questions: list[Question]) -> tuple[str, list[dict]]:
         from zoneinfo import ZoneInfo
 
@@ -274,7 +288,7 @@ class DeliveryWorker:
             )
         note = self._latest_action(info) if job.kind == "pulse" else None
         blocks = pulse_blocks(
-            info["round_id"], questions, {}, self.core.k, closes, intro=intro, action_note=note
+            info["round_id"], questions, self.core.k, closes, intro=intro, action_note=note
         )
         return pulse_text(len(questions)), blocks
 
@@ -344,13 +358,18 @@ class DeliveryWorker:
         now = self.core.clock.now()
         with self.core.db.Session() as s, s.begin():
             d = s.get(Delivery, job.delivery_id)
-            p = s.get(Participant, d.participant_id)
-            p.dm_channel, p.undeliverable = channel, None
             d.uncertain, d.claimed_by = False, None
-            if info.get("action_id"):
-                actions_log.mark_shown(s, p.id, info["action_id"])
             if job.kind == "pulse":
+                # The person's row is written for pulses only, which everyone gets: written for a
+                # reminder, its row version (PostgreSQL's xmin) would say who had not answered.
+                p = s.get(Participant, d.participant_id)
+                p.dm_channel, p.undeliverable = channel, None
+                if info.get("action_id"):
+                    actions_log.mark_shown(s, p.id, info["action_id"])
                 d.status, d.channel, d.ts, d.sent_at, d.error = "sent", channel, ts, now, None
+                if s.get(Round, d.round_id).status != "open":  # it closed while this was sent
+                    d.tidy, d.tidy_due = "pending", now + closing.DELAY
+                    return
                 due = windows.next_allowed(
                     now + timedelta(hours=info["reminder_hours"]),
                     info["tz"],
@@ -367,9 +386,9 @@ class DeliveryWorker:
             d = s.get(Delivery, job.delivery_id)
             if job.kind == "pulse":
                 d.status, d.error = "undeliverable", error
+                s.get(Participant, d.participant_id).undeliverable = error
             else:
                 d.reminder = "skipped"
-            s.get(Participant, d.participant_id).undeliverable = error
 
     def _fail(self, job: Job, error: str) -> None:
         with self.core.db.Session() as s, s.begin():

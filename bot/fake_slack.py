@@ -19,7 +19,8 @@ Semantics worth knowing:
   unknown token gives ``invalid_auth``. Each token belongs to one team (workspace); users,
   channels and rate-limit buckets are per team.
 * A DM channel id is ``"D" + user_id``. ``chat.postMessage`` accepts a user id or that DM id;
-  ``chat.update`` is strict and needs the channel id that ``chat.postMessage`` returned.
+  ``chat.update`` and ``chat.delete`` are strict and need the channel id that
+  ``chat.postMessage`` returned; a deleted message is gone from ``conversations.history``.
 * Faults (``fail_next``, ``error_rate``) by default fail *before* any effect. With
   ``error_after_effect=True`` the effect happens (the message is stored) and only the
   response is replaced by the error -- Slack delivered, the reply got lost. ``Call.effect``
@@ -1184,6 +1185,18 @@ def _chat_update(fake: FakeSlack, team: Team, p: dict[str, Any], h: Any) -> dict
         "text": message.text,
         "message": message.to_api(),
     }
+
+
+@_method("chat.delete")
+def _chat_delete(fake: FakeSlack, team: Team, p: dict[str, Any], h: Any) -> dict[str, Any]:
+    """Removes the message: history no longer lists it (a bot may delete only its own)."""
+    message = fake._existing_message(p.get("channel"), p.get("ts"))
+    if message.team_id != team.id:
+        raise _ApiError("channel_not_found")
+    if message.user != team.bot_user_id:
+        raise _ApiError("cant_delete_message")
+    del fake._messages[(message.channel, message.ts)]
+    return {"channel": message.channel, "ts": message.ts}
 
 
 @_method("chat.postEphemeral")

@@ -1,8 +1,8 @@
 """Block Kit for the pulse DM, as plain dicts (validated against Slack's limits in tests).
 
 The doctor's view is designed for a phone between patients: one line saying it is anonymous and
-quick, one tap per question, the chosen answer highlighted after the tap, a comment button, a
-"not now" button and a privacy line.
+quick, one tap per question (confirmed by a note only the doctor sees, which Slack does not
+keep), a comment button, a "not now" button and a privacy line.
 """
 
 from __future__ import annotations
@@ -58,12 +58,24 @@ def parse_answer_value(raw: str) -> tuple[int, int, int] | None:
         return None
 
 
-def _question_blocks(
-    round_id: int, q: Question, chosen: int | None, n: int, total: int
-) -> list[dict]:
+def tap_note(questions: list[Question], answers: dict[int, int], tapped: int, closes: str) -> str:
+    """The ephemeral note after a tap: which answer is stored, and how many are done."""
+    n = next((i for i, q in enumerate(questions, 1) if q.version_id == tapped), 0)
+    q = questions[n - 1] if n else None
+    if q is None or tapped not in answers:
+        return "✅ Recorded."
+    done = sum(1 for x in questions if x.version_id in answers)
+    line = (
+        f"✅ Question {n} of {len(questions)}: *{value_label(q.scale, answers[tapped])}* is "
+        f"recorded (only you can see this note). Tap another answer to change it until {closes}."
+    )
+    if done == len(questions):
+        return line + f"\n🙏 All {done} answered. Thank you."
+    return line + f" {done} of {len(questions)} answered."
+
+
+def _question_blocks(round_id: int, q: Question, n: int, total: int) -> list[dict]:
     head = f"*{n}/{total}*  {q.text}"
-    if chosen is not None:
-        head += f"\n✅ _Recorded: {value_label(q.scale, chosen)}. Tap another to change it._"
     blocks: list[dict] = [{"type": "section", "text": {"type": "mrkdwn", "text": head}}]
     buttons = []
     for value, label in SCALE_CHOICES[q.scale]:
@@ -73,8 +85,6 @@ def _question_blocks(
             "text": {"type": "plain_text", "text": label},
             "value": answer_value(round_id, q.version_id, value),
         }
-        if value == chosen:
-            btn["style"] = "primary"
         buttons.append(btn)
     blocks.append({"type": "actions", "block_id": f"q-{q.version_id}", "elements": buttons})
     hint = " · ".join(x for x in (SCALE_HINT.get(q.scale), q.help) if x)
@@ -86,14 +96,13 @@ def _question_blocks(
 def pulse_blocks(
     round_id: int,
     questions: list[Question],
-    answers: dict[int, int],
     k: int,
     closes: str,
     intro: str | None = None,
     action_note: str | None = None,
 ) -> list[dict]:
-    """The whole DM. ``answers`` maps version id to the value already recorded (open rounds)."""
-    done = sum(1 for q in questions if q.version_id in answers)
+    """The whole DM. It never shows an answer: taps are confirmed by ephemeral notes, so the
+    message Slack keeps is the same for everyone asked the same questions."""
     line = intro or (
         f"*Your medical engagement pulse* · {len(questions)} quick questions, about 30 seconds, "
         f"anonymous. Open until {closes}."
@@ -107,31 +116,21 @@ def pulse_blocks(
             }
         )
     for n, q in enumerate(questions, start=1):
-        blocks.extend(_question_blocks(round_id, q, answers.get(q.version_id), n, len(questions)))
-    if done == len(questions):
-        blocks.append(
-            {
-                "type": "section",
-                "text": {"type": "mrkdwn", "text": "🙏 *Thank you.* All answers recorded."},
-            }
-        )
+        blocks.extend(_question_blocks(round_id, q, n, len(questions)))
     footer = [
         {
             "type": "button",
             "action_id": "comment",
             "text": {"type": "plain_text", "text": "Add a comment"},
             "value": str(round_id),
-        }
+        },
+        {
+            "type": "button",
+            "action_id": "not_now",
+            "text": {"type": "plain_text", "text": "Not now, remind me tomorrow"},
+            "value": str(round_id),
+        },
     ]
-    if done == 0:
-        footer.append(
-            {
-                "type": "button",
-                "action_id": "not_now",
-                "text": {"type": "plain_text", "text": "Not now, remind me tomorrow"},
-                "value": str(round_id),
-            }
-        )
     footer.append(
         {
             "type": "button",
@@ -152,7 +151,10 @@ def pulse_text(n_questions: int) -> str:
     return f"Your anonymous medical engagement pulse: {n_questions} quick questions, 30 seconds."
 
 
-def closed_blocks(
-    note: str = "This pulse has closed. Thank you; look out for the next one.",
-) -> list[dict]:
+CLOSED_TEXT = "This medpulse pulse has closed. The next one will come to you here."
+
+
+def closed_blocks(note: str = CLOSED_TEXT) -> list[dict]:
+    """What every pulse DM of a closed round shows: the same for everyone, whether or not they
+    answered, so the DM history says nothing about it (bot.closing)."""
     return [{"type": "section", "text": {"type": "mrkdwn", "text": note}}]

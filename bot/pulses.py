@@ -1,5 +1,5 @@
-"""The doctor-facing pieces around a pulse: redraw after a tap, the comment and privacy modals,
-and "not now, remind me tomorrow"."""
+"""The doctor-facing pieces around a pulse: the note confirming a tap, the comment and privacy
+modals, and "not now, remind me tomorrow"."""
 
 from __future__ import annotations
 
@@ -7,10 +7,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from bot import roundfacts, windows
+from bot import messages, roundfacts, windows
 from bot.answers import current_answers, find_delivery
 from bot.core import Core
-from bot.messages import pulse_blocks, pulse_text
 from storage.models import (
     Delivery,
     QuestionItem,
@@ -38,6 +37,9 @@ def privacy_notice(k: int) -> str:
         "• While a round is open, a one-way code (its key is kept outside the database) lets you "
         "change your answer. It is erased when the round closes; after that nobody, including "
         "admins, can tell which answers were yours.\n"
+        "• Your answers are confirmed by notes only you see, which Slack does not keep. When a "
+        "round closes, every pulse message reads the same closed note and reminders are "
+        "deleted, so your Slack history does not show whether or how you answered.\n"
         "• Your department and grade are attached to an answer only where at least "
         f"{k} people in that group were asked the same question.\n\n"
         "*Who sees what*\n"
@@ -50,20 +52,20 @@ def privacy_notice(k: int) -> str:
     ).replace("{k}", str(k))
 
 
-def redraw_now(
-    core: Core, team: str, user: str, delivery: Delivery, rnd: Round
-) -> tuple[str, list[dict]]:
-    """The tapped pulse as it should look now, with every answer this person has stored.
+def tap_note(
+    core: Core, team: str, user: str, delivery: Delivery, rnd: Round, version_id: int
+) -> str:
+    """The note confirming a tap, shown only to the doctor (ephemeral) and never kept by Slack.
 
-    Read when the redraw runs, not when the tap was stored, so the last redraw of a message
-    shows all its taps whatever order they committed in. Only the person's own answers are
-    read (through their link hashes); the round's fixed facts come from roundfacts.
+    The pulse DM itself is not redrawn with the chosen answer: Slack keeps a message, and can
+    keep its earlier versions, for as long as the workspace keeps history. The note reads the
+    stored answer when it is shown, so after quick taps the last note shows the stored one.
     """
     with core.db.reading() as s:
-        answers = current_answers(core, s, team, user, rnd.id, delivery.version_ids)
+        mine = current_answers(core, s, team, user, rnd.id, delivery.version_ids)
         questions = roundfacts.questions(core.facts, s, delivery.version_ids)
         closes = roundfacts.closes_label(core.facts, s, rnd)
-    return pulse_text(len(questions)), pulse_blocks(rnd.id, questions, answers, core.k, closes)
+    return messages.tap_note(questions, mine, version_id, closes)
 
 
 def comment_modal(core: Core, team: str, user: str, round_id: int) -> dict:

@@ -1,14 +1,15 @@
-"""Redrawing tapped pulses off the ack path: one at a time per message, newest state last.
+"""Showing taps off the ack path: one job at a time per key, newest state last.
 
-A tap is stored and acked in Bolt's listener threads; showing it (the redraw) waits on Slack.
-Done in those same threads, a slow Slack held them, and Bolt has only a few: the next taps
-could not be acked within Slack's 3 seconds. Done concurrently per tap, two quick taps on one
-message could land out of order and leave the older state on screen.
+A tap is stored and acked in Bolt's listener threads; confirming it (a note only the doctor
+sees, see handlers.pulse) waits on Slack. Done in those same threads, a slow Slack held them,
+and Bolt has only a few: the next taps could not be acked within Slack's 3 seconds. Done
+concurrently per tap, two quick taps on one question could land out of order and leave the
+older answer as the last note.
 
-So redraws go here. Jobs are keyed by message; a job submitted while an earlier one for the
-same message waits replaces it (only the newest state matters), and one message is never
-redrawn by two threads at once. A job reads the state when it runs, so whatever order the
-taps committed in, the last redraw shows all of them.
+So those jobs go here. Jobs are keyed (by message and question); a job submitted while an
+earlier one for the same key waits replaces it (only the newest state matters), and one key is
+never run by two threads at once. A job reads the state when it runs, so whatever order the
+taps committed in, the last note shows the stored answer.
 """
 
 from __future__ import annotations

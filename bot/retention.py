@@ -2,13 +2,14 @@
 
 * Answers and comments older than the retention period (default 24 months, by the round's
   close) are deleted; aggregates already frozen at close (participation counts) stay.
-* ``forget`` removes a person's identity rows (participant, deliveries). Their anonymous
-  answers stay, because nothing ties them to the person any more.
+* ``forget`` deletes a person's pulse DMs and reminders from Slack, then their identity rows
+  (participant, deliveries). Their anonymous answers stay: nothing ties them to the person.
 """
 
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -57,10 +58,13 @@ def parse_user(text: str) -> str | None:
 class Forgotten:
     participants: int
     deliveries: int
+    messages: int = 0  # pulse DMs and reminders deleted from Slack
+    kept: int = 0  # DMs Slack would not delete (reported; the rows go anyway)
 
 
 def forget(core: Core, team_id: str, user_id: str) -> Forgotten:
-    with core.db.Session() as s, s.begin():
+    """Delete the person's pulse DMs and reminders from Slack, then their identity rows."""
+    with core.db.Session() as s:
         ws_id = s.scalar(select(Workspace.id).where(Workspace.team_id == team_id))
         ids = list(
             s.scalars(
@@ -69,11 +73,47 @@ def forget(core: Core, team_id: str, user_id: str) -> Forgotten:
                 )
             )
         )
-        if not ids:
-            return Forgotten(0, 0)
+        sent = s.execute(
+            select(Delivery.channel, Delivery.ts, Delivery.reminder_ts).where(
+                Delivery.participant_id.in_(ids), Delivery.channel.is_not(None)
+            )
+        ).all()
+    if not ids:
+        return Forgotten(0, 0)
+    messages = [(ch, ts) for ch, pulse, reminder in sent for ts in (pulse, reminder) if ts]
+    deleted, kept = _delete_messages(core, team_id, messages)
+    with core.db.Session() as s, s.begin():
         d = s.execute(delete(Delivery).where(Delivery.participant_id.in_(ids))).rowcount or 0
         p = s.execute(delete(Participant).where(Participant.id.in_(ids))).rowcount or 0
-    return Forgotten(p, d)
+    return Forgotten(p, d, deleted, kept)
+
+
+def _delete_messages(core: Core, team_id: str, messages: list[tuple[str, str]]) -> tuple[int, int]:
+    """chat.delete each; one already gone counts as deleted. Returns (deleted, kept)."""
+    from bot.slack_client import Permanent, RateLimited, Transient, Undeliverable
+
+    if not messages:
+        return 0, 0
+    gw = core.gateway(team_id)
+    deleted = kept = 0
+    for channel, ts in messages:
+        for attempt in range(5):
+            try:
+                gw.delete(channel, ts)
+                deleted += 1
+            except RateLimited as exc:
+                time.sleep(min(exc.retry_after or 1.0, 30))
+                continue
+            except Transient:
+                time.sleep(0.5 * 2**attempt)
+                continue
+            except (Permanent, Undeliverable) as exc:
+                gone = exc.error in ("message_not_found", "channel_not_found")
+                deleted, kept = deleted + gone, kept + (not gone)
+            break
+        else:
+            kept += 1
+    return deleted, kept
 
 
 def retention_due(last: datetime | None, now: datetime) -> bool:

@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Integer, case, delete, func, insert, or_, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot import windows
+from bot import answers, closing, windows
 from bot.core import Core
 from questions.rotation import Person, choose
 from storage.models import (
@@ -235,8 +235,8 @@ def _write_outbox(s, rnd, people, chosen, tz, now, manual, spread: timedelta) ->
                 "not_before": when,
                 "attempts": 0,
                 "reminder": "none",
-                "answered": False,
                 "uncertain": False,
+                "tidy": "none",
             }
         )
     s.execute(insert(Delivery), rows)
@@ -277,56 +277,73 @@ def close_due_rounds(core: Core) -> list[int]:
     return list(due)
 
 
+# Whatever a delivery row says about reminders and claims can differ by whether the person had
+# answered at reminder time; at close every row of the round is set to the same values.
+UNIFORM = {
+    "reminder": "none",
+    "reminder_due": None,
+    "attempts": 0,
+    "uncertain": False,
+}
+
+# Tables whose old row versions could still say who answered or was reminded.
+SCRUBBED = ("deliveries", "participants", "responses", "comments")
+
+
 def close_round(core: Core, round_id: int) -> None:
     """Freeze participation, erase every link between people and answers, shuffle storage order.
 
-    After this, nothing in the database can say who answered what: answer flags and link hashes
-    are gone, and responses are rewritten in random order so even physical row order says
-    nothing about when (or in which order) people answered.
+    After this, nothing in the database can say who answered what: link hashes are gone, the
+    round's identity rows are made uniform, and responses are rewritten in random order so even
+    physical row order says nothing about when (or in which order) people answered. Every sent
+    DM is queued for the tidy-up (bot.closing): one neutral closed message, reminder deleted.
+    Then old row versions are scrubbed from disk (SQLite's WAL, PostgreSQL's dead tuples).
     """
     now = core.clock.now()
     with core.db.Session() as s, s.begin():
         rnd = s.get(Round, round_id, with_for_update=True)
         if rnd is None or rnd.status == "closed":
             return
-        _freeze_participation(s, rnd)
+        _freeze_participation(core, s, rnd)
+        in_flight = or_(Delivery.status == "sending", Delivery.reminder == "sending")
         s.execute(
             update(Delivery)
-            .where(Delivery.round_id == round_id)
-            .values(answered=None, reminder=_reminder_after_close())
+            .where(Delivery.round_id == round_id, ~in_flight)
+            .values(**UNIFORM, claimed_by=None, claimed_at=None)
+        )
+        s.execute(
+            update(Delivery)
+            .where(Delivery.round_id == round_id, Delivery.status == "sent")
+            .values(tidy="pending", tidy_due=now + closing.DELAY)
         )
         _reshuffle(s, Response, round_id)
         _reshuffle(s, Comment, round_id)
         rnd.status, rnd.closed_at = "closed", now
+    core.db.scrub(SCRUBBED)
 
 
-def _reminder_after_close():
-    return case(
-        (Delivery.reminder.in_(("scheduled", "pending")), "skipped"), else_=Delivery.reminder
-    )
-
-
-def _freeze_participation(s: Session, rnd: Round) -> None:
-    answered = func.sum(func.coalesce(Delivery.answered, False).cast(Integer))
+def _freeze_participation(core: Core, s: Session, rnd: Round) -> None:
+    """Invited and responded counts per (department, grade): the only record of who answered
+    that outlives the round, and only as counts (derived from the links, which go next)."""
     rows = s.execute(
-        select(
-            Participant.department_id,
-            Participant.grade,
-            func.count(Delivery.id),
-            answered,
-        )
-        .join(Participant, Participant.id == Delivery.participant_id)
-        .where(Delivery.round_id == rnd.id, Delivery.status == "sent")
-        .group_by(Participant.department_id, Participant.grade)
+        answers.asked_rows(
+            select(*answers.ASKED_COLUMNS, Participant.department_id, Participant.grade)
+        ).where(Delivery.round_id == rnd.id, Delivery.status == "sent")
     ).all()
-    for dept, grade, invited, responded in rows:
+    done = answers.answered(core, s, [answers.Asked(*r[:5]) for r in rows])
+    invited: Counter[tuple[int | None, str | None]] = Counter()
+    responded: Counter[tuple[int | None, str | None]] = Counter()
+    for r in rows:
+        invited[(r[5], r[6])] += 1
+        responded[(r[5], r[6])] += r[0] in done
+    for (dept, grade), n in invited.items():
         s.add(
             RoundParticipation(
                 round_id=rnd.id,
                 department_id=dept,
                 grade=grade,
-                invited=invited,
-                responded=int(responded or 0),
+                invited=n,
+                responded=responded[(dept, grade)],
             )
         )
 
@@ -347,20 +364,31 @@ def _reshuffle(s: Session, model, round_id: int) -> None:
 
 
 def pending_reminders(core: Core) -> int:
-    """Mark reminders due for people who were sent a pulse and have not answered anything."""
+    """Mark reminders due for people who were sent a pulse and have not answered anything.
+
+    Who has answered is derived from the answer links (bot.answers.answered), never stored.
+    """
     now = core.clock.now()
     with core.db.Session() as s, s.begin():
-        res = s.execute(
-            update(Delivery)
-            .where(
+        due = s.execute(
+            answers.asked_rows(select(*answers.ASKED_COLUMNS)).where(
                 Delivery.status == "sent",
                 Delivery.reminder == "scheduled",
                 Delivery.reminder_due <= now,
-                or_(Delivery.answered.is_(False), Delivery.answered.is_(None)),
                 Delivery.round_id.in_(
                     select(Round.id).where(Round.status == "open", Round.closes_at > now)
                 ),
             )
-            .values(reminder="pending")
-        )
-        return res.rowcount or 0
+        ).all()
+        if not due:
+            return 0
+        asked = [answers.Asked(*r) for r in due]
+        done = answers.answered(core, s, asked)
+        remind = [a.delivery_id for a in asked if a.delivery_id not in done]
+        for i in range(0, len(remind), 500):
+            s.execute(
+                update(Delivery)
+                .where(Delivery.id.in_(remind[i : i + 500]), Delivery.reminder == "scheduled")
+                .values(reminder="pending")
+            )
+        return len(remind)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import threading
 
+from sqlalchemy import inspect
+
 from bot.clock import Clock, SystemClock
 from bot.core import Core
 from bot.settings import Settings
@@ -50,7 +52,10 @@ def build_core(settings: Settings, clock: Clock | None = None, db: Database | No
             settings.slack_client_secret,
             db.engine,
             settings.slack_api_url,
+            settings.token_key,
         )
+        if inspect(db.engine).has_table(installations.store.bots.name):
+            installations.store.encrypt_plain()  # installs made before tokens were encrypted
         token_for = installations.bot_token
     return Core(
         settings=settings,

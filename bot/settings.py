@@ -9,11 +9,17 @@ from __future__ import annotations
 import re
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SLACK_API_DEFAULT = "https://slack.com/api/"
 USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+
+
+KEY_HINT = (
+    " (make one with: python -c 'from cryptography.fernet import Fernet; "
+    "print(Fernet.generate_key().decode())'; keep it outside the database)"
+)
 
 
 class SettingsError(Exception):
@@ -35,6 +41,7 @@ class Settings(BaseSettings):
     timezone: str = Field("Europe/London", alias="MEDPULSE_TIMEZONE")
     min_group: int = Field(5, alias="MEDPULSE_MIN_GROUP")
     answer_key: str | None = Field(None, alias="MEDPULSE_ANSWER_KEY")
+    token_key: str | None = Field(None, alias="MEDPULSE_TOKEN_KEY", validate_default=True)
     web_threads: int = Field(8, alias="WEB_THREADS", ge=1, le=256)
     retention_months: int = Field(24, alias="MEDPULSE_RETENTION_MONTHS", ge=1, le=240)
     send_concurrency: int = Field(16, alias="MEDPULSE_SEND_CONCURRENCY", ge=1, le=128)
@@ -54,6 +61,21 @@ class Settings(BaseSettings):
     def _app_token(cls, v: str | None) -> str | None:
         if v and not v.startswith("xapp-"):
             raise ValueError("an app-level token starting with xapp-")
+        return v or None
+
+    @field_validator("token_key")
+    @classmethod
+    def _token_key(cls, v: str | None, info: ValidationInfo) -> str | None:
+        """Multi-workspace mode keeps Slack tokens in the database: never without this key."""
+        from storage.slack_oauth import valid_key
+
+        if v and not valid_key(v):
+            raise ValueError("a Fernet key: 44 characters of URL-safe base64" + KEY_HINT)
+        multi = info.data.get("slack_client_id") and info.data.get("slack_client_secret")
+        if multi and not v:
+            raise ValueError(
+                "a key to encrypt the Slack tokens that multi-workspace mode stores" + KEY_HINT
+            )
         return v or None
 
     @field_validator("slack_api_url")
@@ -121,6 +143,8 @@ class Settings(BaseSettings):
 
 def _describe(err: dict) -> str:
     alias = err["loc"][0] if err.get("loc") else "?"
+    field = Settings.model_fields.get(str(alias))  # a checked default is named by its field
+    alias = field.alias if field is not None and field.alias else alias
     msg = err.get("msg", "invalid")
     msg = msg.removeprefix("Value error, ")
     if err.get("type", "").startswith(("int_", "greater", "less")):

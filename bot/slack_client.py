@@ -175,6 +175,10 @@ class SlackGateway:
     def update(self, channel: str, ts: str, text: str, blocks: list[dict]) -> None:
         self._call("chat_update", channel=channel, ts=ts, text=text, blocks=blocks)
 
+    def delete(self, channel: str, ts: str) -> None:
+        """Delete a message the bot posted (chat.delete, Tier 3)."""
+        self._call("chat_delete", channel=channel, ts=ts)
+
     def ephemeral(
         self, channel: str, user: str, text: str, blocks: list[dict] | None = None
     ) -> None:
@@ -288,16 +292,23 @@ class InstallationTokens:
     """
 
     def __init__(
-        self, client_id: str, client_secret: str, engine, base_url: str, minutes_before: int = 120
+        self,
+        client_id: str,
+        client_secret: str,
+        engine,
+        base_url: str,
+        token_key: str,
+        minutes_before: int = 120,
     ):
         import threading
         from collections import defaultdict
 
-        from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
         from slack_sdk.oauth.token_rotation import TokenRotator
 
+        from storage.slack_oauth import EncryptedInstallationStore
+
         self.engine = engine
-        self.store = SQLAlchemyInstallationStore(client_id=client_id, engine=engine)
+        self.store = EncryptedInstallationStore(client_id, engine, token_key)
         self.rotator = TokenRotator(
             client_id=client_id, client_secret=client_secret, client=WebClient(base_url=base_url)
         )

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
-from bot import schedules
+from bot import answers, schedules
 from bot.admin import AdminError, workspace
 from bot.core import Core
 from storage.anonymity import Suppressed, protect
@@ -62,7 +62,7 @@ def status(core: Core, team_id: str) -> Status:
         if audience is None:
             return Status(False, leader_channels=channels, timezone=ws.timezone)
         size, opted = _audience_counts(s, audience.id)
-        last = _last_round(s, audience.id, core.k)
+        last = _last_round(core, s, audience.id)
         name = audience.name or audience.channel_id
     snap = schedules.read(core, team_id)
     return Status(True, name, size, opted, snap, last, channels, snap.settings.timezone)
@@ -77,7 +77,8 @@ def _audience_counts(s, audience_id: int) -> tuple[int, int]:
     return asked or 0, opted or 0
 
 
-def _last_round(s, audience_id: int, k: int) -> LastRound | None:
+def _last_round(core: Core, s, audience_id: int) -> LastRound | None:
+    k = core.k
     rnd = s.scalar(
         select(Round)
         .where(Round.audience_id == audience_id)
@@ -99,16 +100,21 @@ def _last_round(s, audience_id: int, k: int) -> LastRound | None:
                 Delivery.round_id == rnd.id, Delivery.status == "sent"
             )
         )
-        responded = s.scalar(
-            select(func.count(Delivery.id)).where(
-                Delivery.round_id == rnd.id,
-                Delivery.status == "sent",
-                Delivery.answered.is_(True),
-            )
-        )
+        responded = len(_answered_so_far(core, s, rnd.id))
     sent, responded = int(sent or 0), int(responded or 0)
     rate = protect(responded / sent, responded, k) if sent else None
     return LastRound(rnd.created_at, rnd.status, rnd.manual, sent, responded, rate)
+
+
+def _answered_so_far(core: Core, s, round_id: int) -> set[int]:
+    """Deliveries of an open round whose person has answered: derived from the answer links
+    under the key in configuration (nothing in the database records it)."""
+    rows = s.execute(
+        answers.asked_rows(select(*answers.ASKED_COLUMNS)).where(
+            Delivery.round_id == round_id, Delivery.status == "sent"
+        )
+    ).all()
+    return answers.answered(core, s, [answers.Asked(*r) for r in rows])
 
 
 def rate_text(last: LastRound) -> str:

@@ -1,8 +1,10 @@
 """Listeners for the pulse DM: answer taps, the comment modal, "not now" and "why me".
 
 A tap's answer is stored, then acked (both in the request's own thread, see ``answer_taps``);
-the message is then redrawn in place with the chosen answer highlighted (bot.redraws), so the
-doctor sees it landed and can change it until the round closes.
+then a note only the doctor sees confirms it (bot.redraws runs it off the ack path). The DM
+itself is never redrawn with the answer: Slack keeps messages (and, where a workspace keeps
+edit history, their earlier versions) under the doctor's name, while an ephemeral note is not
+kept at all. When the round closes, bot.closing redraws every DM to the same closed message.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from slack_bolt import App, BoltRequest, BoltResponse
 
 from bot import answers, pulses, responder
 from bot.core import Core
-from bot.messages import closed_blocks, parse_answer_value
+from bot.messages import parse_answer_value
 from bot.redraws import Redraws
 from bot.responder import ResponseUrlPoster
 from bot.workspaces import ensure_team
@@ -43,27 +45,13 @@ def _respond(poster: ResponseUrlPoster | None, body: dict, respond, **payload) -
     return True
 
 
-def _redraw(body: dict, client, respond, poster, text: str, blocks: list[dict]) -> None:
-    """Show the tapped message's new state in place.
-
-    Through the click's ``response_url`` where there is one: ``chat.update`` is Tier 3 (about 50
-    a minute per workspace), which a few hundred doctors opening their pulse in the same minute
-    would exceed, so a redraw would be refused just when it matters; response URLs are not
-    under those tiers. ``chat.update`` remains the fallback when a response URL fails.
-    """
-    if body.get("response_url") and _respond(
-        poster, body, respond, text=text, blocks=blocks, replace_original=True
-    ):
-        return
-    container = body.get("container") or {}
-    if container.get("channel_id") and container.get("message_ts"):
-        client.chat_update(
-            channel=container["channel_id"], ts=container["message_ts"], text=text, blocks=blocks
-        )
-
-
 def _tell(body: dict, client, respond, poster, text: str) -> None:
-    """A note only the tapping doctor sees, beside the message."""
+    """A note only the tapping doctor sees, beside the message (never kept in history).
+
+    Through the click's ``response_url`` where there is one: those are not under the Web API's
+    rate tiers, so a few hundred doctors answering in the same minute are all confirmed;
+    ``chat.postEphemeral`` is the fallback when it fails.
+    """
     if body.get("response_url") and _respond(
         poster, body, respond, text=text, response_type="ephemeral", replace_original=False
     ):
@@ -126,18 +114,19 @@ def register(app: App, core: Core) -> None:
         outcome = answers.record_answer(core, team, user, round_id, version_id, value)
         if outcome.status == "closed":
 
-            def show_closed() -> None:
-                _redraw(body, client, respond, poster, "This pulse has closed.", closed_blocks())
+            def show_closed() -> None:  # the DM itself is redrawn by bot.closing, for everyone
                 _tell(body, client, respond, poster, CLOSED_NOTE)
 
             redraws.submit(_message_key(body), show_closed)
         elif outcome.status == "recorded":
 
-            def show_answers() -> None:
-                text, blocks = pulses.redraw_now(core, team, user, outcome.delivery, outcome.round)
-                _redraw(body, client, respond, poster, text, blocks)
+            def confirm() -> None:
+                note = pulses.tap_note(
+                    core, team, user, outcome.delivery, outcome.round, version_id
+                )
+                _tell(body, client, respond, poster, note)
 
-            redraws.submit(_message_key(body), show_answers)
+            redraws.submit((*_message_key(body), version_id), confirm)
 
     @app.action("comment")
     def on_comment(ack, body, action, client):

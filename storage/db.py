@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -9,11 +10,16 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
+log = logging.getLogger("medpulse.db")
+
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
-    """WAL lets the web thread read while delivery writes; FKs are off by default in SQLite."""
+    """WAL lets the web thread read while delivery writes; FKs are off by default in SQLite.
+    ``secure_delete`` overwrites deleted content with zeros, so an erased answer link or a
+    reminder state changed at close is not left readable in the file's free space."""
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA secure_delete=ON")
     cur.execute("PRAGMA busy_timeout=10000")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
@@ -71,6 +77,27 @@ class Database:
         with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             with Session(bind=conn) as s:
                 yield s
+
+    def scrub(self, tables: tuple[str, ...]) -> None:
+        """Remove old row versions of ``tables`` from disk, where the database can.
+
+        SQLite: checkpoint the write-ahead log into the database file and truncate it, so no
+        earlier page image (with a state since overwritten) is left in ``-wal``. PostgreSQL:
+        VACUUM the tables (it cannot run in a transaction), so dead row versions, which keep
+        their transaction ids and old values, are removed. Best effort: a reader holding an old
+        snapshot delays both; the next scrub finishes the job.
+        """
+        if self.is_postgres:
+            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                for table in tables:
+                    conn.exec_driver_sql(f'VACUUM "{table}"')
+            return
+        if ":memory:" in self.url or self.url in ("sqlite://", "sqlite:///"):
+            return
+        with self.engine.connect() as conn:
+            busy, _, _ = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
+        if busy:
+            log.warning("the write-ahead log could not be truncated (a reader held it)")
 
     def ping(self) -> bool:
         """True when the database answers a trivial query (for /readyz)."""

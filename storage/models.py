@@ -2,8 +2,9 @@
 
 The anonymity model (design.md) shapes this file more than anything else:
 
-* Identity lives only in ``participants`` and ``deliveries``: who was asked, and (while a round is
-  open) whether they answered anything. No answer value and no comment text is ever stored there.
+* Identity lives only in ``participants`` and ``deliveries``: who was asked and what was sent to
+  them. No answer value, no comment text and no "answered" flag is ever stored there, and
+  recording an answer never writes to them (so no transaction ties the two sides together).
 * Answers live in ``responses`` and ``comments``: round, question version, value or text, and a
   coarse segment (department, grade group) that is recorded only where enough people in that
   segment were asked the same item. Their primary key is a random UUID (no sequence that could
@@ -306,6 +307,8 @@ class Delivery(Base):
     __table_args__ = (
         UniqueConstraint("round_id", "participant_id"),
         Index("ix_deliveries_due", "status", "not_before"),
+        Index("ix_deliveries_reminder_due", "reminder", "reminder_due"),
+        Index("ix_deliveries_tidy_due", "tidy", "tidy_due"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
@@ -328,9 +331,12 @@ class Delivery(Base):
     # none | scheduled | pending | sending | sent | skipped
     reminder: Mapped[str] = mapped_column(String(16), default="none")
     reminder_due: Mapped[datetime | None] = mapped_column(UTC_TS)
+    # Needed to delete the reminder when the round closes; cleared by that tidy-up.
     reminder_ts: Mapped[str | None] = mapped_column(String(32))
-    # Whether they answered anything: needed for reminders, erased (NULL) at close.
-    answered: Mapped[bool | None] = mapped_column(Boolean, default=False)
+    # The tidy-up at close (bot.closing): none | pending | sending | done | failed. Every DM of
+    # a closed round is redrawn to the same closed message and its reminder deleted.
+    tidy: Mapped[str] = mapped_column(String(16), default="none")
+    tidy_due: Mapped[datetime | None] = mapped_column(UTC_TS)
 
 
 class Response(Base):

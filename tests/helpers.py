@@ -56,3 +56,27 @@ def answer_buttons(message) -> list[dict]:
         if block["type"] == "actions" and block.get("block_id", "").startswith("q-"):
             out.append(block["elements"])
     return out
+
+
+def dm_history(fake: FakeSlack, user: str) -> list[dict]:
+    """What the bot token reads from its DM with ``user`` through the Web API, newest first
+    (what anyone holding the token, or a workspace export, sees)."""
+    from slack_sdk import WebClient
+
+    client = WebClient(token=fake.bot_token, base_url=fake.api_url)
+    resp = client.conversations_history(channel="D" + user, limit=1000, include_all_metadata=True)
+    return resp["messages"]
+
+
+def tap_notes(fake: FakeSlack, user: str) -> list[str]:
+    """Notes only ``user`` saw in their DM (ephemeral: through a response URL bound to a message
+    of that DM, or chat.postEphemeral), oldest first. Slack keeps none of them."""
+    out = [
+        str(p.body.get("text"))
+        for p in fake.response_posts()
+        if isinstance(p.body, dict)
+        and p.body.get("response_type") == "ephemeral"
+        and f"~D{user}~" in p.key
+    ]
+    out += [str(e["text"]) for e in fake.ephemerals if e["user"] == user]
+    return out

@@ -1,13 +1,19 @@
-"""Attack the stored tables: knowing who answered what, can any join of them reproduce it?
+"""Attack the stored tables, the files on disk and the Slack history: knowing who answered what,
+can any of them reproduce it?
 
-The test plays a round through the real app with known answers, then acts as someone holding a
-full copy of the database (but not the app's configuration, where the link key lives).
+The tests play a round through the real app with known answers, then act as someone holding a
+full copy of the database (but not the app's configuration, where the link key lives), as a
+reader of PostgreSQL's row versions or SQLite's write-ahead log, or as a holder of the bot token
+reading every doctor's DMs through the Web API (issue 12, attacks 1, 2 and 4).
 """
 
 from __future__ import annotations
 
+import json
 import random
+import struct
 from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy import DateTime, inspect, select, text
 
@@ -20,7 +26,14 @@ from storage.models import (
     Response,
 )
 from tests.conftest import ADMIN
-from tests.helpers import answer_buttons, doctors, pulse_message, wait_for
+from tests.helpers import (
+    answer_buttons,
+    dm_history,
+    doctors,
+    pulse_message,
+    tap_notes,
+    wait_for,
+)
 
 ROSTER = [("Emergency Medicine", 14), ("Medicine", 14), ("Tiny Unit", 3)]
 
@@ -104,8 +117,8 @@ def test_no_join_of_the_stored_tables_ties_an_answer_to_a_person(core, fake, sla
     # 2. The only people-side facts left: who was asked which items. Joining them to an
     #    answer's round, item and segment must always leave at least k candidates.
     asked: dict[int, list[Participant]] = {}
+    assert "answered" not in Delivery.__table__.columns  # never stored, only derived
     for d in deliveries:
-        assert d.answered is None  # who answered is erased at close
         for vid in d.version_ids:
             asked.setdefault(vid, []).append(people[d.participant_id])
     for r in responses:
@@ -150,3 +163,255 @@ def test_while_open_only_the_key_outside_the_database_links_answers(core, fake, 
         round_id = s.scalar(select(Delivery.round_id).limit(1))
     assert link_hash(core.link_key, round_id, vid, fake.team_id, uid) in hashes
     assert link_hash(b"guessed-key", round_id, vid, fake.team_id, uid) not in hashes
+
+
+# -- shared by the attacks below ------------------------------------------------------------
+
+
+def _remind_close_and_tidy(core, clock, worker, after_close=None):
+    """A day on (reminders to those who have not answered), then close, then the tidy-up."""
+    sched = Scheduler(core, sync_audience=False)
+    clock.advance(timedelta(hours=25))
+    sched.tick()
+    while worker.run_once():
+        pass
+    clock.advance(timedelta(days=5))
+    sched.tick()  # closes the round
+    if after_close is not None:
+        after_close()
+    clock.advance(timedelta(minutes=6))
+    while worker.run_once():
+        pass
+
+
+def _who_answered(truth) -> set[str]:
+    return {uid for uid, _, _ in truth}
+
+
+def _tag(call) -> str:
+    return str(((call.params.get("metadata") or {}).get("event_payload") or {}).get("tag", ""))
+
+
+# -- attack 1: the Slack history -------------------------------------------------------------
+
+
+def test_attack_1_dm_history_after_close_is_the_same_whether_or_not_one_answered(
+    core, fake, slack, worker, clock
+):
+    ids, truth = _play_round(core, fake, slack, worker)
+    answered = _who_answered(truth)
+    silent = [u for u in ids if u not in answered]
+    assert len(silent) == 4
+    _remind_close_and_tidy(core, clock, worker)
+    # Reminders went out (to the four who did not answer) and are gone again.
+    reminders = [c for c in fake.calls_to("chat.postMessage") if _tag(c).startswith("reminder:")]
+    assert {c.params["channel"] for c in reminders} == set(silent)
+
+    def seen(uid):
+        """What the bot token reads from a doctor's DM after close, minus the delivery tag."""
+        out = []
+        for m in dm_history(fake, uid):
+            tag = ((m.get("metadata") or {}).get("event_payload") or {}).get("tag", "")
+            out.append((m["text"], json.dumps(m.get("blocks"), sort_keys=True), tag.split(":")[0]))
+        return out
+
+    views = {uid: seen(uid) for uid in ids}
+    baseline = views[silent[0]]
+    assert len(baseline) == 1 and "closed" in baseline[0][0]
+    assert all(v == baseline for v in views.values()), "a DM differs by whether they answered"
+    # Not even the number of edits differs: taps never redrew a DM, only the close did.
+    edits = {fake.message("D" + uid, dm_history(fake, uid)[0]["ts"]).edits for uid in ids}
+    assert edits == {1}
+    # Nothing said about an answer ever reached the history: the notes were ephemeral.
+    labels = {"Strongly disagree", "Disagree", "Neutral", "Agree", "Strongly agree", "Yes", "No"}
+    kept = json.dumps([dm_history(fake, uid) for uid in ids])
+    assert "recorded" not in kept.lower() and not any(f"*{x}*" in kept for x in labels)
+    assert all(tap_notes(fake, uid) for uid in answered)
+
+
+# -- attack 2: transaction metadata ----------------------------------------------------------
+
+IDENTITY = ("deliveries", "participants")
+ANSWERS = ("responses", "comments")
+
+
+def test_attack_2_no_transaction_writes_both_a_person_and_an_answer(
+    core, fake, slack, worker, clock
+):
+    """PostgreSQL: join deliveries and participants to responses and comments on ``xmin`` (the
+    id of the transaction that wrote the row version). SQLite: replay the ``-wal`` file commit
+    by commit. Either way, during an open round, after answers and comments."""
+    _play_round(core, fake, slack, worker)
+    if core.db.is_postgres:
+        with core.db.engine.connect() as conn:
+            for person in IDENTITY:
+                for answer in ANSWERS:
+                    joined = conn.exec_driver_sql(
+                        f"SELECT count(*) FROM {person} p JOIN {answer} a "
+                        "ON p.xmin::text = a.xmin::text"
+                    ).scalar()
+                    assert joined == 0, (person, answer)
+        return
+    commits = _wal_commits(core)
+    owner = _page_owners(core)
+    answer_commits = 0
+    for pages in commits:
+        tables = {owner.get(p) for p in pages}
+        if tables & set(ANSWERS):
+            answer_commits += 1
+            assert not tables & set(IDENTITY), tables
+    assert answer_commits >= 20, "the answers should be in the write-ahead log"
+
+
+def test_attack_2_after_close_old_row_versions_and_log_are_gone(core, fake, slack, worker, clock):
+    """After close no old version of a row (with an answer link, or a reminder state) is left
+    where the database keeps them: SQLite's WAL is empty and deleted cells are zeroed;
+    PostgreSQL's dead row versions are vacuumed away."""
+    _play_round(core, fake, slack, worker)
+    with core.db.Session() as s:
+        links = set(s.scalars(select(Response.link_hash))) | set(
+            s.scalars(select(Comment.link_hash))
+        )
+    assert len(links) > 20 and None not in links
+
+    def check():
+        if core.db.is_postgres:
+            for table in (*ANSWERS, *IDENTITY):
+                data = _pg_tuples(core, table)
+                assert not any(h.encode() in data for h in links), table
+                assert _pg_dead_tuples(core, table) == 0, table
+        else:
+            assert _wal_size(core) == 0
+            raw = Path(_sqlite_path(core)).read_bytes()
+            assert not any(h.encode() in raw for h in links)
+
+    _remind_close_and_tidy(core, clock, worker, after_close=check)
+    check()  # and again once the tidy-up has rewritten every delivery row
+
+
+# -- attack 4: reminder state ----------------------------------------------------------------
+
+# What a delivery row may still say after close: who was asked what, and what was sent to them.
+SENT_FACTS = {
+    "id",
+    "workspace_id",
+    "round_id",
+    "participant_id",
+    "item_keys",
+    "version_ids",
+    "status",
+    "not_before",
+    "channel",
+    "ts",
+    "sent_at",
+    "error",
+}
+
+
+def test_attack_4_every_other_delivery_column_is_uniform_after_close(
+    core, fake, slack, worker, clock
+):
+    ids, truth = _play_round(core, fake, slack, worker)
+    # One doctor who answered also asked to be reminded: a state only they would have had.
+    uid = sorted(_who_answered(truth))[0]
+    msg = pulse_message(fake, uid)
+    not_now = msg.blocks[-2]["elements"][1]
+    assert not_now["action_id"] == "not_now"
+    slack.block_action(uid, "not_now", not_now["value"], message=msg.to_api())
+    wait_for(lambda: fake.ephemerals, what="not-now note")
+    cols = [c for c in Delivery.__table__.columns if c.name not in SENT_FACTS]
+    people_versions = _person_row_versions(core)
+
+    def uniform(skip=()):
+        with core.db.engine.connect() as conn:
+            rows = conn.execute(select(*[c for c in cols if c.name not in skip])).all()
+        assert len(rows) == len(ids)
+        assert len(set(rows)) == 1, sorted(set(rows), key=str)[:3]
+
+    # At close, everything but the tidy-up's own work list (the reminders' message ids, which
+    # it deletes from Slack within minutes) reads the same on every row.
+    _remind_close_and_tidy(core, clock, worker, after_close=lambda: uniform(("reminder_ts",)))
+    uniform()
+    with core.db.Session() as s:
+        assert set(s.scalars(select(Delivery.reminder))) == {"none"}
+    # Reminders and the tidy-up wrote no person's row: its version (xmin) is as before them.
+    assert _person_row_versions(core) == people_versions
+
+
+def _person_row_versions(core) -> dict:
+    """PostgreSQL: the transaction that last wrote each participant row (SQLite keeps none
+    outside its WAL, which the tests above read)."""
+    if not core.db.is_postgres:
+        return {}
+    with core.db.engine.connect() as conn:
+        return dict(conn.exec_driver_sql("SELECT id, xmin::text FROM participants").all())
+
+
+# -- reading the files and pages as an attacker would ------------------------------------------
+
+
+def _sqlite_path(core) -> str:
+    return core.db.url.removeprefix("sqlite:///")
+
+
+def _wal_size(core) -> int:
+    wal = Path(_sqlite_path(core) + "-wal")
+    return wal.stat().st_size if wal.exists() else 0
+
+
+def _wal_commits(core) -> list[set[int]]:
+    """The pages each commit in the ``-wal`` file wrote (every frame, stale ones too)."""
+    data = Path(_sqlite_path(core) + "-wal").read_bytes()
+    page_size = struct.unpack(">I", data[8:12])[0]
+    commits, pages, at = [], set(), 32
+    while at + 24 + page_size <= len(data):
+        page, size_after = struct.unpack(">II", data[at : at + 8])
+        pages.add(page)
+        if size_after:  # a commit frame closes the transaction
+            commits.append(pages)
+            pages = set()
+        at += 24 + page_size
+    return commits
+
+
+def _page_owners(core) -> dict[int, str]:
+    """Page number -> the table it belongs to (an index counts as its table)."""
+    with core.db.engine.connect() as conn:
+        table_of = dict(conn.exec_driver_sql("SELECT name, tbl_name FROM sqlite_master").all())
+        return {
+            page: table_of.get(name, name)
+            for name, page in conn.exec_driver_sql("SELECT name, pageno FROM dbstat").all()
+        }
+
+
+def _blocks(conn, table: str) -> int:
+    return conn.exec_driver_sql(
+        f"SELECT pg_relation_size('{table}') / current_setting('block_size')::int"
+    ).scalar()
+
+
+def _pg_tuples(core, table: str) -> bytes:
+    """Every row version PostgreSQL still holds for ``table``, live or dead (pageinspect)."""
+    with core.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pageinspect")
+        out = b""
+        for b in range(_blocks(conn, table)):
+            for (data,) in conn.exec_driver_sql(
+                f"SELECT t_data FROM heap_page_items(get_raw_page('{table}', {b}))"
+            ):
+                out += bytes(data or b"")
+        return out
+
+
+def _pg_dead_tuples(core, table: str) -> int:
+    """Row versions on the table's pages beyond its live rows: ones a newer version or a
+    delete replaced, still readable with pageinspect until VACUUM removes them."""
+    with core.db.engine.connect() as conn:
+        held = sum(
+            conn.exec_driver_sql(
+                f"SELECT count(*) FROM heap_page_items(get_raw_page('{table}', {b})) "
+                "WHERE lp_flags = 1"
+            ).scalar()
+            for b in range(_blocks(conn, table))
+        )
+        return held - conn.exec_driver_sql(f"SELECT count(*) FROM {table}").scalar()

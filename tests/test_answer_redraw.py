@@ -1,5 +1,5 @@
-"""Answer taps against a slow or busy Slack: acks never wait on the redraw, and the message
-ends up showing every stored answer whatever order quick taps committed in."""
+"""Answer taps against a slow or busy Slack: acks never wait on the confirming note, and the
+last note about each question shows the stored answer whatever order quick taps committed in."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from bot.redraws import Redraws
 from storage.models import Response
 from tests.conftest import ADMIN
-from tests.helpers import answer_buttons, doctors, pulse_message, wait_for
+from tests.helpers import answer_buttons, doctors, pulse_message, tap_notes, wait_for
 
 
 def _round(fake, slack, worker, n: int) -> list[str]:
@@ -24,14 +24,13 @@ def _round(fake, slack, worker, n: int) -> list[str]:
     return ids
 
 
-def _shown(message) -> dict[int, int]:
-    """version id -> the value the message highlights as recorded."""
+def _last_notes(fake, uid: str, n_questions: int) -> dict[int, str]:
+    """Question number -> the newest note the doctor saw about it."""
     out = {}
-    for buttons in answer_buttons(message):
-        for b in buttons:
-            if b.get("style") == "primary":
-                _, vid, value = (int(x) for x in b["value"].split(":"))
-                out[vid] = value
+    for note in tap_notes(fake, uid):
+        for n in range(1, n_questions + 1):
+            if f"Question {n} of" in note:
+                out[n] = note
     return out
 
 
@@ -58,12 +57,14 @@ def test_slow_slack_does_not_hold_acks(core, fake, slack, worker):
         assert s.scalar(select(func.count(Response.id))) == len(ids)
     fake.method_latency["response_url"] = 0.0
     for uid, btn, _ in taps:
-        _, vid, value = (int(x) for x in btn["value"].split(":"))
         wait_for(
-            lambda uid=uid, want={vid: value}: _shown(pulse_message(fake, uid)) == want,
+            lambda uid=uid, label=btn["text"]["text"]: any(
+                f"*{label}* is recorded" in n for n in tap_notes(fake, uid)
+            ),
             timeout=30,
-            what="redraw",
+            what="tap note",
         )
+        assert pulse_message(fake, uid).edits == 0
 
 
 def test_quick_taps_end_showing_every_stored_answer(core, fake, slack, worker):
@@ -77,17 +78,24 @@ def test_quick_taps_end_showing_every_stored_answer(core, fake, slack, worker):
     for q, choice in plan:
         btn = questions[q][choice]
         assert slack.block_action(uid, btn["action_id"], btn["value"], message=msg.to_api()).ok
-    expected = {}
+    expected, labels = {}, {}
     for q, choice in plan:
         _, vid, value = (int(x) for x in questions[q][choice]["value"].split(":"))
         expected[vid] = value
+        labels[q + 1] = questions[q][choice]["text"]["text"]
     with core.db.Session() as s:
         stored = sorted(s.scalars(select(Response.value)))
     assert stored == sorted(expected.values())
-    wait_for(lambda: _shown(pulse_message(fake, uid)) == expected, timeout=30, what="final state")
-    # Coalesced: never more redraws than taps, and none after the final state landed.
+
+    def final_notes():
+        notes = _last_notes(fake, uid, len(questions))
+        return all(f"*{labels[n]}* is recorded" in notes.get(n, "") for n in labels)
+
+    wait_for(final_notes, timeout=30, what="final state")
+    # Coalesced: never more notes than taps, and the DM itself is never redrawn.
     posts = len(fake.calls_to("response_url")) - before
     assert 1 <= posts <= len(plan)
+    assert pulse_message(fake, uid).edits == 0
 
 
 def test_redraws_run_newest_job_per_key_one_at_a_time():
@@ -142,13 +150,14 @@ def test_close_finishes_queued_redraws_then_refuses_more():
     assert not q.submit("c", lambda: ran.append("c"))
 
 
-def test_a_failing_response_url_falls_back_to_chat_update(core, fake, slack, worker):
+def test_a_failing_response_url_falls_back_to_chat_post_ephemeral(core, fake, slack, worker):
     uid = _round(fake, slack, worker, 6)[0]
     msg = pulse_message(fake, uid)
     btn = answer_buttons(msg)[0][1]
     fake.fail_next("response_url", status=503)
     assert slack.block_action(uid, btn["action_id"], btn["value"], message=msg.to_api()).ok
-    _, vid, value = (int(x) for x in btn["value"].split(":"))
-    wait_for(lambda: _shown(pulse_message(fake, uid)) == {vid: value}, what="redraw")
-    (update,) = fake.calls_to("chat.update")
-    assert update.succeeded and update.params["ts"] == msg.ts
+    label = btn["text"]["text"]
+    wait_for(lambda: any(label in e["text"] for e in fake.ephemerals), what="fallback note")
+    (note,) = fake.calls_to("chat.postEphemeral")
+    assert note.succeeded and note.params["user"] == uid
+    assert not fake.calls_to("chat.update") and pulse_message(fake, uid).edits == 0

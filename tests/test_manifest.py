@@ -16,6 +16,7 @@ MANIFEST = yaml.safe_load((ROOT / "slack-app-manifest.yml").read_text())
 SCOPE_FOR = {
     "chat_postMessage": "chat:write",
     "chat_update": "chat:write",
+    "chat_delete": "chat:write",
     "chat_postEphemeral": "chat:write",
     "conversations_members": "channels:read",
     "conversations_info": "channels:read",

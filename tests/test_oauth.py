@@ -8,15 +8,19 @@ import threading
 import urllib.request
 
 import pytest
+from cryptography.fernet import Fernet
 from sqlalchemy import func, select
 
 from bot.delivery import DeliveryWorker
 from bot.runtime import build_core, build_wsgi
+from bot.settings import SettingsError
 from bot.slack_requests import SlackSender
 from bot.web import HttpServer
 from storage.models import Response, Round, Workspace
 from tests.conftest import SECRET, make_settings
 from tests.helpers import answer_buttons, wait_for
+
+TOKEN_KEY = "srJKyWa9EqcEpi3j0IQgZxE9GY7ZzvZChS3i8l1O0-k="  # a test key: production keys live in configuration
 
 TEAMS = {
     # team: (token, installer, refresh_token, expires_in)
@@ -65,6 +69,7 @@ def multi(fake, db_url, clock):
         SLACK_CLIENT_ID="111.222",
         SLACK_CLIENT_SECRET="shh",
         MEDPULSE_ADMINS="",
+        MEDPULSE_TOKEN_KEY=TOKEN_KEY,
     )
     core = build_core(settings, clock=clock)
     server = HttpServer(build_wsgi(core), host="127.0.0.1", port=0).start()
@@ -153,3 +158,57 @@ def test_two_workspaces_install_and_run_their_own_rounds(multi, fake):
             ).all()
         )
     assert per_team == {"T0BBB": 1}
+
+
+def _every_stored_value(core) -> str:
+    from sqlalchemy import inspect, text
+
+    with core.db.engine.connect() as conn:
+        return " ".join(
+            str(row)
+            for table in inspect(conn).get_table_names()
+            for row in conn.execute(text(f'SELECT * FROM "{table}"'))
+        )
+
+
+def test_slack_tokens_are_encrypted_at_rest(multi, fake):
+    """A copy of the database holds no usable token: every bot, refresh and rotated token is
+    stored under the Fernet key from configuration (which is not in the database either)."""
+    from storage.slack_oauth import KeyMismatch
+
+    core, server = multi
+    for team in TEAMS:
+        _install(server, team)
+    rotated = core.installations.bot_token("T0AAA")  # rotates A's expiring token and saves it
+    assert rotated != TEAMS["T0AAA"][0] and core.installations.bot_token("T0BBB") == "xoxb-b-1"
+    stored = _every_stored_value(core)
+    secrets = [rotated, TOKEN_KEY, "xoxb-b-1", "xoxe-1-refresh-a", "xoxe.xoxb-a-1"]
+    assert "gAAAAA" in stored  # Fernet tokens are there...
+    assert not [x for x in secrets if x in stored]  # ...and nothing in plain text
+    # Plain text written before encryption is encrypted at the next start-up.
+    with core.db.engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE slack_bots SET bot_refresh_token = 'xoxe-1-plain'")
+    assert "xoxe-1-plain" in _every_stored_value(core)
+    assert core.installations.store.encrypt_plain() >= 1
+    assert "xoxe-1-plain" not in _every_stored_value(core)
+    # A different key cannot open them: one clear error, not a token.
+    from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
+
+    from storage.slack_oauth import EncryptedInstallationStore
+
+    other = EncryptedInstallationStore("111.222", core.db.engine, Fernet.generate_key().decode())
+    with pytest.raises(KeyMismatch, match="MEDPULSE_TOKEN_KEY"):
+        other.find_bot(enterprise_id=None, team_id="T0BBB")
+    plain = SQLAlchemyInstallationStore("111.222", core.db.engine)
+    assert plain.find_bot(enterprise_id=None, team_id="T0BBB").bot_token.startswith("gAAAAA")
+
+
+def test_multi_workspace_mode_will_not_start_without_a_token_key(fake, db_url):
+    with pytest.raises(SettingsError) as err:
+        make_settings(
+            fake, db_url, SLACK_BOT_TOKEN=None, SLACK_CLIENT_ID="1.2", SLACK_CLIENT_SECRET="s"
+        )
+    line = str(err.value)
+    assert line.startswith("MEDPULSE_TOKEN_KEY: expected a key") and "\n" not in line
+    with pytest.raises(SettingsError, match="MEDPULSE_TOKEN_KEY: expected a Fernet key"):
+        make_settings(fake, db_url, MEDPULSE_TOKEN_KEY="not-a-key")

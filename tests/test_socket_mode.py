@@ -12,7 +12,7 @@ from bot.runtime import build_core
 from handlers.app import socket_mode
 from storage.models import Response
 from tests.conftest import ADMIN, make_settings
-from tests.helpers import answer_buttons, doctors, pulse_message, wait_for
+from tests.helpers import answer_buttons, doctors, pulse_message, tap_notes, wait_for
 
 APP_TOKEN = "xapp-1-A0001-test"
 
@@ -69,7 +69,7 @@ def test_socket_mode_answers_commands_and_taps(fake, db_url, clock):
         ack = sm.ack(sm.send("slash_commands", _slash(fake, "frobnicate", ADMIN)))
         assert ack is not None and "/pulse help" in ack["payload"]["text"]
 
-        # A round made through the core, then one tap over the socket: stored and redrawn.
+        # A round made through the core, then one tap over the socket: stored and confirmed.
         ids = doctors(fake, 6)
         audience = set_audience(core, fake.team_id, ADMIN, "C0DOCTORS", "doctors").audience_id
         assert create_round(core, audience, "manual:socket", manual=True).created
@@ -83,7 +83,8 @@ def test_socket_mode_answers_commands_and_taps(fake, db_url, clock):
         with core.db.Session() as s:
             assert s.scalar(select(func.count(Response.id))) == 1
             assert s.scalar(select(Response.value)) == int(button["value"].split(":")[2])
-        wait_for(lambda: "Recorded" in str(pulse_message(fake, ids[0]).blocks), what="redraw")
+        label = button["text"]["text"]
+        wait_for(lambda: any(label in n for n in tap_notes(fake, ids[0])), what="tap note")
     finally:
         listener.stop()
         core.stop()
