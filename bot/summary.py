@@ -382,7 +382,8 @@ def department_rates(
     """
     by_dept = _rates_by(parts, "department")
     latest = periods[0]
-    decision, _ = participation_disclosure(parts, latest, k)
+    decisions = {r: participation_disclosure(parts, r, k)[0] for r in periods[:3]}
+    decision = decisions[latest]
     out = []
     for dept, per in by_dept.items():
         if latest not in per:
@@ -397,10 +398,7 @@ def department_rates(
         rates = [n / i for i, n in last3 if i]
         falling = (
             len(rates) == 3
-            and all(
-                participation_disclosure(parts, r, k)[0].shown(("department", dept))
-                for r in periods[:3]
-            )
+            and all(d.shown(("department", dept)) for d in decisions.values())
             and rates[0] < rates[1] < rates[2]
             and rates[2] - rates[0] >= 0.10
         )
