@@ -472,7 +472,9 @@ def _fill_cross(summary: Summary, parts: list[queries.Participation], latest: in
             who = f"{d or NO_DEPARTMENT}, {GRADE_LABELS.get(g, g) if g else NO_GRADE}"
             summary.cross.append(f"{who}: {responded} of {invited}")
     reasons = {decision.reason(("grade", g)) for _, g in cells}
-    if None not in reasons and reasons - {auditor.SMALL}:
+    if reasons == {auditor.CHANGED}:  # said once for the whole breakdown by the renderer
+        summary.grades = {}
+    elif None not in reasons and reasons - {auditor.SMALL}:
         summary.grades = {}
         summary.grades_withheld = True
 
@@ -618,7 +620,7 @@ def _fill_participation(
     if dept is not None:
         mine = shown_department(rates, dept)
         if mine is None:
-            summary.suppressed_reason = department_held_back(dept, k)
+            summary.suppressed_reason = department_held_back(dept, k, rates)
             return False
         summary.invited, summary.respondents = mine.invited, mine.responded
         return True
@@ -644,7 +646,15 @@ def shown_department(rates: list[DeptRate], dept: str) -> DeptRate | None:
     return mine if mine is not None and mine.shown else None
 
 
-def department_held_back(dept: str, k: int) -> str:
+def department_held_back(dept: str, k: int, rates: list[DeptRate] | None = None) -> str:
+    """Why a department's own view is empty, with the auditor's reason when ``rates`` say it."""
+    mine = next((d for d in rates or [] if d.department == dept and d.recorded), None)
+    if mine is not None and mine.reason == auditor.CHANGED:
+        return (
+            f"{dept}'s figures are not shown this period: the doctors asked changed since the "
+            "previous pulse, so only figures for everyone are published. Anonymity comes "
+            "first; the trust summary still includes their answers."
+        )
     return (
         f"{dept}'s figures are not shown this period: fewer than {k} of its doctors "
         "responded, or its figures would let a smaller group's answers be worked out "

@@ -102,7 +102,7 @@ def _comments(ctx: Ctx) -> None:
             rates = summary.department_rates(queries.participation(s, round_ids), round_ids, k)
             mine = summary.shown_department(rates, dept)
             if mine is None:
-                ctx.say(summary.department_held_back(dept, k))
+                ctx.say(summary.department_held_back(dept, k, rates))
                 return
             respondents = mine.responded
         else:

@@ -433,12 +433,48 @@ def test_a_department_view_and_the_trust_view_together_reveal_no_small_group(cel
     trust_n = sum(cells.values()) + rest
     trust = {1: {7: ItemStatsFactory.of(trust_n)}}
     segs = [summary.queries.SegmentStats(d, ItemStatsFactory.of(n)) for d, n in cells.items()]
+    cross = {
+        (1, 7): {(d, None): n for d, n in cells.items()} | ({(None, None): rest} if rest else {})
+    }
     for dept in cells:
-        view = summary._department_cells(trust, segs, dept, k)
+        view = summary._department_cells(trust, segs, dept, k, cross)
         if 7 in view.get(1, {}):
             mine = view[1][7].n
             assert mine >= k
             assert trust_n - mine == 0 or trust_n - mine >= k
+
+
+def test_a_department_view_shows_what_the_breakdown_shows():
+    trust = {1: {7: ItemStatsFactory.of(19)}}
+    segs = [
+        summary.queries.SegmentStats(d, ItemStatsFactory.of(n)) for d, n in {1: 10, 2: 9}.items()
+    ]
+    cross = {(1, 7): {(1, None): 10, (2, None): 9}}
+    assert summary._department_cells(trust, segs, 1, 5, cross)[1][7].n == 10
+    cross = {(1, 7): {(1, None): 10, (2, None): 9, (None, None): 2}}  # 2 with no department
+    trust = {1: {7: ItemStatsFactory.of(21)}}
+    # 21 - 10 - 9 = the 2: the smaller department is held back, the larger still shown
+    assert not summary._department_cells(trust, segs, 2, 5, cross)
+    assert summary._department_cells(trust, segs, 1, 5, cross)[1][7].n == 10
+
+
+def test_a_round_whose_audience_changed_shows_no_breakdown(core, fake):
+    from storage.models import Round
+
+    t = Trust(core, fake)
+    parts = [("Big", "consultant", 30, 20), ("Other", "resident", 30, 12)]
+    rid = t.round({"headline-engagement": [7] * 32}, participation=parts)
+    with core.db.Session() as s, s.begin():
+        s.get(Round, rid).audience_changed = True
+    whole = summary.build(core, t.ws)
+    assert whole.headline.mean == pytest.approx(7.0) and whole.respondents == 32
+    assert all(d.reason == "changed" and d.responded is None for d in whole.departments)
+    assert not whole.grades and not whole.cross and not whole.grades_withheld
+    text = str(summary_blocks(whole, "x"))
+    assert "doctors asked changed since the previous pulse" in text
+    assert "20 of 30" not in text and "Response by department" not in text
+    big = summary.build(core, t.ws, "Big")
+    assert big.headline is None and "changed since the previous pulse" in big.suppressed_reason
 
 
 class ItemStatsFactory:
