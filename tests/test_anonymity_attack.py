@@ -243,10 +243,15 @@ def test_attack_3_no_stored_segment_narrows_to_a_small_cell(core, fake, slack, w
         }
         dept_ids = dict(s.execute(select(Department.name, Department.id)).all())
     per_cell: dict[tuple, set] = {}
+    per_segment: dict[tuple, int] = {}
     for uid, vid, _ in truth:
         seg = stored[link_hash(core.link_key, rid, vid, fake.team_id, uid)]
         per_cell.setdefault((vid, cells[uid]), set()).add(seg)
+        per_segment[(vid, *seg)] = per_segment.get((vid, *seg), 0) + 1
     assert all(len(segs) == 1 for segs in per_cell.values()), per_cell
+    # Everyone asked answered, so each stored segment of a question stands for >= k people
+    # (the old per-person fallback stored A's lone consultant as "A, no grade": a group of 1).
+    assert all(n >= core.k for n in per_segment.values()), per_segment
     _close(core, clock)
 
     # After close: every stored (item, department), (item, grade) and (item, department,
