@@ -128,9 +128,8 @@ def _segment(
     k = core.k
 
     def load() -> dict:
-        return segments.plan(
-            segments.asked_cells(roundfacts.asked(core.facts, s, rnd, version_id)), k
-        )
+        asked = roundfacts.asked(core.facts, s, rnd, version_id)
+        return segments.plan(segments.asked_cells(asked), k, rnd.audience_changed)
 
     mapping = core.facts.get(("segments", rnd.id, rnd.created_at, version_id, k), load)
     dept, grade = mapping.get((name, p.grade), (None, None))

@@ -427,6 +427,7 @@ def test_attack_7_sock_puppets_get_no_breakdown_and_the_target_sees_the_change(
     assert "It has changed since the last pulse" in home(target)
     _send(fake, slack, worker)
     _answer_all(fake, slack, ids, seed=8)
+    assert _latest_segments(core) == {(None, None)}  # not even stored while open
     _close(core, clock)
     # and the round that follows publishes nothing finer than the whole audience.
     rows = _export_rows(fake, slack)
@@ -437,11 +438,15 @@ def test_attack_7_sock_puppets_get_no_breakdown_and_the_target_sees_the_change(
                 and r["level"].startswith("item")]  # fmt: skip
     summary_text = slack.slash("comments department:Cardiology", ADMIN).json()["text"]
     assert "not shown this period" in summary_text
-    with core.db.Session() as s:  # and nothing finer is even stored for it
+    assert _latest_segments(core) == {(None, None)}  # nor stored after close
+
+
+def _latest_segments(core) -> set[tuple]:
+    with core.db.Session() as s:
         rid = s.scalar(select(Delivery.round_id).order_by(Delivery.round_id.desc()).limit(1))
-        segs = set(
-            s.execute(
+        return {
+            tuple(row)
+            for row in s.execute(
                 select(Response.department_id, Response.grade).where(Response.round_id == rid)
-            ).all()
-        )
-    assert segs == {(None, None)}
+            )
+        }
