@@ -26,7 +26,11 @@ with fewer than ``k`` respondents can be part of a small one. ``find_isolated`` 
 unions of such atoms with a total below ``k`` (each atom has at least one respondent, so a union
 has at most ``k - 1`` of them) and tests each against an exact (rational) row-reduced basis. At
 most ``MAX_CANDIDATES`` unions are tried; if there are more, the table counts as *unsafe* and
-``decide`` holds back one more group, so the bound can cost figures but never anonymity.
+``decide`` holds back one more group, so the bound can cost figures but never anonymity. Each
+candidate is one exact reduction against a basis of at most (number of groups) rows over at most
+(number of non-empty cells) columns, and ``decide`` runs at most one audit per group it holds
+back, so a table of G groups costs at most G x ``MAX_CANDIDATES`` reductions (in practice, with
+stored segments of at least k, there are no small atoms and an audit is a single pass).
 
 Choosing what to hold back
 --------------------------
