@@ -81,3 +81,35 @@ def test_asked_counts_rebuild_the_full_table() -> None:
         ("C", None): 3,
         (None, None): 5,
     }
+
+
+def test_migration_0003_re_decides_the_segments_of_rounds_closed_before_it(core, fake):
+    """Rounds closed under the old per-person rule keep a group of one until re-decided."""
+    import importlib.util
+    from pathlib import Path
+
+    from sqlalchemy import select
+
+    from storage.models import Response
+    from tests.test_summary import Trust, _keys
+
+    path = Path(__file__).parent.parent / "storage/migrations/versions/0003_audience_changes.py"
+    spec = importlib.util.spec_from_file_location("m0003", path)
+    m0003 = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(m0003)
+    t = Trust(core, fake)
+    (a,) = _keys(core, t.ws, "agree5")
+    t.round(
+        {},
+        dept_answers={
+            (a, "A", "consultant"): [4] * 6,
+            (a, "A", None): [1],  # the old fallback: A's lone resident, stored without a grade
+            (a, "B", "resident"): [3] * 7,
+        },
+    )
+    with core.db.engine.begin() as conn:
+        m0003._recoarsen_closed_rounds(conn, 5)
+    with core.db.Session() as s:
+        stored = Counter(s.execute(select(Response.department_id, Response.grade)).all())
+    # A's consultants join its lone resident under "A, no grade"; B's residents keep theirs
+    assert sorted(stored.values()) == [7, 7] and {g for _, g in stored} == {None, "resident"}
