@@ -6,8 +6,7 @@ change an answer while the round is open and is erased when the round closes. Re
 answer or a comment writes only to ``responses`` or ``comments``: no row that names a person
 changes in that transaction (a reader of transaction ids, row versions or the write-ahead log
 finds nothing to join); whether someone has answered is derived from the links (``answered``).
-Segments
-(department, grade) are copied only where enough people in that segment were asked the item.
+Segments (department, grade) are decided per item for everyone at once (bot.segments).
 """
 
 from __future__ import annotations
@@ -24,7 +23,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from bot import roundfacts
+from bot import roundfacts, segments
 from bot.core import Core
 from bot.messages import valid_value
 from storage.models import (
@@ -126,21 +125,18 @@ def _find_with_department(
 def _segment(
     core: Core, s: Session, rnd: Round, version_id: int, p: Participant, name: str | None
 ) -> tuple[int | None, str | None]:
-    """The coarse segment to copy onto an answer: never narrower than k people asked.
-
-    Department and grade can each be large while their intersection is small, so both are
-    kept only when the department x grade cell reaches k; otherwise the department alone (more
-    useful for reaching departments), else the grade alone, else nothing.
-    """
-    counts = roundfacts.asked(core.facts, s, rnd, version_id)
+    """The segment to copy onto an answer, decided for the whole item at once (bot.segments)
+    from how many were asked, never person by person: a missing grade or department on a row
+    says only what it says for every answer to the item in the same cell."""
     k = core.k
-    if name and p.grade and counts.get(("cell", f"{name}|{p.grade}"), 0) >= k:
-        return p.department_id, p.grade
-    if name and counts.get(("department", name), 0) >= k:
-        return p.department_id, None
-    if p.grade and counts.get(("grade", p.grade), 0) >= k:
-        return None, p.grade
-    return None, None
+
+    def load() -> dict:
+        asked = roundfacts.asked(core.facts, s, rnd, version_id)
+        return segments.plan(segments.asked_cells(asked), k, rnd.audience_changed)
+
+    mapping = core.facts.get(("segments", rnd.id, rnd.created_at, version_id, k), load)
+    dept, grade = mapping.get((name, p.grade), (None, None))
+    return (p.department_id if dept is not None else None), grade
 
 
 def _links(core: Core, round_id: int, team_id: str, user_id: str, version_ids) -> list[str]:

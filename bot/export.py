@@ -1,11 +1,12 @@
 """CSV export of the k-protected aggregates: by period, theme, item, department and grade.
 
-Only figures the summary could show leave this module, under the same rules and the same
-functions: an item or theme figure needs k answers; department and grade breakdowns (of response
-rates and of each item) carry complementary suppression with the not-recorded group as a cell;
-a grade breakdown that together with the department one would isolate a small group is left out;
-and a department x grade table appears only when every cell reaches k. Suppressed rows keep
-their labels and read "fewer than k responses" with every figure blank.
+Only figures the summary could show leave this module, decided by the same objects: an item or
+theme figure needs k answers; the department and grade breakdowns of each item are the item's
+``item_disclosure`` and those of response rates the period's ``participation_disclosure``
+(storage.auditor over the department x grade cells: no combination of the rows isolates fewer
+than k); a department x grade table appears only when every cell reaches k; a round whose
+audience changed has no breakdown at all. Hidden rows keep their labels and read "fewer than k
+responses" or "held back to protect a smaller group", with every figure blank.
 """
 
 from __future__ import annotations
@@ -22,11 +23,11 @@ from bot.summary import (
     GRADE_LABELS,
     NO_DEPARTMENT,
     NO_GRADE,
-    UNRECORDED,
-    hidden_cells,
+    item_disclosure,
     item_figure,
     on_0_100,
     order_key,
+    participation_disclosure,
 )
 from storage import anonymity, queries
 from storage.models import Round
@@ -54,10 +55,10 @@ def _blank(period: str, level: str, **labels) -> dict:
     return {c: "" for c in COLUMNS} | {"period": period, "level": level} | labels
 
 
-def _figure(row: dict, n: int, k: int, value, ci, unit: str, shown: bool = True) -> dict:
-    """Fill the figures of a row, or only the k label when the group may not be shown."""
-    if not shown or n < k:
-        return row | {"n": anonymity.k_label(k)}
+def _figure(row: dict, n: int, k: int, value, ci, unit: str, reason: str | None = None) -> dict:
+    """Fill the figures of a row, or only why it is hidden (the auditor's reason, or too few)."""
+    if reason is not None or n < k:
+        return row | {"n": anonymity.hidden_label(reason, k)}
     return row | {
         "n": n,
         "score": f"{value:.1f}",
@@ -84,7 +85,7 @@ def rows(core: Core, workspace_id: int, periods: int = 12) -> list[dict]:
     for r in reversed(rounds):
         period = r.start.isoformat()
         mine = [st for st in all_stats if st.round_id == r.round_id]
-        out += _participation_rows(period, [p for p in parts if p.round_id == r.round_id], k)
+        out += _participation_rows(period, parts, r.round_id, k)
         out += _item_rows(period, mine, infos, k)
         out += _theme_rows(period, mine, infos, k)
         segs = {
@@ -95,36 +96,32 @@ def rows(core: Core, workspace_id: int, periods: int = 12) -> list[dict]:
     return out
 
 
-def _participation_rows(period: str, parts: list[queries.Participation], k: int) -> list[dict]:
-    if not parts:
+def _participation_rows(
+    period: str, parts: list[queries.Participation], round_id: int, k: int
+) -> list[dict]:
+    """Response rates overall, by department, by grade and by both, exactly as the summary's
+    ``participation_disclosure`` shows them."""
+    mine = [p for p in parts if p.round_id == round_id]
+    if not mine:
         return []
-    invited = sum(p.invited for p in parts)
-    responded = sum(p.responded for p in parts)
+    invited = sum(p.invited for p in mine)
+    responded = sum(p.responded for p in mine)
     overall = _blank(period, "response rate", invited=invited if responded >= k else "")
     out = [_figure(overall, responded, k, 100 * responded / max(invited, 1), None, "% responded")]
-    cells: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
-    for p in sorted(parts, key=lambda p: (order_key(p.department), order_key(p.grade))):
-        cells[(p.department, p.grade)][0] += p.invited
-        cells[(p.department, p.grade)][1] += p.responded
-    counts = {key: n for key, (_, n) in cells.items()}
-    show_grades = not anonymity.linked_breakdown_risks(counts, k)
+    decision, cells = participation_disclosure(parts, round_id, k)
     for dim, pick in (("department", 0), ("grade", 1)):
-        if dim == "grade" and not show_grades:
-            continue
         groups: dict = defaultdict(lambda: [0, 0])
         for key, (i, n) in cells.items():
             groups[key[pick]][0] += i
             groups[key[pick]][1] += n
-        counts_1d = {g: groups[g][1] for g in sorted(groups, key=order_key)}
-        hidden = anonymity.suppress_breakdown(counts_1d, k)
         for g, (i, n) in sorted(groups.items(), key=lambda kv: order_key(kv[0])):
             label = _dept_label(g) if dim == "department" else _grade_label(g)
             row = _blank(period, f"response rate by {dim}", **{dim: label})
-            shown = g not in hidden
-            row["invited"] = i if shown else ""
-            out.append(_figure(row, n, k, 100 * n / max(i, 1), None, "% responded", shown))
-    if anonymity.cross_breakdown_allowed(counts, k) and len({d for d, _ in cells}) > 1:
-        for (d, g), (i, n) in cells.items():
+            reason = decision.reason((dim, g))
+            row["invited"] = i if reason is None else ""
+            out.append(_figure(row, n, k, 100 * n / max(i, 1), None, "% responded", reason))
+    for (d, g), (i, n) in cells.items():
+        if decision.shown(("cell", (d, g))):
             row = _blank(
                 period,
                 "response rate by department and grade",
@@ -174,32 +171,27 @@ def _theme_rows(period: str, mine: list[ItemStats], infos, k: int) -> list[dict]
 
 
 def _segment_rows(period, mine, infos, segs, cross, names, k: int) -> list[dict]:
-    """Each item by department and by grade, with complementary suppression per breakdown."""
+    """Each item by department and by grade, as the item's one ``item_disclosure`` shows it
+    (the same decision a department's own summary reads)."""
     out = []
     for st in sorted(mine, key=lambda st: (infos[st.version_id].theme, infos[st.version_id].key)):
         info = infos[st.version_id]
-        risky = anonymity.linked_breakdown_risks(
-            _ordered_cross(cross.get((st.round_id, st.version_id), {})), k
-        )
+        decision = item_disclosure(cross.get((st.round_id, st.version_id), {}), k)
         for dim in ("department", "grade"):
-            if dim == "grade" and risky:
-                continue
             cells = {x.segment: x.stats for x in segs[dim] if x.stats.version_id == st.version_id}
             if not cells:
                 continue
-            hidden = hidden_cells({g: c.n for g, c in cells.items()}, st.n, k)
-            rest = st.n - sum(c.n for c in cells.values())
             for g in sorted(cells, key=order_key):
                 label = names.get(g, str(g)) if dim == "department" else _grade_label(g)
                 row = _item_row(period, f"item by {dim}", info, **{dim: label})
                 value, ci, unit = item_figure(info, cells[g])
-                out.append(_figure(row, cells[g].n, k, value, ci, unit, g not in hidden))
-            if rest > 0:  # derivable as the total minus the cells, so it is a cell too
+                out.append(_figure(row, cells[g].n, k, value, ci, unit, decision.reason((dim, g))))
+            rest = st.n - sum(c.n for c in cells.values())
+            if rest > 0:  # the answers with no segment recorded are a group of the breakdown
                 label = NO_DEPARTMENT if dim == "department" else NO_GRADE
                 row = _item_row(period, f"item by {dim}", info, **{dim: label})
-                others = _minus(st, list(cells.values()))
-                value, ci, unit = item_figure(info, others)
-                out.append(_figure(row, rest, k, value, ci, unit, UNRECORDED not in hidden))
+                value, ci, unit = item_figure(info, _minus(st, list(cells.values())))
+                out.append(_figure(row, rest, k, value, ci, unit, decision.reason((dim, None))))
     return out
 
 
@@ -214,14 +206,6 @@ def _minus(total: ItemStats, parts: list[ItemStats]) -> ItemStats:
         total.high - sum(p.high for p in parts),
         total.low - sum(p.low for p in parts),
     )
-
-
-def _ordered_cross(cells: dict[tuple, int]) -> dict[tuple, int]:
-    """The cross in the fixed breakdown order, so the risk check sees the suppression shown."""
-    return {
-        key: cells[key]
-        for key in sorted(cells, key=lambda key: (order_key(key[0]), order_key(key[1])))
-    }
 
 
 def _dept_label(name: str | None) -> str:

@@ -18,7 +18,7 @@ from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot import answers, closing, windows
+from bot import answers, closing, membership, segments, windows
 from bot.core import Core
 from questions.rotation import Person, choose
 from storage.models import (
@@ -168,6 +168,7 @@ def _create_round_tx(core, s, audience_id, slot_key, manual, n_questions, now) -
         reminder_after_hours=sched.reminder_after_hours if sched else 24,
         out_of_hours=manual or bool(sched and sched.out_of_hours),
         invited=len(people),
+        audience_changed=membership.note_round(audience, people, now),
     )
     s.add(rnd)
     s.flush()
@@ -305,6 +306,7 @@ def close_round(core: Core, round_id: int) -> None:
         if rnd is None or rnd.status == "closed":
             return
         _freeze_participation(core, s, rnd)
+        segments.coarsen_round(s, rnd, core.k)
         in_flight = or_(Delivery.status == "sending", Delivery.reminder == "sending")
         s.execute(
             update(Delivery)

@@ -22,7 +22,7 @@ from datetime import date
 
 from bot import stats
 from bot.core import Core
-from storage import anonymity, queries
+from storage import anonymity, auditor, published, queries
 from storage.queries import ItemStats, VersionInfo
 
 THEME_MIN_ITEMS = 2  # below this, the summary says the theme rests on few items
@@ -87,6 +87,7 @@ class DeptRate:
     rate: float | None
     falling: bool = False
     recorded: bool = True  # False for the group of doctors with no department
+    reason: str | None = None  # why hidden: storage.auditor.SMALL, PROTECT or CHANGED
 
     @property
     def shown(self) -> bool:
@@ -373,32 +374,31 @@ def _rates_by(parts: list[queries.Participation], attr: str) -> dict[str | None,
 def department_rates(
     parts: list[queries.Participation], periods: list[int], k: int
 ) -> list[DeptRate]:
-    """Response rate per department in the latest period (k-protected, with complementary
-    suppression; doctors with no department are a group of their own), lowest first.
+    """Response rate per department in the latest period, as ``participation_disclosure``
+    allows (doctors with no department are a group of their own), lowest first.
 
     Falling: down at each of the last three periods, by ten points or more overall, judged only
-    where all three periods had at least k respondents (a trend of a small group is its figure).
+    where the department was shown in all three (a trend of a hidden group is its figure).
     """
     by_dept = _rates_by(parts, "department")
     latest = periods[0]
-    counts = {
-        d: by_dept[d][latest][1] for d in sorted(by_dept, key=order_key) if latest in by_dept[d]
-    }
-    hidden = anonymity.suppress_breakdown(counts, k) if counts else set()
+    decisions = {r: participation_disclosure(parts, r, k)[0] for r in periods[:3]}
+    decision = decisions[latest]
     out = []
     for dept, per in by_dept.items():
         if latest not in per:
             continue
         invited, responded = per[latest]
         name = dept or NO_DEPARTMENT
-        if dept in hidden:
-            out.append(DeptRate(name, None, None, None, recorded=dept is not None))
+        reason = decision.reason(("department", dept))
+        if reason is not None:
+            out.append(DeptRate(name, None, None, None, recorded=dept is not None, reason=reason))
             continue
         last3 = [per[r] for r in periods[:3] if r in per]
         rates = [n / i for i, n in last3 if i]
         falling = (
             len(rates) == 3
-            and all(n >= k for _, n in last3)
+            and all(d.shown(("department", dept)) for d in decisions.values())
             and rates[0] < rates[1] < rates[2]
             and rates[2] - rates[0] >= 0.10
         )
@@ -425,17 +425,17 @@ def hard_to_reach(rates: list[DeptRate], k: int, overall: float | None) -> list[
 
 
 def grade_rates(parts: list[queries.Participation], latest: int, k: int) -> dict[str, str]:
-    """Response rate per grade group in the latest period, k-protected like departments."""
+    """Response rate per grade group in the latest period, as the auditor allows."""
     by_grade = _rates_by([p for p in parts if p.round_id == latest], "grade")
-    counts = {g: by_grade[g][latest][1] for g in sorted(by_grade, key=order_key)}
-    hidden = anonymity.suppress_breakdown(counts, k) if counts else set()
+    decision, _ = participation_disclosure(parts, latest, k)
     out = {}
     for g in sorted(by_grade, key=lambda g: (g is None, g or "")):
         invited, responded = by_grade[g][latest]
         label = GRADE_LABELS.get(g, g) if g else NO_GRADE
+        reason = decision.reason(("grade", g))
         out[label] = (
-            anonymity.k_label(k)
-            if g in hidden
+            anonymity.hidden_label(reason, k)
+            if reason is not None
             else f"{responded} of {invited} ({100 * responded / invited:.0f}%)"
         )
     return out
@@ -450,19 +450,31 @@ def _cross(parts: list[queries.Participation], latest: int) -> dict[tuple, list[
     return cells
 
 
-def _fill_cross(summary: Summary, parts: list[queries.Participation], latest: int, k: int) -> None:
-    """Department x grade only when every cell reaches k; and if the two one-way breakdowns
-    together would isolate a small group, the grade one is withheld."""
+def participation_disclosure(
+    parts: list[queries.Participation], latest: int, k: int
+) -> tuple[auditor.Disclosure, dict[tuple, list[int]]]:
+    """The one decision on the latest period's respondents by department, grade and both, used
+    by the summary, a department's view, its comments and the export alike; with the
+    (department, grade) cells as [invited, responded]."""
     cells = _cross(parts, latest)
     counts = {key: n for key, (_, n) in cells.items()}
-    depts = {d for d, _ in cells}
-    grades = {g for _, g in cells}
-    if len(depts) > 1 and len(grades) > 1 and anonymity.cross_breakdown_allowed(counts, k):
-        for (d, g), (invited, responded) in sorted(cells.items(), key=lambda kv: str(kv[0])):
+    changed = any(p.audience_changed for p in parts if p.round_id == latest)
+    cross = published.cross_wanted(counts, k)
+    return published.breakdowns(counts, k, cross=cross, changed=changed), cells
+
+
+def _fill_cross(summary: Summary, parts: list[queries.Participation], latest: int, k: int) -> None:
+    """Department x grade where the auditor shows its cells; the grade line is replaced by one
+    sentence when every grade is held back and not only for being small."""
+    decision, cells = participation_disclosure(parts, latest, k)
+    for (d, g), (invited, responded) in sorted(cells.items(), key=lambda kv: str(kv[0])):
+        if decision.shown(("cell", (d, g))):
             who = f"{d or NO_DEPARTMENT}, {GRADE_LABELS.get(g, g) if g else NO_GRADE}"
             summary.cross.append(f"{who}: {responded} of {invited}")
-        return
-    if anonymity.linked_breakdown_risks(counts, k):
+    reasons = {decision.reason(("grade", g)) for _, g in cells}
+    if reasons == {auditor.CHANGED}:  # said once for the whole breakdown by the renderer
+        summary.grades = {}
+    elif None not in reasons and reasons - {auditor.SMALL}:
         summary.grades = {}
         summary.grades_withheld = True
 
@@ -470,29 +482,52 @@ def _fill_cross(summary: Summary, parts: list[queries.Participation], latest: in
 # --------------------------------------------------------------------------- comments
 
 
-def _comment_order(cell: anonymity.Cell) -> tuple:
-    """Shown themes by count; suppressed ones after them by name (their order would hint at
-    which is larger)."""
-    return (cell.suppressed, 0 if cell.suppressed else -cell.count, str(cell.key))
+def comment_figures(
+    cells: dict[tuple[int | None, str | None], int],
+    k: int,
+    department_id: int | None = None,
+    changed: bool = False,
+) -> tuple[dict[str, str], str | None]:
+    """Comments per theme label (trust-wide, or of one department) and how many in all.
 
-
-def comment_figures(counts: dict[str | None, int], k: int) -> tuple[dict[str, str], str | None]:
-    """Comments per theme, k-protected with complementary suppression, and how many in all.
-
-    The total is a plain number: ``/pulse comments`` lists every comment of a period with at
-    least k respondents, so the total is known anyway; it is the per-theme split of a few
-    comments that could narrow down who wrote them, and that is what is suppressed.
+    Counted exactly as ``/pulse comments`` labels them (``storage.published.comment_plan``):
+    a theme's count is its labelled comments, each label covering >= k of them; "Other
+    themes" holds the rest (0 or >= k); a theme with comments but no label reads as held back.
+    A department's figures only where its comment list may be shown.
     """
     from bot.pulses import THEME_LABELS
 
-    if not counts:
+    plan = published.comment_plan(cells, k, changed)
+    if department_id is not None:
+        if department_id not in plan.listed:
+            return {}, None
+        cells = {c: n for c, n in cells.items() if c[0] == department_id}
+    if not cells:
         return {}, None
-    b = anonymity.suppress(counts, k)
+    labelled: dict[str, int] = defaultdict(int)
+    present: dict[str, int] = defaultdict(int)
+    other = 0
+    for (d, t), n in cells.items():
+        label = plan.label(d, t)
+        if label is None:
+            other += n
+            if t is not None:
+                present[t] += n
+        else:
+            labelled[label] += n
     shown = {
-        (THEME_LABELS.get(t, t) if t else "Other"): cell.display
-        for t, cell in sorted(b.cells.items(), key=lambda kv: _comment_order(kv[1]))
+        THEME_LABELS.get(t, t): str(n)
+        for t, n in sorted(labelled.items(), key=lambda kv: (-kv[1], kv[0]))
     }
-    return shown, str(b.total)
+    for t in sorted(set(present) - set(labelled)):
+        reason = auditor.SMALL if present[t] < k else auditor.PROTECT
+        shown[THEME_LABELS.get(t, t)] = anonymity.hidden_label(reason, k)
+    if other:
+        shown[OTHER_THEMES] = str(other)
+    return shown, str(sum(cells.values()))
+
+
+OTHER_THEMES = "Other themes"
 
 
 # --------------------------------------------------------------------------- build
@@ -521,10 +556,11 @@ def build(
         dept_id = queries.department_id(s, workspace_id, department) if department else None
         if department:
             segs = queries.segment_stats(s, round_ids, "department")
-            per_round = _department_cells(per_round, segs, dept_id, k)
+            cross = queries.answer_cross(s, round_ids)
+            per_round = _department_cells(per_round, segs, dept_id, k, cross)
         infos = queries.versions(s, {v for d in per_round.values() for v in d})
         parts = queries.participation(s, round_ids)
-        comments = queries.comment_counts(s, round_ids[:1], dept_id)
+        comments = queries.comment_cells(s, round_ids[:1])
         agree = {
             vid
             for vid, st in per_round.get(round_ids[0], {}).items()
@@ -534,7 +570,9 @@ def build(
     if not _fill_participation(summary, parts, round_ids, department, k):
         return summary
     _fill_scores(summary, per_round, rounds, infos, dists, k)
-    summary.comments, summary.comments_total = comment_figures(comments, k)
+    summary.comments, summary.comments_total = comment_figures(
+        comments, k, dept_id, rounds[0].audience_changed
+    )
     return summary
 
 
@@ -546,24 +584,31 @@ def _per_round(all_stats: list[ItemStats]) -> PerRound:
 
 
 def _department_cells(
-    trust: PerRound, segs: list[queries.SegmentStats], dept_id: int | None, k: int
+    trust: PerRound,
+    segs: list[queries.SegmentStats],
+    dept_id: int | None,
+    k: int,
+    cross: dict[tuple[int, int], dict[tuple, int]] | None = None,
 ) -> PerRound:
-    """The department's own figure of each item, kept only where the item's full department
-    breakdown (with the not-recorded group) would show it: then the trust figure minus this one
-    is a group of 0 or at least k, and the department view and the trust view together reveal
+    """The department's own figure of each item, kept only where the auditor shows that
+    department's group in the item's one breakdown table (``item_disclosure``), the same
+    decision the export prints: so the department's view and the trust's together reveal
     nothing the breakdown would not."""
-    cells: dict[tuple[int, int], dict] = defaultdict(dict)
-    for seg in segs:
-        cells[(seg.stats.round_id, seg.stats.version_id)][seg.segment] = seg.stats
     out: PerRound = defaultdict(dict)
-    for (rid, vid), by_dept in cells.items():
-        mine = by_dept.get(dept_id)
-        if mine is None:
+    for seg in segs:
+        st = seg.stats
+        if seg.segment != dept_id or st.version_id not in trust.get(st.round_id, {}):
             continue
-        counts = {d: st.n for d, st in by_dept.items()}
-        if dept_id not in hidden_cells(counts, trust[rid][vid].n, k):
-            out[rid][vid] = mine
+        cells = (cross or {}).get((st.round_id, st.version_id), {})
+        if item_disclosure(cells, k).shown(("department", dept_id)):
+            out[st.round_id][st.version_id] = st
     return out
+
+
+def item_disclosure(cells: dict[tuple, int], k: int) -> auditor.Disclosure:
+    """What may be shown of one item's answers in one period, by department and by grade: the
+    one decision behind the summary, a department's view and the export."""
+    return published.breakdowns(cells, k)
 
 
 def _fill_participation(
@@ -575,7 +620,7 @@ def _fill_participation(
     if dept is not None:
         mine = shown_department(rates, dept)
         if mine is None:
-            summary.suppressed_reason = department_held_back(dept, k)
+            summary.suppressed_reason = department_held_back(dept, k, rates)
             return False
         summary.invited, summary.respondents = mine.invited, mine.responded
         return True
@@ -601,7 +646,15 @@ def shown_department(rates: list[DeptRate], dept: str) -> DeptRate | None:
     return mine if mine is not None and mine.shown else None
 
 
-def department_held_back(dept: str, k: int) -> str:
+def department_held_back(dept: str, k: int, rates: list[DeptRate] | None = None) -> str:
+    """Why a department's own view is empty, with the auditor's reason when ``rates`` say it."""
+    mine = next((d for d in rates or [] if d.department == dept and d.recorded), None)
+    if mine is not None and mine.reason == auditor.CHANGED:
+        return (
+            f"{dept}'s figures are not shown this period: the doctors asked changed since the "
+            "previous pulse, so only figures for everyone are published. Anonymity comes "
+            "first; the trust summary still includes their answers."
+        )
     return (
         f"{dept}'s figures are not shown this period: fewer than {k} of its doctors "
         "responded, or its figures would let a smaller group's answers be worked out "

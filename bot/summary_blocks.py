@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from bot.pulses import THEME_LABELS
 from bot.summary import DeptRate, ItemScore, Summary, ThemeScore
+from storage.auditor import CHANGED
 
 SECTION_MAX = 3000
 HEADER_MAX = 150
@@ -163,10 +164,19 @@ def _intervals_button(department: str | None) -> dict:
     }
 
 
+AUDIENCE_CHANGED_NOTE = (
+    "No breakdown by department or grade this period: the doctors asked changed since the "
+    "previous pulse, so only figures for everyone are published (anonymity against "
+    "made-up or moved accounts)."
+)
+
+
 def _participation(s: Summary) -> list[dict]:
     blocks: list[dict] = []
     if s.hard_to_reach:
         blocks += _sections("Hard to reach", [f"• {d}" for d in s.hard_to_reach])
+    if s.departments and all(d.reason == CHANGED for d in s.departments):
+        return blocks + [_context(AUDIENCE_CHANGED_NOTE)]
     hidden = [d.department for d in s.departments if not d.shown and d.recorded]
     if hidden:
         blocks.append(
@@ -207,7 +217,9 @@ def _dept_figure(d: DeptRate, k: int) -> str:
         return f"{d.responded} of {d.invited} ({100 * d.rate:.0f}%)"
     if d.responded is not None:
         return f"{d.responded} responded"
-    return _k(k)
+    from storage.anonymity import hidden_label
+
+    return hidden_label(d.reason, k)
 
 
 def actions_section(with_actions: set[str], concerns: list[ItemScore]) -> list[dict]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot import authz, people
+from bot import authz, membership, people
 from bot.core import Core
 from bot.pulses import privacy_notice
 from bot.workspaces import ensure_team
@@ -40,7 +40,7 @@ def _select(action_id: str, options: list[dict], current: str | None, placeholde
     return el
 
 
-def home_view(core: Core, me: people.Me) -> dict:
+def home_view(core: Core, me: people.Me, group: str | None = None) -> dict:
     status = (
         "❌ Opted out: you won't get pulses."
         if me.opted_out
@@ -57,6 +57,7 @@ def home_view(core: Core, me: people.Me) -> dict:
             },
         },
         {"type": "section", "text": {"type": "mrkdwn", "text": f"*Your status:* {status}"}},
+        *([{"type": "context", "elements": [{"type": "mrkdwn", "text": group}]}] if group else []),
         {
             "type": "actions",
             "block_id": "home-opt",
@@ -157,7 +158,7 @@ def publish(core: Core, client, team: str, user: str, notice: str | None = None)
     from handlers import admin_home
 
     me = people.me(core, team, user)
-    view = home_view(core, me)
+    view = home_view(core, me, membership.group_line(membership.group_note(core, team, user)))
     view["blocks"] += actions_blocks(core, team, me, _sees_all_actions(core, team, user))
     view["blocks"] += admin_home.blocks(core, team, user, notice)
     client.views_publish(user_id=user, view=view)

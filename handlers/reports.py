@@ -20,11 +20,11 @@ from bot.summary_job import leader_channels, post_summary, render
 from bot.workspaces import ensure_team
 from handlers.commands import Ctx, UsageError, command
 from handlers.parsing import keyword
-from storage import anonymity, queries
+from storage import anonymity, published, queries
 
 log = logging.getLogger("medpulse.reports")
 
-OTHER_THEMES = "Other themes"
+OTHER_THEMES = summary.OTHER_THEMES
 
 
 def register(app: App, core: Core) -> None:
@@ -102,12 +102,12 @@ def _comments(ctx: Ctx) -> None:
             rates = summary.department_rates(queries.participation(s, round_ids), round_ids, k)
             mine = summary.shown_department(rates, dept)
             if mine is None:
-                ctx.say(summary.department_held_back(dept, k))
+                ctx.say(summary.department_held_back(dept, k, rates))
                 return
             respondents = mine.responded
         else:
             respondents = queries.respondents_per_round(s, [rid]).get(rid, 0)
-        counts = queries.comment_counts(s, [rid], dept_id)
+        cells = queries.comment_cells(s, [rid])
         texts = queries.comment_texts(s, [rid], department_id=dept_id)
     if not anonymity.comments_visible(respondents, k):
         ctx.say(
@@ -115,7 +115,15 @@ def _comments(ctx: Ctx) -> None:
             f"the latest had {anonymity.k_label(k)}."
         )
         return
-    lines = comment_lines(texts, counts, k, theme)
+    plan = published.comment_plan(cells, k, periods[0].audience_changed)
+    if dept_id is not None and dept_id not in plan.listed:
+        ctx.say(
+            f"{dept}'s comments are not listed on their own this period: fewer than {k} of its "
+            "doctors commented, or listing them would let a smaller group's comments be picked "
+            "out. They are in the trust-wide list, `/pulse comments`."
+        )
+        return
+    lines = comment_lines(texts, plan, theme)
     if lines is None:
         name = THEME_LABELS.get(theme, theme)
         ctx.say(
@@ -146,26 +154,26 @@ def _department_arg(s, workspace_id: int, wanted: str) -> tuple[str, int]:
 
 
 def comment_lines(
-    texts: list[tuple[int, str | None, str]],
-    counts: dict[str | None, int],
-    k: int,
+    texts: list[tuple[int | None, str | None, str]],
+    plan: published.CommentPlan,
     theme: str | None = None,
 ) -> list[str] | None:
-    """The comments to list, shuffled, each under its theme only where the summary shows that
-    theme's count (others read "Other themes", so no small count can be read off the list).
-    None when the theme asked for is one whose count is held back."""
-    hidden = anonymity.suppress_breakdown(counts, k) if counts else set()
-    if theme is not None and theme in hidden:
-        return None
-    picked = [(t, text) for _, t, text in texts if theme is None or t == theme]
-    random.SystemRandom().shuffle(picked)
-    return [
-        f"• _{OTHER_THEMES if t in hidden else _label(t)}_: {_escape(text)}" for t, text in picked
+    """The comments to list, shuffled, each under the one label the plan gives its (department,
+    theme) cell, the same in every list (others read "Other themes"). None when the theme asked
+    for has comments but labels none of them."""
+    picked = [
+        (plan.label(d, t), text)
+        for d, t, text in texts
+        if theme is None or plan.label(d, t) == theme
     ]
+    if theme is not None and not picked and any(t == theme for _, t, _ in texts):
+        return None
+    random.SystemRandom().shuffle(picked)
+    return [f"• _{_label(t)}_: {_escape(text)}" for t, text in picked]
 
 
 def _label(theme: str | None) -> str:
-    return THEME_LABELS.get(theme, theme) if theme else "Other"
+    return THEME_LABELS.get(theme, theme) if theme else OTHER_THEMES
 
 
 def _escape(text: str) -> str:

@@ -6,42 +6,25 @@ the rules are easy to audit and test; the query layer calls these functions on t
 counts behind every figure it is about to show, and replaces suppressed figures with
 ``Suppressed`` (whose text is "fewer than k responses", never a number).
 
-Breakdown rules (``suppress_breakdown``)
-----------------------------------------
-1. *Primary*: every group with fewer than ``k`` respondents is suppressed, **including groups
-   with 0**. A shown "0" is a count for a group below ``k``, and it tells a reader that every
-   *other* suppressed group has at least one respondent, which narrows them down (five
-   suppressed groups summing to 5, none of them 0, must each be exactly 1). So 0 reads
-   "fewer than k responses" like any other small group. Pass every group a reader knows
-   exists, zeros included: leaving a group out of the mapping is the same as printing 0.
-2. *Complementary* (only when the breakdown's total is shown, which is almost always, since the
-   total can be re-derived from any other complete breakdown of the same people): the sum of the
-   suppressed groups can be recovered as total minus the shown groups, so the suppressed set must
-   (a) have at least two groups and (b) add up to at least ``k``. We add the smallest shown
-   groups (ties: first in mapping order) until both hold or everything is suppressed.
+Every published figure is decided by ``storage.auditor`` (over the finest cells, no
+combination of shown sums and counts may isolate a group of fewer than ``k``); the tables it
+audits are described in ``storage.published``. This module keeps the vocabulary (``k_label``,
+``hidden_label``, ``Suppressed``) and the one-breakdown helpers, which are that auditor applied
+to one breakdown and its total.
 
-Guarantee, for one breakdown with its total shown and total >= k: the suppressed set is empty,
-or it has >= 2 groups whose sum S >= k. Arithmetic on the shown figures only yields S, and each
-suppressed group could then be anything from 0 to S, so no suppressed group's count is pinned.
-For scores, the same subtraction yields the aggregate of all suppressed groups together, which
-is a group of S >= k respondents, so it is allowed to be known. If total < k, everything,
-including the total, must be hidden (``Breakdown.total_visible`` is False).
+Why 0 is hidden like any small group: a shown "0" is a count below ``k``, and printing it
+while hiding others would read differently from every other small group. The auditor assumes
+a reader knows which groups are empty anyway (a roster tells them), so hiding zeros costs
+nothing and is never relied on.
 
 What we cannot promise
 ----------------------
-* Someone who knows this algorithm can sometimes narrow a suppressed count (e.g. two suppressed
-  groups summing to 8 while the smallest shown group has 5 means both are probably 4). They
-  still learn only counts, not answers: the answers of the suppressed groups are only ever
-  available pooled over S >= k people.
-* Several breakdowns of the same people (by department and by grade, each with its total) are
-  each safe, and their counts alone add no information (any two sets of margins with the same
-  total fit some department x grade table). But outside knowledge about how the dimensions
-  nest, e.g. "department X has only consultants", can let a reader subtract one shown group
-  from another and isolate a small group. ``linked_breakdown_risks`` finds the common cases
-  (one derivable group of one breakdown lying inside one of the other) from the true
-  department x grade counts, so the query layer can drop the second breakdown; it is a check,
-  not a proof. The only complete protection is to show a second dimension only as a full
-  cross-breakdown that ``cross_breakdown_allowed`` accepts (every cell >= k).
+* Someone who knows the algorithm can sometimes narrow a hidden count (two hidden groups
+  summing to 8 while the smallest shown one has 5 are probably 4 each). They learn counts,
+  never answers: the answers of hidden groups are only available pooled over >= k people.
+* A reader who knows some respondents' answers (their own, or accounts they control) can
+  subtract them from a group of k. The sock-puppet rule (``bot.membership``) makes the obvious
+  version visible; the rest is in the README's threat model.
 """
 
 from __future__ import annotations
@@ -49,6 +32,8 @@ from __future__ import annotations
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from typing import Generic, TypeVar
+
+from storage import auditor
 
 __all__ = [
     "Breakdown",
@@ -58,8 +43,8 @@ __all__ = [
     "Suppressed",
     "comments_visible",
     "cross_breakdown_allowed",
+    "hidden_label",
     "k_label",
-    "linked_breakdown_risks",
     "protect",
     "protect_breakdown",
     "suppress",
@@ -71,8 +56,6 @@ DEFAULT_K = 5
 MIN_K = 3
 
 K = TypeVar("K", bound=Hashable)
-R = TypeVar("R", bound=Hashable)
-C = TypeVar("C", bound=Hashable)
 T = TypeVar("T")
 
 
@@ -93,6 +76,20 @@ def validate_k(k: int) -> int:
 def k_label(k: int = DEFAULT_K) -> str:
     """What a suppressed figure reads as: "fewer than 5 responses"."""
     return f"fewer than {validate_k(k)} responses"
+
+
+HELD_BACK = "held back to protect a smaller group"
+AUDIENCE_CHANGED = "held back: the audience changed since the previous pulse"
+
+
+def hidden_label(reason: str | None, k: int = DEFAULT_K) -> str:
+    """Why a figure is missing, as ``storage.auditor`` decided it: too few responses, held back
+    so that a smaller group cannot be worked out, or held back because the audience changed."""
+    if reason == auditor.PROTECT:
+        return HELD_BACK
+    if reason == auditor.CHANGED:
+        return AUDIENCE_CHANGED
+    return k_label(k)
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,27 +166,24 @@ def suppress_breakdown(
 ) -> set[K]:
     """Keys of ``counts`` (respondents per group) whose figures must not be shown.
 
-    Primary suppression hides groups below ``k`` (0 included, see the module notes). If
-    ``total_shown`` (the safe default) complementary suppression then adds the smallest
-    remaining groups until the suppressed set has >= 2 groups and sums to >= ``k``, or
-    everything is suppressed. Pass ``total_shown=False`` only if neither this total nor any
-    other complete breakdown of the same people is ever shown, since either gives the total.
+    One breakdown as a table for ``storage.auditor``: each group is a finest cell, and the
+    total (if ``total_shown``, the safe default) is a fixed group. Groups below ``k`` (0
+    included) are hidden, then the smallest others (ties: first in mapping order) until no
+    union of hidden groups with 1 to k - 1 respondents follows from the total. Pass
+    ``total_shown=False`` only if neither this total nor any other complete breakdown of the
+    same people is ever shown, since either gives the total.
     """
     validate_k(k)
     for n in counts.values():
         _check_count(n)
-    hidden = {key for key, n in counts.items() if n < k}
-    if not hidden or not total_shown:
-        return hidden
-    # stable sort: ties go to the group that comes first in the mapping, deterministically
-    candidates = sorted((key for key in counts if key not in hidden), key=lambda key: counts[key])
-    hidden_sum = sum(counts[key] for key in hidden)
-    for key in candidates:
-        if len(hidden) >= 2 and hidden_sum >= k:
-            break
-        hidden.add(key)
-        hidden_sum += counts[key]
-    return hidden
+    groups = [auditor.Group(key, frozenset([key])) for key in counts]
+    if total_shown:
+        groups.append(auditor.Group(_TOTAL, frozenset(counts), auditor.FIXED))
+    decision = auditor.decide(auditor.Table(dict(counts), tuple(groups)), k)
+    return {key for key in counts if key in decision.hidden}
+
+
+_TOTAL = ("total", object())  # a key no caller's group can equal
 
 
 def suppress(counts: Mapping[K, int], k: int = DEFAULT_K, total_shown: bool = True) -> Breakdown[K]:
@@ -232,53 +226,3 @@ def cross_breakdown_allowed(counts: Mapping[tuple[Hashable, ...], int], k: int =
     for n in counts.values():
         _check_count(n)
     return bool(counts) and all(n >= k for n in counts.values())
-
-
-def _derivable_groups(counts: Mapping[K, int], k: int) -> set[frozenset[K]]:
-    """Groups whose aggregate a reader of one breakdown (total shown) can compute.
-
-    Each shown group, the pooled suppressed groups (total minus shown), and the complement of
-    each of those (total minus it). Unions of several are left out to keep this cheap.
-    """
-    everything = frozenset(counts)
-    if sum(counts.values()) < k:
-        return set()
-    hidden = frozenset(suppress_breakdown(counts, k))
-    groups = {frozenset([key]) for key in everything - hidden}
-    if hidden:
-        groups.add(hidden)
-    groups |= {everything - g for g in groups}
-    groups.discard(frozenset())
-    return groups
-
-
-def linked_breakdown_risks(
-    cross: Mapping[tuple[R, C], int], k: int = DEFAULT_K
-) -> list[tuple[frozenset[R], frozenset[C]]]:
-    """Pairs of derivable groups that isolate fewer than ``k`` people when both breakdowns show.
-
-    ``cross`` holds the true respondent counts per (row, column), e.g. (department, grade);
-    it is never shown, only used to check. If a derivable row group A lies wholly inside a
-    derivable column group B (a reader may know this, e.g. "department X is all consultants"),
-    then B minus A is a group of ``|B| - |A|`` people whose aggregate can be computed; a risk is
-    reported when that is between 1 and k - 1 (and symmetrically). An empty list means no such
-    single-step subtraction exists, not that every combination of figures is safe.
-    """
-    validate_k(k)
-    rows: dict[R, int] = {}
-    cols: dict[C, int] = {}
-    for (r, c), n in cross.items():
-        _check_count(n)
-        rows[r] = rows.get(r, 0) + n
-        cols[c] = cols.get(c, 0) + n
-    risks = []
-    for a in _derivable_groups(rows, k):
-        n_a = sum(rows[r] for r in a)
-        for b in _derivable_groups(cols, k):
-            n_b = sum(cols[c] for c in b)
-            n_ab = sum(n for (r, c), n in cross.items() if r in a and c in b)
-            a_in_b = n_ab == n_a and 0 < n_b - n_a < k
-            b_in_a = n_ab == n_b and 0 < n_a - n_b < k
-            if a_in_b or b_in_a:
-                risks.append((a, b))
-    return risks

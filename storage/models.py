@@ -31,6 +31,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -139,6 +140,11 @@ class Audience(Base):
     name: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(UTC_TS)
     synced_at: Mapped[datetime | None] = mapped_column(UTC_TS)
+    # Who was asked at the latest round, as a fingerprint of (person, department, grade): a
+    # round whose fingerprint differs publishes nothing finer than the whole (bot.membership).
+    members_hash: Mapped[str | None] = mapped_column(String(64))
+    members: Mapped[int | None] = mapped_column(Integer)
+    changed_at: Mapped[datetime | None] = mapped_column(UTC_TS)
     schedule: Mapped[Schedule | None] = relationship(back_populates="audience", uselist=False)
 
 
@@ -281,6 +287,9 @@ class Round(Base):
     out_of_hours: Mapped[bool] = mapped_column(Boolean, default=False)
     closed_at: Mapped[datetime | None] = mapped_column(UTC_TS)
     invited: Mapped[int] = mapped_column(Integer, default=0)
+    # Its audience (people, departments, grades) differs from the previous round's: nothing
+    # finer than the whole audience is stored or published for it (bot.membership).
+    audience_changed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class RoundItemSegment(Base):

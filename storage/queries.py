@@ -28,6 +28,7 @@ from storage.models import (
 class Period:
     round_id: int
     start: date
+    audience_changed: bool = False  # nothing finer than the whole audience is published
 
 
 @dataclass(frozen=True)
@@ -59,12 +60,12 @@ class VersionInfo:
 def closed_periods(s: Session, workspace_id: int, limit: int = 12) -> list[Period]:
     """The latest closed rounds, newest first: one round is one period."""
     rows = s.execute(
-        select(Round.id, Round.period_start)
+        select(Round.id, Round.period_start, Round.audience_changed)
         .where(Round.workspace_id == workspace_id, Round.status == "closed")
         .order_by(Round.closed_at.desc(), Round.id.desc())
         .limit(limit)
     ).all()
-    return [Period(r, d) for r, d in rows]
+    return [Period(r, d, bool(c)) for r, d, c in rows]
 
 
 @dataclass(frozen=True)
@@ -226,6 +227,7 @@ class Participation:
     grade: str | None
     invited: int
     responded: int
+    audience_changed: bool = False  # the round's audience changed since the one before
 
 
 def participation(s: Session, round_ids: list[int]) -> list[Participation]:
@@ -239,12 +241,19 @@ def participation(s: Session, round_ids: list[int]) -> list[Participation]:
             RoundParticipation.grade,
             func.sum(RoundParticipation.invited),
             func.sum(RoundParticipation.responded),
+            Round.audience_changed,
         )
+        .join(Round, Round.id == RoundParticipation.round_id)
         .outerjoin(Department, Department.id == RoundParticipation.department_id)
         .where(RoundParticipation.round_id.in_(round_ids))
-        .group_by(RoundParticipation.round_id, Department.name, RoundParticipation.grade)
+        .group_by(
+            RoundParticipation.round_id,
+            Department.name,
+            RoundParticipation.grade,
+            Round.audience_changed,
+        )
     ).all()
-    return [Participation(r, d, g, int(i), int(n)) for r, d, g, i, n in rows]
+    return [Participation(r, d, g, int(i), int(n), bool(c)) for r, d, g, i, n, c in rows]
 
 
 def comment_counts(
@@ -262,11 +271,25 @@ def comment_counts(
     return dict(s.execute(q).all())
 
 
+def comment_cells(s: Session, round_ids: list[int]) -> dict[tuple[int | None, str | None], int]:
+    """Comments per (department id, theme) as stored: the finest cells of the comment lists."""
+    if not round_ids:
+        return {}
+    rows = s.execute(
+        select(Comment.department_id, Comment.theme, func.count())
+        .where(Comment.round_id.in_(round_ids))
+        .group_by(Comment.department_id, Comment.theme)
+    )
+    return {(d, t): int(n) for d, t, n in rows}
+
+
 def comment_texts(
     s: Session, round_ids: list[int], theme: str | None = None, department_id: int | None = None
-) -> list[tuple[int, str | None, str]]:
-    """(round, theme, text) in random order: storage order must not leak answer order."""
-    q = select(Comment.round_id, Comment.theme, Comment.text).where(Comment.round_id.in_(round_ids))
+) -> list[tuple[int | None, str | None, str]]:
+    """(department id, theme, text) in random order: storage order must not leak answer order."""
+    q = select(Comment.department_id, Comment.theme, Comment.text).where(
+        Comment.round_id.in_(round_ids)
+    )
     if theme:
         q = q.where(Comment.theme == theme)
     if department_id is not None:

@@ -15,6 +15,7 @@ import pytest
 from scipy import stats as sps
 
 from bot import export
+from tests.disclosure_attack import isolated_sets
 from tests.test_summary import Trust, _keys
 
 K_LABEL = "fewer than 5 responses"
@@ -24,8 +25,11 @@ def _rows(core, ws) -> list[dict]:
     return list(csv.DictReader(io.StringIO(export.to_csv(export.rows(core, ws)))))
 
 
+HELD = "held back to protect a smaller group"
+
+
 def _n(row: dict) -> int | None:
-    return None if row["n"] == K_LABEL else int(row["n"])
+    return None if row["n"] in (K_LABEL, HELD) else int(row["n"])
 
 
 def test_item_and_theme_rows_match_hand_worked_figures(core, fake):
@@ -75,7 +79,7 @@ def _check_breakdowns(rows: list[dict], k: int = 5) -> int:
             continue
         residual = total - sum(shown)
         if hidden and len(hidden) < len(cells):
-            assert len(hidden) >= 2 and residual >= k, (level, item, cells)
+            assert residual == 0 or residual >= k, (level, item, cells)
         elif not hidden:
             assert residual == 0, (level, item)  # every answer sits in a listed cell
     return len(groups)
@@ -110,29 +114,54 @@ def test_answers_with_no_segment_recorded_are_a_cell_of_the_breakdown(core, fake
     rows = _rows(core, t.ws)
     by_dept = {r["department"]: r for r in rows if r["level"] == "item by department"}
     # 23 answers, 20 from Big: showing Big would give away the other 3 by subtraction
-    assert by_dept["Big"]["n"] == K_LABEL and by_dept["Big"]["score"] == ""
+    assert by_dept["Big"]["n"] == HELD and by_dept["Big"]["score"] == ""
     assert by_dept["No department recorded"]["n"] == K_LABEL
     item = next(r for r in rows if r["level"] == "item")
     assert item["n"] == "23"
 
 
-def test_a_grade_breakdown_that_would_isolate_a_small_group_is_left_out(core, fake):
+GRADE_LABEL = {"Consultants": "consultant", "Resident doctors": "resident", "SAS doctors": "sas"}
+
+
+def _published_groups(rows: list[dict], item: str, cells: dict) -> list[set]:
+    """The (department, grade) cells behind every figure the export prints for one item."""
+    groups = [set(cells)]
+    for r in rows:
+        if r["item"] != item or not r["level"].startswith("item by") or _n(r) is None:
+            continue
+        if r["level"] == "item by department":
+            d = None if r["department"] == "No department recorded" else r["department"]
+            groups.append({c for c in cells if c[0] == d})
+        else:
+            g = GRADE_LABEL.get(r["grade"])
+            groups.append({c for c in cells if c[1] == g})
+    return groups
+
+
+@pytest.mark.parametrize(
+    "table",
+    [
+        # Cardiology is all consultants: consultants (22) minus Cardiology (20) = two people.
+        {("Cardiology", "consultant"): 20, (None, "consultant"): 2, ("Renal", "resident"): 10},
+        # Attack 5: A - (residents - C) = A's one consultant, a chain the pairwise check missed.
+        {("A", "consultant"): 1, ("A", "resident"): 6, ("B", "consultant"): 7,
+         ("C", "resident"): 9, ("D", "consultant"): 6, ("D", "sas"): 6, ("E", "sas"): 7},
+    ],
+)  # fmt: skip
+def test_no_chain_of_department_and_grade_rows_isolates_a_small_group(core, fake, table):
     t = Trust(core, fake)
     (a,) = _keys(core, t.ws, "agree5")
-    t.round(
-        {},
-        dept_answers={
-            (a, "Cardiology", "consultant"): [4] * 20,  # Cardiology is all consultants
-            (a, None, "consultant"): [1, 1],  # two consultants whose department is not recorded
-            (a, "Renal", "resident"): [3] * 10,
-        },
-    )
+    t.round({}, dept_answers={(a, d, g): [4] * n for (d, g), n in table.items()})
     rows = _rows(core, t.ws)
-    levels = {r["level"] for r in rows}
-    # Consultants (22) minus Cardiology (20) would be those two people's answers.
-    assert "item by department" in levels and "item by grade" not in levels
-    shown = {r["department"]: r["n"] for r in rows if r["level"] == "item by department"}
-    assert shown["Cardiology"] == "20"
+    groups = _published_groups(rows, a, table)
+    everything = [{c for c in table if c[0] == d} for d, _ in table] + [
+        {c for c in table if c[1] == g} for _, g in table
+    ]
+    assert isolated_sets(table, [set(table), *everything], 5)  # the attack is real...
+    assert isolated_sets(table, groups, 5) == []  # ...and the export leaves nothing of it
+    held = [r for r in rows if r["item"] == a and r["n"] == HELD]
+    assert held and all(r["score"] == "" for r in held)
+    assert len(groups) > 3  # the rest of both breakdowns is still there
 
 
 def test_department_by_grade_table_only_when_every_cell_qualifies(core, fake):

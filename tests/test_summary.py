@@ -4,10 +4,11 @@ as an attacker sees it, like-with-like theme changes, and the Block Kit limits."
 from __future__ import annotations
 
 import random
+from collections import defaultdict
 from datetime import date, timedelta
 
 import pytest
-from hypothesis import example, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 from scipy import stats as sps
 from sqlalchemy import select
@@ -15,6 +16,7 @@ from sqlalchemy import select
 from bot import summary
 from bot.summary_blocks import summary_blocks
 from bot.workspaces import ensure_team, new_version
+from storage import published
 from storage.models import (
     Audience,
     Department,
@@ -25,6 +27,7 @@ from storage.models import (
     RoundParticipation,
 )
 from tests.blockkit import validate
+from tests.disclosure_attack import isolated_sets
 
 START = date(2026, 9, 1)
 
@@ -349,7 +352,7 @@ def _attack(cells: dict, total: int, k: int) -> None:
 
 
 def _parse(text: str) -> int | None:
-    return None if text.startswith("fewer than") else int(text.split(" of ")[0])
+    return int(text.split(" of ")[0]) if text[0].isdigit() else None
 
 
 segments = st.tuples(
@@ -377,32 +380,32 @@ def test_participation_figures_cannot_be_recovered_by_subtraction(rows, k):
         return
     total = sum(cross.values())
     assert s.respondents == total >= k
-    depts = {d.department: d.responded for d in s.departments}
-    _attack(depts, total, k)
-    for d in s.departments:  # a suppressed cell reads the k label and gives away nothing else
+    for d in s.departments:  # a hidden department reads its reason and gives away nothing else
         if not d.shown:
-            assert d.invited is None and d.rate is None
-    grades = {g: _parse(v) for g, v in s.grades.items()}
-    if grades:
-        _attack(grades, total, k)
-    # Outside knowledge "department D is all one grade" must not isolate a small group: for
-    # every derivable department group inside a derivable grade group, the difference is 0 or >= k.
-    if grades and not s.cross:
-        dept_key = {d.department: (None if not d.recorded else d.department) for d in s.departments}
-        grade_key = {v: k_ for k_, v in summary.GRADE_LABELS.items()} | {summary.NO_GRADE: None}
-        d_groups = _derivable({dept_key[d]: n for d, n in depts.items()}, total)
-        g_groups = _derivable({grade_key[g]: n for g, n in grades.items()}, total)
-        for dg in d_groups:
-            for gg in g_groups:
-                inside = sum(n for (d, g), n in cross.items() if d in dg and g in gg)
-                n_d = sum(n for (d, _), n in cross.items() if d in dg)
-                n_g = sum(n for (_, g), n in cross.items() if g in gg)
-                if inside == n_d:
-                    assert n_g - n_d == 0 or n_g - n_d >= k
-                if inside == n_g:
-                    assert n_d - n_g == 0 or n_d - n_g >= k
+            assert d.invited is None and d.rate is None and d.reason is not None
+    # The attacker: every published group as a set of (department, grade) cells, then
+    # least squares over every small set of cells (tests.disclosure_attack, not the auditor).
+    name = {d.department: (d.department if d.recorded else None) for d in s.departments}
+    grade_of = {v: g for g, v in summary.GRADE_LABELS.items()} | {summary.NO_GRADE: None}
+    groups = [set(cross)]
+    groups += [{c for c in cross if c[0] == name[d.department]} for d in s.departments if d.shown]
+    groups += [
+        {c for c in cross if c[1] == grade_of[g]}
+        for g, v in s.grades.items()
+        if _parse(v) is not None
+    ]
     for line in s.cross:  # the full cross appears only with every cell >= k
         assert int(line.rsplit(": ", 1)[1].split(" of ")[0]) >= k
+        who = line.rsplit(": ", 1)[0]
+        groups += [{c for c in cross if _cross_label(c) == who}]
+    assert isolated_sets(cross, groups, k) == []
+
+
+def _cross_label(c) -> str:
+    d, g = c
+    return (
+        f"{d or summary.NO_DEPARTMENT}, {summary.GRADE_LABELS.get(g, g) if g else summary.NO_GRADE}"
+    )
 
 
 def _derivable(cells: dict, total: int) -> list[frozenset]:
@@ -430,12 +433,48 @@ def test_a_department_view_and_the_trust_view_together_reveal_no_small_group(cel
     trust_n = sum(cells.values()) + rest
     trust = {1: {7: ItemStatsFactory.of(trust_n)}}
     segs = [summary.queries.SegmentStats(d, ItemStatsFactory.of(n)) for d, n in cells.items()]
+    cross = {
+        (1, 7): {(d, None): n for d, n in cells.items()} | ({(None, None): rest} if rest else {})
+    }
     for dept in cells:
-        view = summary._department_cells(trust, segs, dept, k)
+        view = summary._department_cells(trust, segs, dept, k, cross)
         if 7 in view.get(1, {}):
             mine = view[1][7].n
             assert mine >= k
             assert trust_n - mine == 0 or trust_n - mine >= k
+
+
+def test_a_department_view_shows_what_the_breakdown_shows():
+    trust = {1: {7: ItemStatsFactory.of(19)}}
+    segs = [
+        summary.queries.SegmentStats(d, ItemStatsFactory.of(n)) for d, n in {1: 10, 2: 9}.items()
+    ]
+    cross = {(1, 7): {(1, None): 10, (2, None): 9}}
+    assert summary._department_cells(trust, segs, 1, 5, cross)[1][7].n == 10
+    cross = {(1, 7): {(1, None): 10, (2, None): 9, (None, None): 2}}  # 2 with no department
+    trust = {1: {7: ItemStatsFactory.of(21)}}
+    # 21 - 10 - 9 = the 2: the smaller department is held back, the larger still shown
+    assert not summary._department_cells(trust, segs, 2, 5, cross)
+    assert summary._department_cells(trust, segs, 1, 5, cross)[1][7].n == 10
+
+
+def test_a_round_whose_audience_changed_shows_no_breakdown(core, fake):
+    from storage.models import Round
+
+    t = Trust(core, fake)
+    parts = [("Big", "consultant", 30, 20), ("Other", "resident", 30, 12)]
+    rid = t.round({"headline-engagement": [7] * 32}, participation=parts)
+    with core.db.Session() as s, s.begin():
+        s.get(Round, rid).audience_changed = True
+    whole = summary.build(core, t.ws)
+    assert whole.headline.mean == pytest.approx(7.0) and whole.respondents == 32
+    assert all(d.reason == "changed" and d.responded is None for d in whole.departments)
+    assert not whole.grades and not whole.cross and not whole.grades_withheld
+    text = str(summary_blocks(whole, "x"))
+    assert "doctors asked changed since the previous pulse" in text
+    assert "20 of 30" not in text and "Response by department" not in text
+    big = summary.build(core, t.ws, "Big")
+    assert big.headline is None and "changed since the previous pulse" in big.suppressed_reason
 
 
 class ItemStatsFactory:
@@ -492,34 +531,60 @@ def test_no_closed_round_yet_is_said_kindly(core, fake):
     assert validate(blocks) == [] and len(blocks) == 2
 
 
-@given(
-    st.dictionaries(
+comment_cells = st.dictionaries(
+    st.tuples(
+        st.sampled_from([1, 2, 3, None]),
         st.sampled_from([None, "stable-leadership", "quality-strategy", "devolved-authority"]),
-        st.integers(1, 9),
-        min_size=1,
     ),
-    st.sampled_from([3, 5]),
+    st.integers(1, 9),
+    min_size=1,
 )
-def test_comment_counts_per_theme_are_k_protected_and_the_list_agrees(counts, k):
-    from handlers.reports import OTHER_THEMES, comment_lines
 
-    shown, total = summary.comment_figures(counts, k)
-    assert total == str(sum(counts.values()))
-    label = f"fewer than {k} responses"
-    figures = {t: (None if v == label else int(v)) for t, v in shown.items()}
-    _attack(figures, sum(counts.values()), k)
-    texts = [(1, t, f"c{t}{i}") for t, n in counts.items() for i in range(n)]
-    lines = comment_lines(texts, counts, k)
-    assert len(lines) == len(texts)
-    # a theme listed by name in the comments is one whose count the summary shows
-    for t, v in figures.items():
-        n_listed = sum(f"_{t}_:" in line for line in lines)
-        assert n_listed == (v or 0)
-    hidden = sum(n for t, n in counts.items() if figures[_label(t)] is None)
-    assert sum(f"_{OTHER_THEMES}_:" in line for line in lines) == hidden
-    for theme in counts:
-        if theme and figures[_label(theme)] is None:
-            assert comment_lines(texts, counts, k, theme) is None
+
+@settings(max_examples=300, deadline=None)
+@given(comment_cells, st.sampled_from([3, 5]))
+def test_comment_lists_join_to_no_group_smaller_than_k(cells, k):
+    """Attack 6: list the comments trust-wide, per theme and per department, then match texts
+    across the lists. Each comment's label is the same everywhere, and the comments sharing a
+    comment's evidence (which department lists hold it, and its label) are always >= k."""
+    from handlers.reports import comment_lines
+
+    # Fewer than k comments in all: the trust-wide list rests on the period's respondents
+    # (>= k, checked by /pulse comments), no department list or label is shown.
+    assume(sum(cells.values()) >= k)
+    plan = published.comment_plan(cells, k)
+    texts = [(d, t, f"c{d}{t}{i}") for (d, t), n in cells.items() for i in range(n)]
+    lists = {"trust": comment_lines(texts, plan)}
+    for d in {d for d, _ in cells if d is not None}:
+        mine = [x for x in texts if x[0] == d]
+        if d in plan.listed:
+            assert len(mine) >= k
+            lists[d] = comment_lines(mine, plan)
+        else:
+            assert summary.comment_figures(cells, k, d) == ({}, None)
+    for theme in {t for _, t in cells if t}:
+        lines = comment_lines(texts, plan, theme)
+        if lines is not None:
+            lists[theme] = lines
+    seen: dict[str, dict] = defaultdict(dict)
+    for name, lines in lists.items():
+        for line in lines:
+            label, text = line[3:].split("_: ", 1)
+            seen[text][name] = label
+    evidence = {}
+    for text, where in seen.items():
+        assert len(set(where.values())) == 1, where  # one label in every list
+        labels = set(where.values())
+        evidence[text] = (frozenset(n for n in where if isinstance(n, int)), *labels)
+    sizes = defaultdict(int)
+    for e in evidence.values():
+        sizes[e] += 1
+    assert all(n >= k for n in sizes.values()), sizes
+    shown, total = summary.comment_figures(cells, k)
+    assert total == str(len(texts))
+    for label, v in shown.items():  # the summary's counts are the lists' counts
+        if v[0].isdigit():
+            assert sum(f"_{label}_:" in line for line in lists["trust"]) == int(v)
 
 
 def _label(theme):
