@@ -181,40 +181,6 @@ def _remind_close_and_tidy(core, clock, worker, after_close=None):
     if after_close is not None:
         after_close()
     clock.advance(timedelta(minutes=6))
-
-
-# --------------------------------------------------------------------------- attacks 3, 5, 6, 7
-#
-# Each plays rounds through the real app (signed HTTP, fake Slack, the suite's database), then
-# attacks what is stored or published. A new audience's first round publishes nothing finer
-# than the whole (attack 7's rule), so the attacks on breakdowns run on a second round.
-
-# Attack 5's roster: A - (residents - C) is A's one consultant.
-CHAIN = [("A", "consultant", 1), ("A", "resident", 6), ("B", "consultant", 7),
-         ("C", "resident", 9), ("D", "consultant", 6), ("D", "sas", 6), ("E", "sas", 7)]  # fmt: skip
-
-
-def _audience(core, fake, slack, roster) -> dict[str, tuple[str, str]]:
-    from bot.roster import import_roster
-
-    ids = doctors(fake, sum(n for *_, n in roster))
-    cells, i = {}, 0
-    for dept, grade, n in roster:
-        for _ in range(n):
-            cells[ids[i]] = (dept, grade)
-            i += 1
-    reply = slack.slash("audience <#C0DOCTORS|doctors>", ADMIN)
-    wait_for(lambda: fake.response_posts(reply.response_key), what="audience synced")
-    csv_text = "slack_id,department,grade\n" + "\n".join(
-        f"{u},{d},{g}" for u, (d, g) in cells.items()
-    )
-    assert import_roster(core, fake.team_id, csv_text).imported
-    return cells
-
-
-def _send(fake, slack, worker) -> None:
-    reply = slack.slash("send now", ADMIN)
-    wait_for(lambda: fake.response_posts(reply.response_key), what="send now")
     while worker.run_once():
         pass
 
@@ -450,6 +416,42 @@ def _pg_dead_tuples(core, table: str) -> int:
             for b in range(_blocks(conn, table))
         )
         return held - conn.exec_driver_sql(f"SELECT count(*) FROM {table}").scalar()
+
+
+# --------------------------------------------------------------------------- attacks 3, 5, 6, 7
+#
+# Each plays rounds through the real app (signed HTTP, fake Slack, the suite's database), then
+# attacks what is stored or published. A new audience's first round publishes nothing finer
+# than the whole (attack 7's rule), so the attacks on breakdowns run on a second round.
+
+# Attack 5's roster: A - (residents - C) is A's one consultant.
+CHAIN = [("A", "consultant", 1), ("A", "resident", 6), ("B", "consultant", 7),
+         ("C", "resident", 9), ("D", "consultant", 6), ("D", "sas", 6), ("E", "sas", 7)]  # fmt: skip
+
+
+def _audience(core, fake, slack, roster) -> dict[str, tuple[str, str]]:
+    from bot.roster import import_roster
+
+    ids = doctors(fake, sum(n for *_, n in roster))
+    cells, i = {}, 0
+    for dept, grade, n in roster:
+        for _ in range(n):
+            cells[ids[i]] = (dept, grade)
+            i += 1
+    reply = slack.slash("audience <#C0DOCTORS|doctors>", ADMIN)
+    wait_for(lambda: fake.response_posts(reply.response_key), what="audience synced")
+    csv_text = "slack_id,department,grade\n" + "\n".join(
+        f"{u},{d},{g}" for u, (d, g) in cells.items()
+    )
+    assert import_roster(core, fake.team_id, csv_text).imported
+    return cells
+
+
+def _send(fake, slack, worker) -> None:
+    reply = slack.slash("send now", ADMIN)
+    wait_for(lambda: fake.response_posts(reply.response_key), what="send now")
+    while worker.run_once():
+        pass
 
 
 def _latest(fake, uid):
