@@ -20,16 +20,13 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 
+from bot import claims as claims_model
 from bot import stats
 from bot.core import Core
 from storage import anonymity, queries
 from storage.queries import ItemStats, VersionInfo
 
 THEME_MIN_ITEMS = 2  # below this, the summary says the theme rests on few items
-RANK_MIN_N = 10  # answers an item needs to be named a strength or a concern
-# Ranked on % favourable (% yes, or 10 x a 0-10 mean): a strength is an item most people rate
-# well, a concern one fewer than half do, so a middling item is never called either.
-STRENGTH_FROM, CONCERN_BELOW = 60.0, 50.0
 NO_DEPARTMENT = "No department recorded"
 NO_GRADE = "Grade not recorded"
 GRADE_LABELS = {
@@ -114,6 +111,7 @@ class Summary:
     comments: dict[str, str] = field(default_factory=dict)  # theme label -> count or k label
     comments_total: str | None = None
     suppressed_reason: str | None = None
+    claims: claims_model.Claims = field(default_factory=claims_model.Claims)
 
 
 # --------------------------------------------------------------------------- scoring one item
@@ -407,23 +405,6 @@ def department_rates(
     return sorted(out, key=lambda d: (d.rate is None, d.rate or 0.0, d.department))
 
 
-def hard_to_reach(rates: list[DeptRate], k: int, overall: float | None) -> list[str]:
-    """Named departments with the two lowest shown rates (when below the trust's overall rate)
-    or falling for three periods. Suppressed departments are listed apart by the renderer."""
-    shown = [d for d in rates if d.recorded and d.rate is not None]
-    lowest = {d.department for d in shown[:2] if overall is not None and d.rate < overall}
-    out = []
-    for d in shown:
-        why = []
-        if d.department in lowest:
-            why.append(f"{100 * d.rate:.0f}% responded")
-        if d.falling:
-            why.append("falling for 3 periods")
-        if why:
-            out.append(f"{d.department} ({', '.join(why)})")
-    return out
-
-
 def grade_rates(parts: list[queries.Participation], latest: int, k: int) -> dict[str, str]:
     """Response rate per grade group in the latest period, k-protected like departments."""
     by_grade = _rates_by([p for p in parts if p.round_id == latest], "grade")
@@ -535,7 +516,44 @@ def build(
         return summary
     _fill_scores(summary, per_round, rounds, infos, dists, k)
     summary.comments, summary.comments_total = comment_figures(comments, k)
+    _fill_claims(summary, per_round, rounds, infos, parts)
     return summary
+
+
+def _fill_claims(summary: Summary, per_round: PerRound, rounds, infos, parts) -> None:
+    """The claims, and the older fields read from them (so every statement has evidence)."""
+    depts = None
+    if summary.department is None:
+        shown = {
+            d.department: (d.invited, d.responded)
+            for d in summary.departments
+            if d.recorded and d.shown and d.invited
+        }
+        hidden = [d.department for d in summary.departments if d.recorded and not d.shown]
+        depts = (shown, hidden)
+    found = claims_model.build(
+        per_round,
+        rounds,
+        infos,
+        summary.k,
+        (summary.invited, summary.respondents),
+        depts,
+        parts,
+    )
+    summary.claims = found
+    summary.changes = [c.text for c in found.of("change")]
+    summary.hard_to_reach = [c.text for c in found.of("hard_to_reach")]
+    by_key = {f"item:{i.info.key}": i for i in summary.items}
+    summary.strengths = [by_key[c.subject] for c in found.of("strength") if c.subject in by_key]
+    summary.concerns = [by_key[c.subject] for c in found.of("concern") if c.subject in by_key]
+    h = summary.headline
+    if h is not None:
+        claim = found.about("headline")
+        h.label = (
+            ("Rising" if claim.direction == "up" else "Falling")
+            if claim
+            else ("First pulse" if found.pulses < 2 else "No clear change")
+        )
 
 
 def _per_round(all_stats: list[ItemStats]) -> PerRound:
@@ -587,8 +605,6 @@ def _fill_participation(
         )
         return False
     summary.departments = rates
-    overall = summary.respondents / summary.invited if summary.invited else None
-    summary.hard_to_reach = hard_to_reach(rates, k, overall)
     summary.grades = grade_rates(parts, round_ids[0], k)
     _fill_cross(summary, parts, round_ids[0], k)
     return True
@@ -622,48 +638,3 @@ def _fill_scores(summary: Summary, per_round: PerRound, rounds, infos, dists, k:
     summary.themes = score_themes(latest, previous, infos, k, history)
     labelled = [(period_label(r.start, False), per_round.get(r.round_id, {})) for r in rounds]
     summary.headline = headline(labelled, infos, k)
-    ranked = sorted(
-        (
-            i
-            for i in items
-            if i.score_100 is not None and not i.info.headline and i.n >= max(k, RANK_MIN_N)
-        ),
-        key=lambda i: (i.score_100, i.info.key),
-    )
-    summary.concerns = [i for i in ranked[:3] if i.score_100 < CONCERN_BELOW]
-    summary.strengths = [
-        i
-        for i in reversed(ranked[-3:])
-        if i.score_100 >= STRENGTH_FROM and i not in summary.concerns
-    ]
-    summary.changes = _changes(summary.headline, items, summary.themes)
-
-
-def _changes(h: Headline | None, items: list[ItemScore], themes: list[ThemeScore]) -> list[str]:
-    """Only changes beyond noise, most general first: headline, themes, then single items."""
-    out = []
-    if h is not None:
-        if h.change in ("up", "down"):
-            out.append(f"Headline engagement: {h.change} since the last pulse")
-        elif h.baseline_change in ("up", "down"):
-            out.append(f"Headline engagement: {h.baseline_change} on the average of recent pulses")
-    for t in themes:
-        few = f" (on {t.compared_items} question{'s' * (t.compared_items != 1)} asked both times)"
-        if t.change in ("up", "down"):
-            out.append(f"{_theme_label(t.theme)}: {t.change} since the last pulse{few}")
-        elif t.baseline_change in ("up", "down"):
-            out.append(f"{_theme_label(t.theme)}: {t.baseline_change} on the last 6 pulses")
-    for it in items:
-        if it.info.headline:
-            continue
-        if it.change in ("up", "down"):
-            out.append(f"“{it.info.text}” {it.change} since the last pulse")
-        elif it.baseline_change in ("up", "down"):
-            out.append(f"“{it.info.text}” {it.baseline_change} on the last 6 pulses")
-    return out
-
-
-def _theme_label(theme: str) -> str:
-    from bot.pulses import THEME_LABELS
-
-    return THEME_LABELS.get(theme, theme)
