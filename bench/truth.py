@@ -38,6 +38,7 @@ from bot.simulation import Dept, Plant, TrustSpec, World  # noqa: E402
 
 TARGETS = {"precision": 0.9, "recall": 0.8, "false_per_null_summary": 0.1}
 RECALL_FROM = 300  # doctors: recall is judged on trusts at least this big
+QUESTIONS = 3  # questions per pulse besides the headline ("two or three short questions")
 DEPT_NAMES = [
     "Emergency Medicine", "Acute Medicine", "Surgery", "Paediatrics", "Anaesthetics",
     "Obstetrics & Gynaecology", "Psychiatry", "Radiology", "Cardiology", "Oncology",
@@ -47,10 +48,13 @@ THEMES = [
     "quality-strategy", "devolved-authority", "learning-from-others", "junior-doctor-involvement",
     "appraisal-and-development", "medical-leadership-structure",
 ]  # fmt: skip
-FALLING_ITEMS = [
-    "thm-safety-feedback", "thm-quality-everyday", "thm-department-can-act",
-    "thm-learn-elsewhere", "org1-engagement-priority", "org1-culture-strategy-known",
-]  # fmt: skip
+FALLING_ITEMS = {  # item -> its theme (a falling item is never planted in a rising theme)
+    "thm-safety-feedback": "quality-strategy",
+    "thm-department-can-act": "devolved-authority",
+    "thm-learn-elsewhere": "learning-from-others",
+    "org1-engagement-priority": "quality-strategy",
+    "thm-leaders-stay-course": "stable-leadership",
+}
 
 
 @dataclass
@@ -120,12 +124,14 @@ def _plants(rng: random.Random, depts: list[Dept], pulses: int) -> list[Plant]:
     kinds = rng.sample(["theme_rising", "item_falling", "dept_hard_to_reach", "dept_rate_falling"],
                        rng.randint(2, 4))  # fmt: skip
     half = pulses // 2
+    rising = rng.choice(THEMES)
     out = []
     for kind in kinds:
         if kind == "theme_rising":
-            out.append(Plant(kind, rng.choice(THEMES), 0.15, 1))
+            out.append(Plant(kind, rising, 0.15, 1))
         elif kind == "item_falling":
-            out.append(Plant(kind, rng.choice(FALLING_ITEMS), 0.5, half))
+            items = sorted(k for k, t in FALLING_ITEMS.items() if t != rising)
+            out.append(Plant(kind, rng.choice(items), 0.5, half))
         elif kind == "dept_hard_to_reach":
             out.append(Plant(kind, names[0], 0.2, 1))
         else:
@@ -199,7 +205,7 @@ def run_pulse(core, world: World, team_id: str, audience_id: int, pulse: int) ->
     from bot.rounds import close_round, create_round
     from storage.models import Delivery, Participant
 
-    result = create_round(core, audience_id, f"pulse-{pulse}", manual=True)
+    result = create_round(core, audience_id, f"pulse-{pulse}", manual=True, n_questions=QUESTIONS)
     rid = result.round_id
     with core.db.Session() as s, s.begin():
         s.execute(update(Delivery).where(Delivery.round_id == rid).values(status="sent"))
@@ -232,16 +238,20 @@ def item_meta(core, version_ids: set[int]) -> dict:
         return queries.versions(s, version_ids)
 
 
-def score_summary(world: World, claims, pulse: int, core) -> Score:
+def _infos(core) -> dict:
+    """Every question version, by item key (the simulation's truth is per item)."""
+    from sqlalchemy import select
+
     from storage import queries
+    from storage.models import QuestionVersion
 
     with core.db.Session() as s:
-        from sqlalchemy import select
-
-        from storage.models import QuestionVersion
-
         infos = queries.versions(s, set(s.scalars(select(QuestionVersion.id))))
-    by_key = {i.key: i for i in infos.values()}
+    return {i.key: i for i in infos.values()}
+
+
+def score_summary(world: World, claims, pulse: int, core) -> Score:
+    by_key = _infos(core)
     themes: dict[str, list] = {}
     for i in by_key.values():
         if not i.headline:
@@ -275,6 +285,8 @@ def run_trust(core, spec: TrustSpec, team_id: str) -> Score:
         total.add(score_summary(world, last.claims, pulse, core))
     if spec.doctors >= RECALL_FROM:
         for plant in spec.plants:
+            if world.planted_size(plant, spec.pulses, _infos(core)) < world.meaningful(plant):
+                continue  # too small by the last pulse to be news (e.g. a fall just begun)
             total.planted += 1
             if world.named(plant, last.claims.items):
                 total.named += 1

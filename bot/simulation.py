@@ -210,6 +210,34 @@ class World:
         )
         return planted and (diff > 0 if claim.direction == "up" else diff < 0)
 
+    def meaningful(self, plant: Plant) -> float:
+        """The minimum meaningful size of a planted effect, in points (as the summary's)."""
+        from bot.claims import MEANINGFUL_0_100, RATE_GAP
+
+        return MEANINGFUL_0_100 if plant.kind in ("theme_rising", "item_falling") else RATE_GAP
+
+    def planted_size(self, plant: Plant, pulse: int, infos_by_key: dict) -> float:
+        """How big a planted effect truly is at ``pulse``, in points, measured the way the
+        summary compares (recent pulses against the ones before; a department against the rest
+        of the trust, or against its own earlier pulses)."""
+        from bot.claims import windows
+
+        recent, earlier = windows(min(pulse, 12))
+        now = [pulse - i for i in range(recent)]
+        before = [p for p in range(pulse - recent - earlier + 1, pulse - recent + 1) if p >= 1]
+        if plant.kind == "dept_hard_to_reach":
+            return 100 * (self._rest_rate(plant.target, pulse) - self.rate(plant.target, pulse))
+        if plant.kind == "dept_rate_falling":
+            mean = lambda ps: sum(self.rate(plant.target, p) for p in ps) / len(ps)  # noqa: E731
+            return 100 * (mean(before) - mean(now))
+        infos = (
+            [i for i in infos_by_key.values() if i.theme == plant.target and not i.headline]
+            if plant.kind == "theme_rising"
+            else [infos_by_key[plant.target]]
+        )
+        fig = lambda ps: sum(self.expected(i, p) for i in infos for p in ps) / len(ps) / len(infos)  # noqa: E731
+        return abs(fig(now) - fig(before))
+
     def named(self, plant: Plant, claims) -> bool:
         """Whether the last summary's claims name a planted effect."""
         if plant.kind == "theme_rising":

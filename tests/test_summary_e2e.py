@@ -4,10 +4,9 @@ the weekly job on the scheduler."""
 
 from __future__ import annotations
 
-import re
-
 import csv
 import io
+import re
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
