@@ -39,7 +39,7 @@ from storage.queries import ItemStats, Participation, VersionInfo
 
 FDR = 0.05  # changes: the expected share of false ones among those named
 STANDING_FDR = 0.01  # strengths and concerns: many are true at once, so hold false ones rarer
-ITEM_MIN_N = 20  # answers on each side before one item's change is judged
+ITEM_MIN_N = 30  # answers on each side before one item's change is judged
 QUARTER = timedelta(days=91)
 MEANINGFUL_0_100 = 5.0  # points on 0-100 or on a percentage
 MEANINGFUL_0_10 = 0.5
@@ -123,9 +123,10 @@ class _Test:
     before: float
     n_now: int
     n_before: int
-    recent: int  # pulses pooled on each side
+    recent: int  # pulses pooled on each side (a trend: the pulses it spans, and 0)
     earlier: int
     unit: str  # "points" (0-100 or %), "/10"
+    trend: bool = False
 
     @property
     def meaningful(self) -> bool:
@@ -226,15 +227,43 @@ def theme_tests(
     ]  # fmt: skip
 
 
-def change_claims(tests: list[_Test]) -> list[Claim]:
-    """Benjamini-Hochberg over every test, then the minimum meaningful size, in the order the
-    tests came (headline, themes, items)."""
-    found = stats.benjamini_hochberg([t.p for t in tests], FDR) if tests else []
+TREND_MIN_PULSES = 4
+
+
+def trend_test(
+    subject: str, label: str, series: list[list[tuple[float, float, float, int]]], unit: str
+) -> list[_Test]:
+    """The common trend of one subject over the pulses (``series``: per item, points of
+    (pulse index, figure, variance of the figure, n)), as the total change over the span."""
+    xs = {x for points in series for x, *_ in points}
+    if len(xs) < TREND_MIN_PULSES:
+        return []
+    try:
+        slope, se = stats.within_trend([[(x, y, v) for x, y, v, _ in pts] for pts in series])
+    except ValueError:
+        return []
+    span = max(xs) - min(xs)
+    total = slope * span
+    half = stats.Z95 * se * span
+    n = sum(m for pts in series for *_, m in pts)
     return [
-        _change_claim(t, len(tests))
-        for t, hit in zip(tests, found, strict=True)
-        if hit and t.meaningful
-    ]
+        _Test(
+            subject, label, stats.Diff(total, total - half, total + half),
+            stats.p_normal(slope / se), 0.0, 0.0, n, 0, int(span) + 1, 0, unit, trend=True,
+        )
+    ]  # fmt: skip
+
+
+def change_claims(tests: list[_Test]) -> list[Claim]:
+    """Benjamini-Hochberg over every test, then the minimum meaningful size; one claim per
+    subject (its test with the smallest p-value), in the order the tests came (headline,
+    themes, items)."""
+    found = stats.benjamini_hochberg([t.p for t in tests], FDR) if tests else []
+    best: dict[str, _Test] = {}
+    for t, hit in zip(tests, found, strict=True):
+        if hit and t.meaningful and (t.subject not in best or t.p < best[t.subject].p):
+            best[t.subject] = t
+    return [_change_claim(t, len(tests)) for t in best.values()]
 
 
 def when(recent: int, earlier: int) -> str:
@@ -246,7 +275,36 @@ def when(recent: int, earlier: int) -> str:
     return f"over the last {recent} pulses, against the {earlier} before"
 
 
+def _trend_claim(t: _Test, m: int) -> Claim:
+    way = "up" if t.diff.estimate > 0 else "down"
+    size = abs(t.diff.estimate)
+    if t.unit == "/10":
+        amount, step = f"{size:.1f} out of 10", f"{size / (t.recent - 1):.2f}"
+    else:
+        amount, step = f"about {size:.0f} points", f"{size / (t.recent - 1):.0f}"
+    verb = "rising" if way == "up" else "falling"
+    return Claim(
+        "change",
+        t.subject,
+        way,
+        f"{t.label}: {verb} over the last {t.recent} pulses, {way} {amount} in all "
+        f"(about {step} a pulse)",
+        Evidence(
+            t.diff.estimate,
+            (t.diff.lo, t.diff.hi),
+            t.n_now,
+            t.unit,
+            f"trend within each question (weighted least squares); beyond noise with the false "
+            f"discovery rate held at {FDR:.0%} over {m} comparisons",
+            t.recent,
+            p=t.p,
+        ),
+    )
+
+
 def _change_claim(t: _Test, m: int) -> Claim:
+    if t.trend:
+        return _trend_claim(t, m)
     way = "up" if t.diff.estimate > 0 else "down"
     size = abs(t.diff.estimate)
     if t.unit == "/10":
@@ -529,11 +587,15 @@ def change_tests(
     for vid in latest:
         info = infos[vid]
         series = [per.get(vid) for per in periods]
+        trend = item_trend_series(info, series)
+        unit = "/10" if info.scale == "scale0_10" else "points"
         if info.headline:
             heads += item_tests("headline", "Headline engagement", info, series, min_n)
+            heads += trend_test("headline", "Headline engagement", [trend], unit)
         else:
             label = f"“{info.text}”"
             items += item_tests(f"item:{info.key}", label, info, series, max(min_n, ITEM_MIN_N))
+            items += trend_test(f"item:{info.key}", label, [trend], unit)
 
     def by_theme(per: dict[int, ItemStats], theme: str) -> dict[int, stats.Mean]:
         return {
@@ -545,7 +607,44 @@ def change_tests(
     for theme in sorted({infos[v].theme for v in latest if not infos[v].headline}):
         label = THEME_LABELS.get(theme, theme)
         themes += theme_tests(theme, label, [by_theme(per, theme) for per in periods], min_n)
+        themes += trend_test(
+            f"theme:{theme}", label, theme_trend_series(periods, infos, theme), "points"
+        )
     return heads + themes + items
+
+
+def item_trend_series(info: VersionInfo, series: list[ItemStats | None]) -> list[tuple]:
+    """An item's points for a trend: (pulse index, figure, variance of the figure, n), oldest
+    pulse first, in the display unit; the variance uses the item's figure pooled over all its
+    pulses (a pulse where everyone agreed would otherwise weigh infinitely)."""
+    cells = [(len(series) - i, st) for i, st in enumerate(series) if st is not None]
+    if not cells:
+        return []
+    pooled = pool([st for _, st in cells])
+    if info.scale == "scale0_10":
+        var = _mean(pooled).variance or 0.0
+    else:
+        p = favourable(info, pooled).estimate
+        var = 10_000 * p * (1 - p)
+    return [(x, _item_value(info, st), var / st.n, st.n) for x, st in cells]
+
+
+def theme_trend_series(
+    periods: list[dict[int, ItemStats]], infos: dict[int, VersionInfo], theme: str
+) -> list[list[tuple]]:
+    """Per item of the theme, its 0-100 means over the pulses (for a within-item trend)."""
+    from bot.summary import on_0_100
+
+    by_item: dict[int, list] = {}
+    for i, per in enumerate(periods):
+        for v, st in per.items():
+            if infos[v].theme == theme and not infos[v].headline:
+                by_item.setdefault(v, []).append((len(periods) - i, on_0_100(infos[v], st)))
+    out = []
+    for cells in by_item.values():
+        var = stats.pool_means(m for _, m in cells).variance or 0.0
+        out.append([(x, m.estimate, var / m.n, m.n) for x, m in cells])
+    return out
 
 
 def build(

@@ -51,7 +51,7 @@ def demo_spec(doctors: int = 300, rounds: int = 12, seed: int = 7) -> TrustSpec:
         DEPARTMENTS,
         [
             Plant("dept_hard_to_reach", HARD_TO_REACH, 0.24, 1),
-            Plant("theme_rising", IMPROVING_THEME, 0.16, 1),
+            Plant("theme_rising", IMPROVING_THEME, 0.16, 1, base=-0.8),
         ],
         seed,
         item_sd=0.0,

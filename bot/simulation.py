@@ -35,6 +35,7 @@ class Plant:
     target: str  # theme slug, item key or department name
     size: float
     start: int = 1
+    base: float = 0.0  # a constant latent offset of the target (where it starts from)
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,7 @@ class World:
             )
             if hit:
                 sign = 1.0 if p.kind == "theme_rising" else -1.0
-                out += sign * p.size * max(0, pulse - p.start)
+                out += p.base + sign * p.size * max(0, pulse - p.start)
         return out
 
     def respond_p(self, dept: str, pulse: int) -> float:
@@ -160,6 +161,9 @@ class World:
         e = claim.evidence
         if claim.kind in ("participation", "too_few"):
             return None
+        if claim.kind == "change" and not e.periods_before:  # a trend over e.periods pulses
+            span = [p for p in range(pulse - e.periods + 1, pulse + 1) if p >= 1]
+            return self._trend_true(claim, span, infos_by_key, themes)
         if claim.kind == "change":
             recent = [pulse - i for i in range(e.periods) if pulse - i >= 1]
             before = [p for p in range(recent[-1] - e.periods_before, recent[-1]) if p >= 1]
@@ -184,6 +188,28 @@ class World:
                 ok &= gap >= RATE_TRUTH_GAP
             return ok
         raise ValueError(f"unknown claim kind {claim.kind!r}")
+
+    def _subject_infos(self, subject: str, infos_by_key: dict, themes: dict) -> list:
+        if subject == "headline":
+            return [i for i in infos_by_key.values() if i.headline]
+        if subject.startswith("theme:"):
+            return themes.get(subject.split(":", 1)[1], [])
+        return [infos_by_key[subject.split(":", 1)[1]]]
+
+    def _trend_true(self, claim, span, infos_by_key, themes) -> bool:
+        """True when planted shifts move the subject over the span, and the least-squares
+        slope of its expected figure has the claimed sign."""
+        infos = self._subject_infos(claim.subject, infos_by_key, themes)
+        ys = [sum(self.expected(i, p) for i in infos) / len(infos) for p in span]
+        mx, my = sum(span) / len(span), sum(ys) / len(ys)
+        slope = sum((x - mx) * (y - my) for x, y in zip(span, ys, strict=True))
+        planted = any(
+            self.shift(i.theme, i.key, span[0], i.headline)
+            != self.shift(i.theme, i.key, p, i.headline)
+            for i in infos
+            for p in span
+        )
+        return planted and (slope > 0 if claim.direction == "up" else slope < 0)
 
     def _change_true(self, claim, recent, before, infos_by_key, themes) -> bool:
         """True when a planted shift moved the subject between the two sides of the comparison,

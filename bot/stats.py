@@ -602,3 +602,33 @@ def benjamini_hochberg(p_values: Sequence[float], q: float = 0.05) -> list[bool]
             cut = rank
     keep = set(order[:cut])
     return [i in keep for i in range(m)]
+
+
+def within_trend(groups: Sequence[Sequence[tuple[float, float, float]]]) -> tuple[float, float]:
+    """Common linear trend of several series, each compared only with itself: (slope, its
+    standard error). Each series is ``(x, y, variance of y)`` points; the slope is the weighted
+    least-squares slope within series (each series centred on its own weighted means, weights
+    1 / variance), so a mix of series that changes from one x to the next moves nothing.
+
+    Why: a theme is asked through different items in different pulses; comparing one pulse's
+    items with another's would mistake a change of items for a change of opinion. Within-item
+    slopes compare like with like, and use every pulse, not just two windows.
+    """
+    sxy = sxx = 0.0
+    for points in groups:
+        pts = [(x, y, 1.0 / v) for x, y, v in points if v > 0]
+        if len(pts) < 2:
+            continue
+        w = sum(p[2] for p in pts)
+        mx = sum(x * wi for x, _, wi in pts) / w
+        my = sum(y * wi for _, y, wi in pts) / w
+        sxy += sum(wi * (x - mx) * (y - my) for x, y, wi in pts)
+        sxx += sum(wi * (x - mx) ** 2 for x, _, wi in pts)
+    if sxx == 0.0:
+        raise ValueError("no series with two points to fit a trend")
+    return sxy / sxx, 1.0 / math.sqrt(sxx)
+
+
+def p_normal(z: float) -> float:
+    """Two-sided p-value of a standard normal statistic."""
+    return 2.0 * (1.0 - NormalDist().cdf(abs(z)))

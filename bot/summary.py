@@ -38,6 +38,8 @@ GRADE_LABELS = {
 UNRECORDED = "(not recorded)"  # the answers of a segment too small to be copied onto answers
 
 PerRound = dict[int, dict[int, ItemStats]]  # round id -> version id -> stats
+TrendPoint = tuple[str, float | None, tuple[float, float] | None, int]
+THEME_TREND_PERIODS = 6
 
 
 @dataclass
@@ -74,6 +76,7 @@ class Headline:
     label: str
     trend: list[tuple[str, float | None, tuple[float, float] | None]]
     baseline_change: str = "too few answers to tell"
+    trend_n: list[int | None] = field(default_factory=list)  # answers behind each trend point
 
 
 @dataclass
@@ -112,6 +115,8 @@ class Summary:
     comments_total: str | None = None
     suppressed_reason: str | None = None
     claims: claims_model.Claims = field(default_factory=claims_model.Claims)
+    # theme -> (period label, score, 95% interval, n) over the last periods, oldest first
+    theme_trend: dict[str, list[TrendPoint]] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- scoring one item
@@ -311,14 +316,16 @@ def headline(
     vid = next((v for v in latest if infos[v].headline), None)
     if vid is None:
         return None
-    trend = []
+    trend, trend_n = [], []
     for label, per in reversed(history):
         st = per.get(vid)
         if st is None or st.n < k:
             trend.append((label, None, None))
+            trend_n.append(None)
         else:
             m = _raw(st)
             trend.append((label, m.estimate, _ci(m.ci(), top=10.0)))
+            trend_n.append(st.n)
     now = latest[vid]
     before = history[1][1].get(vid) if len(history) > 1 else None
     base = _pool([per[vid] for _, per in history[1 : 1 + stats.BASELINE_PERIODS] if vid in per])
@@ -333,6 +340,7 @@ def headline(
         stats.headline_label(change),
         trend,
         item_change(infos[vid], now, base, k),
+        trend_n,
     )
 
 
@@ -638,3 +646,17 @@ def _fill_scores(summary: Summary, per_round: PerRound, rounds, infos, dists, k:
     summary.themes = score_themes(latest, previous, infos, k, history)
     labelled = [(period_label(r.start, False), per_round.get(r.round_id, {})) for r in rounds]
     summary.headline = headline(labelled, infos, k)
+    summary.theme_trend = theme_trend(labelled[:THEME_TREND_PERIODS], infos, k)
+
+
+def theme_trend(labelled, infos, k: int) -> dict[str, list[TrendPoint]]:
+    """Each theme's score in each of the last periods (newest last), pooled over the items shown
+    that period; a period with no shown item of the theme is left out of its line."""
+    out: dict[str, list[TrendPoint]] = {}
+    for label, per in reversed(labelled):
+        visible = _visible(per, k)
+        for theme in sorted({infos[v].theme for v in visible if not infos[v].headline}):
+            mean, _ = theme_mean(visible, infos, theme)
+            point = (label, mean.estimate, _ci(mean.ci(), top=100.0), mean.n)
+            out.setdefault(theme, []).append(point)
+    return out
