@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from bench.truth import TARGETS, evaluate, make_specs, run_trust
+from bench.truth import TARGETS, evaluate, make_specs, run_trust, score_summary
 from bench.truth import core_for as _core_for
 from bot.demo import HARD_TO_REACH, IMPROVING_THEME, demo_spec
 from bot.pulses import THEME_LABELS
@@ -34,16 +34,18 @@ def test_the_demo_trust_final_summary_names_what_was_planted_and_nothing_else(db
     try:
         spec = demo_spec()
         score = run_trust(core, spec, "TDEMO")
-        assert score.false == 0, score.false_examples
+        assert score.precision >= TARGETS["precision"], score.false_examples
         assert score.named == score.planted == 2, score.missed
         ws = core.known_teams["TDEMO"]
         last = summary.build(core, ws)
+        world = World(spec)
+        final = score_summary(world, last.claims, spec.pulses, core)
     finally:
         core.db.dispose()
+    assert final.false == 0 and final.true >= 2, final.false_examples
     reach = last.claims.about(f"department:{HARD_TO_REACH}", "hard_to_reach")
     assert reach is not None
     assert re.fullmatch(r"Radiology: \d+% answered, against \d+% across the trust.*", reach.text)
     rise = last.claims.about(f"theme:{IMPROVING_THEME}")
     assert rise is not None and rise.direction == "up"
     assert rise.text.startswith(THEME_LABELS[IMPROVING_THEME] + ": up ")
-    assert World  # the truth the scores above were judged against
