@@ -3,11 +3,11 @@
 Rules carried out here:
 * Scores per item: agree5 as % favourable (with its distribution), scale0_10 as a 0-10 mean,
   yes_no_unsure as % yes; each with n and a 95% interval (Wilson / Student t).
-* Theme scores on one 0-100 scale after reverse-scoring, pooled over the theme's items.
-* A change is "up"/"down" only when the 95% interval of the difference excludes zero; below 10
-  answers (or below k, if k is larger) it is "too few answers to tell". Comparisons are like with
-  like: only versions asked in both periods (a reworded item is a new version and never trends
-  with its old wording), against the previous period and against the pooled last 6.
+* Theme scores on one 0-100 scale after reverse-scoring, pooled over the theme's items, for the
+  latest period and (for the chart) each of the last 6.
+* What the summary *says* (changes, strengths, concerns, hard to reach, participation) is decided
+  in ``bot.claims`` and attached as ``Summary.claims``; the older per-item verdicts here
+  (``change``, ``baseline_change``) are single unadjusted comparisons kept for the detail figures.
 * Nothing is shown for fewer than k respondents, and nothing shown lets a reader subtract their
   way to such a group: every figure passes through storage.anonymity. In particular a theme pools
   only items whose own figure is shown, a breakdown always includes the "not recorded" group, and
@@ -134,11 +134,7 @@ def on_0_100(info: VersionInfo, st: ItemStats) -> stats.Mean:
     return stats.mean_to_0_100(info.scale, _raw(st), reverse=info.reverse)
 
 
-def _favourable(info: VersionInfo, st: ItemStats) -> stats.Proportion:
-    """Favourable answers; for a reverse-scored item disagreeing (or "no") is the good answer."""
-    if info.scale == "yes_no_unsure" and info.reverse:
-        return stats.Proportion(st.n - st.high, st.n)  # "no" and "not sure" both count
-    return stats.Proportion(st.low if info.reverse else st.high, st.n)
+_favourable = claims_model.favourable  # one rule for what counts as favourable
 
 
 def _ci(interval, scale: float = 1.0, top: float | None = None) -> tuple[float, float] | None:
@@ -191,18 +187,7 @@ def _display(info: VersionInfo, st: ItemStats, k: int) -> tuple[str, tuple[float
     return f"{100 * p.estimate:.0f}% {word}", _ci(p.ci(), 100.0)
 
 
-def _pool(parts: list[ItemStats]) -> ItemStats | None:
-    if not parts:
-        return None
-    return ItemStats(
-        parts[0].round_id,
-        parts[0].version_id,
-        sum(p.n for p in parts),
-        sum(p.total for p in parts),
-        sum(p.total_sq for p in parts),
-        sum(p.high for p in parts),
-        sum(p.low for p in parts),
-    )
+_pool = claims_model.pool
 
 
 def score_items(

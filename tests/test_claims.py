@@ -191,3 +191,25 @@ def test_every_sentence_of_the_short_view_is_a_claim_or_a_fixed_line(core, fake)
     assert s.claims.about("department:B", "hard_to_reach").text.startswith(
         "B: 24% answered, against 52% across the trust"
     )
+
+
+def test_an_item_never_flips_between_strength_and_concern_within_a_quarter_unclaimed():
+    from datetime import date, timedelta
+
+    from bot import claims
+    from storage.queries import ItemStats, Period, VersionInfo
+
+    info = VersionInfo(1, "q1", "Q one", "agree5", "quality-strategy", "s", False, False)
+    rounds = [Period(r, date(2026, 10, 1) - timedelta(days=14 * (r - 1))) for r in (1, 2, 3)]
+    # newest first: two strong pulses now, one very weak pulse a month ago
+    per = {
+        1: {1: ItemStats(1, 1, 200, 0, 0, 190, 5)},
+        2: {1: ItemStats(2, 1, 200, 0, 0, 190, 5)},
+        3: {1: ItemStats(3, 1, 100, 0, 0, 10, 80)},
+    }
+    now = claims.standing(per, [1, 2, 3], {1: info}, 5)
+    earlier = claims.standing(per, [3], {1: info}, 5)
+    assert now[1][0] == "strength" and earlier[1][0] == "concern"  # it did flip
+    assert claims.standing_claims(per, rounds, {1: info}, 5, changed=set()) == []
+    kept = claims.standing_claims(per, rounds, {1: info}, 5, changed={"item:q1"})
+    assert [c.kind for c in kept] == ["strength"]
