@@ -7,12 +7,15 @@ Kit and the chart render these claims and nothing else (status lines such as "fi
 nothing to compare yet" are not findings).
 
 The rules (one place for each):
-* **Changes.** The headline, each theme and each item compares its recent pulses (the latest, or
-  up to the last 3 once there are enough) with up to the 6 before (see ``windows``), like with
-  like (a theme pools only items asked on both sides; only figures shown themselves, n >= k).
-  Benjamini-Hochberg holds the false discovery rate at 5% over every comparison of the summary
-  together, and a change is named only when it also reaches the minimum meaningful size (5
-  points on 0-100 or on a %, 0.5 on 0-10). An item needs 20 answers a side to be judged.
+* **Changes.** The headline, each theme and each item is tested two ways: its trend over the
+  pulses (``within_trend``: weighted least squares within each item, so a theme asked through
+  different items in different pulses compares like with like), and its recent pulses (the
+  latest, or up to the last 3) against up to the 6 before (``windows``; a theme pools only items
+  asked on both sides). Only figures shown themselves (n >= k) enter. Benjamini-Hochberg holds
+  the false discovery rate at 5% over every test of the summary together, and a change is named
+  only when it also reaches the minimum meaningful size (5 points on 0-100 or on a %, 0.5 on
+  0-10); one claim per subject, from its test with the smallest p-value. An item needs 30
+  answers a side for the recent-against-earlier comparison.
   BH rather than partial pooling: it needs no model of how items relate to their theme (a
   falling item in a steady theme is exactly what should not be shrunk away), works on the sums
   SQL gives us, and its guarantee (the expected share of false claims) is what a reader needs.

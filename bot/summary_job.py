@@ -73,15 +73,18 @@ def post_summary(
         if slot_key:
             _unclaim(core, ws_id, channel_id, slot_key)
         raise
+    gap_is_new = department is None and _ratings_are_new(core, ws_id, channel_id, slot_key)
     if slot_key:
         _record_ts(core, ws_id, channel_id, slot_key, posted.ts)
+    else:  # on demand: recorded too, so the next summary knows the gap chart went out
+        _claim(core, ws_id, channel_id, f"demand:{posted.ts}")
     if model.suppressed_reason is None:
         try:
             png = charts.summary_png(model, title)
             gw.upload_png(posted.channel, png, "medpulse-summary.png", title, None)
         except Exception:  # noqa: BLE001 - the numbers are posted; a missing chart must not repost
             log.exception("summary chart upload to %s failed", channel_id)
-        if department is None and _ratings_are_new(core, ws_id, channel_id, slot_key):
+        if gap_is_new:
             _upload_gap_chart(core, gw, ws_id, posted.channel)
     return True
 
