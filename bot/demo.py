@@ -27,6 +27,7 @@ from bot.simulation import Dept, Doctor, Plant, TrustSpec, World
 LONDON = ZoneInfo("Europe/London")
 IMPROVING_THEME = "junior-doctor-involvement"
 HARD_TO_REACH = "Radiology"
+TRUST_NAME = "Northfield NHS Foundation Trust (demo)"
 DEPARTMENTS = [
     Dept("Emergency Medicine", 0.72, -0.1),
     Dept("Acute Medicine", 0.68, 0.0),
@@ -101,7 +102,9 @@ def _setup_slack(fake, docs: dict[str, Doctor]) -> None:
     for d in docs.values():
         fake.add_user(d.user, name=d.user.lower(), email=f"{d.user.lower()}@trust.example")
     fake.add_user("UOTHERBOT", name="rota-bot", is_bot=True)
-    fake.add_channel("C0DOCTORS", "all-doctors", members=[*docs, "UOTHERBOT", "UDEMOADMIN"])
+    # The medical director reads the leadership channel; only the simulated doctors (and a bot,
+    # which the audience sync leaves out) are in the doctors' channel, each with a department.
+    fake.add_channel("C0DOCTORS", "all-doctors", members=[*docs, "UOTHERBOT"])
     fake.add_channel("C0LEADERS", "medical-leadership", members=["UDEMOADMIN"])
     fake.add_channel("C0EDLEADS", "ed-leads", members=["UDEMOADMIN"])
 
@@ -267,6 +270,7 @@ def run(doctors: int, rounds: int, out: Path, seed: int, quiet: bool = False) ->
             SLACK_API_URL=fake.api_url,
             DATABASE_URL=db_url,
             MEDPULSE_ADMINS="UDEMOADMIN",
+            MEDPULSE_TRUST_NAME=TRUST_NAME,
         )
         core = build_core(settings, clock=clock)
         server = HttpServer(build_wsgi(core), host="127.0.0.1", port=0, threads=8).start()
