@@ -193,11 +193,10 @@ def _comments_text(s: Summary) -> str:
     count would be a small group's, or let one be worked out)."""
     label = _k(s.k)
     shown = [f"{theme}: {n}" for theme, n in s.comments.items() if n != label]
-    rest = (
-        " (other themes not split out, to protect small groups)"
-        if len(shown) < len(s.comments)
-        else ""
-    )
+    rest = ""
+    if len(shown) < len(s.comments):
+        rest = " · the rest" if shown else " · not"
+        rest += " split out by theme, to protect small groups"
     line = f"*Comments this pulse: {s.comments_total}* (read them with `/pulse comments`)"
     return line + ("\n" + " · ".join(shown) if shown else "") + rest
 
