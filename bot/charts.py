@@ -98,10 +98,10 @@ def _missing(summary: Summary) -> list[str]:
 
 
 def _title_lines(title: str, width: int = 50) -> str:
-    """The title as at most three short lines (the period on its own), so nothing is cut off
-    on a phone, which shows the image about 400 px wide."""
+    """The title in short lines (the period on its own), so nothing is cut off on a phone,
+    which shows the image about 400 px wide."""
     head, sep, period = title.partition(" · period from ")
-    lines = textwrap.wrap(head, width)[:2]
+    lines = textwrap.wrap(head, width)
     if sep:
         lines.append(f"Period from {period}")
     return "\n".join(lines)

@@ -74,7 +74,8 @@ def test_the_image_grows_with_the_themes_instead_of_squeezing_them():
 
 def test_long_titles_wrap_and_keep_the_period_on_its_own_line():
     lines = charts._title_lines(TITLE).split("\n")
-    assert 2 <= len(lines) <= 3 and lines[-1] == "Period from 6 Oct 2026"
+    assert 2 <= len(lines) <= 4 and lines[-1] == "Period from 6 Oct 2026"
+    assert " ".join(lines[:-1]) == TITLE.partition(" · period from ")[0]  # no word lost
     assert all(len(line) <= 50 for line in lines)
 
 
