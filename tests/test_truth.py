@@ -49,4 +49,7 @@ def test_the_demo_trust_final_summary_names_what_was_planted_and_nothing_else(db
     assert re.fullmatch(r"Radiology: \d+% answered, against \d+% across the trust.*", reach.text)
     rise = last.claims.about(f"theme:{IMPROVING_THEME}")
     assert rise is not None and rise.direction == "up"
-    assert rise.text.startswith(THEME_LABELS[IMPROVING_THEME] + ": up ")
+    assert re.match(
+        re.escape(THEME_LABELS[IMPROVING_THEME]) + r": rising over the last 12 pulses, up",
+        rise.text,
+    )
