@@ -16,7 +16,7 @@ Every claim of every summary (one after each pulse) is scored against the simula
   300 doctors or more (every planted effect is well above the minimum meaningful size);
 * false claims per summary on trusts with nothing planted.
 
-    python bench/truth.py                  # full size: 24 trusts, SQLite in a temp dir
+    python bench/truth.py                  # full size: 18 trusts, SQLite in memory (/dev/shm)
     python bench/truth.py --trusts 6 --max-doctors 400
     python bench/truth.py --db postgresql+psycopg://postgres@127.0.0.1:5432/postgres
 """
@@ -312,7 +312,7 @@ def evaluate(specs: list[TrustSpec], db_url: str, progress=None) -> Score:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--trusts", type=int, default=24)
+    p.add_argument("--trusts", type=int, default=18)
     p.add_argument("--seed", type=int, default=2026)
     p.add_argument("--min-doctors", type=int, default=150)
     p.add_argument("--max-doctors", type=int, default=2000)
