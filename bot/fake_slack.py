@@ -112,6 +112,9 @@ class User:
     is_bot: bool = False
     deleted: bool = False
     tz: str = "Europe/London"
+    home_team: str | None = None  # Slack Connect: a member from another organisation's team
+    enterprise_id: str | None = None  # Enterprise Grid: the org, and the org's teams they are in
+    enterprise_teams: list[str] = field(default_factory=list)
 
     def to_api(self) -> dict[str, Any]:
         label, offset = _tz_label_offset(self.tz)
@@ -124,9 +127,9 @@ class User:
         }
         if self.email:
             profile["email"] = self.email
-        return {
+        out: dict[str, Any] = {
             "id": self.id,
-            "team_id": self.team_id,
+            "team_id": self.home_team or self.team_id,
             "name": self.name,
             "real_name": self.real_name,
             "deleted": self.deleted,
@@ -142,6 +145,13 @@ class User:
             "profile": profile,
             "updated": 1700000000,
         }
+        if self.enterprise_id:
+            out["enterprise_user"] = {
+                "id": self.id,
+                "enterprise_id": self.enterprise_id,
+                "teams": list(self.enterprise_teams or [self.team_id]),
+            }
+        return out
 
 
 @dataclass
@@ -154,9 +164,19 @@ class Channel:
     members: list[str]
     is_private: bool = False
     bot_member: bool = True
+    # Sharing (Slack Connect / Grid): other teams' ids, and whether one is another organisation.
+    shared_team_ids: list[str] = field(default_factory=list)
+    ext_shared: bool = False
+    org_shared: bool = False
 
     def to_api(self, bot_user_id: str) -> dict[str, Any]:
+        others = [t for t in self.shared_team_ids if t != self.team_id]
         return {
+            "is_shared": bool(others) or self.ext_shared or self.org_shared,
+            "is_ext_shared": self.ext_shared,
+            "is_org_shared": self.org_shared,
+            "is_pending_ext_shared": False,
+            "shared_team_ids": [self.team_id, *others],
             "id": self.id,
             "name": self.name,
             "name_normalized": self.name,
@@ -627,8 +647,13 @@ class FakeSlack:
         tz: str = "Europe/London",
         *,
         team_id: str | None = None,
+        home_team: str | None = None,
+        enterprise_id: str | None = None,
+        enterprise_teams: Iterable[str] = (),
     ) -> User:
-        """Add (or replace) a workspace member."""
+        """Add (or replace) a workspace member. ``home_team``: a Slack Connect member from
+        another organisation (users.info reports that team); ``enterprise_id`` and
+        ``enterprise_teams``: a Grid member and the org's workspaces they belong to."""
         team = self.team(team_id)
         user = User(
             id=id,
@@ -639,6 +664,9 @@ class FakeSlack:
             is_bot=is_bot,
             deleted=deleted,
             tz=tz,
+            home_team=home_team,
+            enterprise_id=enterprise_id,
+            enterprise_teams=list(enterprise_teams),
         )
         with self._lock:
             team.users[id] = user
@@ -659,6 +687,26 @@ class FakeSlack:
         channel = Channel(id, team.id, name, list(members), is_private, bot_member)
         with self._lock:
             team.channels[id] = channel
+        return channel
+
+    def share_channel(
+        self,
+        channel_id: str,
+        with_team: str,
+        *,
+        external: bool = True,
+        members: Iterable[str] = (),
+        team_id: str | None = None,
+    ) -> Channel:
+        """Share a channel with another team: Slack Connect (another organisation) when
+        ``external``, else with another workspace of the same Grid organisation. ``members``
+        (the other team's people) join it."""
+        channel = self._channel(self.team(team_id), channel_id)
+        with self._lock:
+            channel.shared_team_ids.append(with_team)
+            channel.ext_shared = channel.ext_shared or external
+            channel.org_shared = channel.org_shared or not external
+            channel.members.extend(members)
         return channel
 
     def set_undeliverable(

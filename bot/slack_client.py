@@ -79,6 +79,8 @@ class Member:
     deleted: bool
     email: str | None
     tz: str | None
+    team_id: str | None = None  # the person's home workspace (another org's, for Slack Connect)
+    teams: tuple[str, ...] = ()  # Enterprise Grid: every workspace of the org they belong to
 
 
 def _member(u: dict) -> Member:
@@ -88,6 +90,8 @@ def _member(u: dict) -> Member:
         deleted=bool(u.get("deleted")),
         email=(u.get("profile") or {}).get("email"),
         tz=u.get("tz"),
+        team_id=u.get("team_id"),
+        teams=tuple((u.get("enterprise_user") or {}).get("teams") or ()),
     )
 
 
@@ -320,6 +324,11 @@ class InstallationTokens:
                 log.info("rotated the bot token of workspace %s", team_id)
                 return refreshed
             return bot
+
+    def forget(self, enterprise_id: str | None, team_id: str | None) -> None:
+        """Delete an installation's tokens (uninstalled or revoked): nothing can use them again.
+        ``team_id`` None is an organisation-wide (Enterprise Grid) install."""
+        self.store.delete_all(enterprise_id=enterprise_id, team_id=team_id)
 
     def bot_token(self, team_id: str) -> str:
         return self.bot(team_id).bot_token

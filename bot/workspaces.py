@@ -1,4 +1,10 @@
-"""Workspace bootstrap: the row every table hangs off, bootstrap admins, the question bank."""
+"""Workspace bootstrap: the row every table hangs off, bootstrap admins, the question bank.
+
+Admins are per trust. ``MEDPULSE_ADMINS`` seeds a workspace only with the IDs named for it
+(``TEAM:USER``; plain IDs only in single-workspace mode, see ``Settings.admin_ids_for``), and an
+OAuth install makes the installer an admin only of a workspace that has no admin yet: a
+re-install, by anyone allowed to install apps, grants nothing.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot import audit
 from storage.models import (
     AuditEntry,
     QuestionItem,
@@ -25,10 +32,44 @@ def ensure_team(core, team_id: str) -> int:
         return known
     with core.db.Session() as s, s.begin():
         ws = ensure_workspace(
-            s, team_id, core.clock.now(), core.settings.timezone, core.settings.admin_ids
+            s,
+            team_id,
+            core.clock.now(),
+            core.settings.timezone,
+            core.settings.admin_ids_for(team_id),
         )
         core.known_teams[team_id] = ws.id
         return ws.id
+
+
+def installed(core, team_id: str, installer: str | None, enterprise_id: str | None = None) -> bool:
+    """After an OAuth install: the workspace exists, is no longer marked uninstalled, and its
+    installer is its first admin if (and only if) it has no admin. True when that made one."""
+    now = core.clock.now()
+    with core.db.Session() as s, s.begin():
+        ws = ensure_workspace(
+            s, team_id, now, core.settings.timezone, core.settings.admin_ids_for(team_id)
+        )
+        ws.uninstalled_at = None
+        if enterprise_id:
+            ws.enterprise_id = enterprise_id
+        has_admin = s.scalar(
+            select(Role.id).where(Role.workspace_id == ws.id, Role.role == "admin").limit(1)
+        )
+        granted = has_admin is None and bool(installer)
+        if granted:
+            s.add(
+                Role(
+                    workspace_id=ws.id,
+                    slack_user_id=installer,
+                    role="admin",
+                    granted_by="installer",
+                    created_at=now,
+                )
+            )
+            audit.record(s, ws.id, installer, "admin added (installer)", None, installer, now)
+        core.known_teams[team_id] = ws.id
+    return granted
 
 
 def audience_list(audience) -> list[str]:

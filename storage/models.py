@@ -88,6 +88,12 @@ class Workspace(Base):
     name: Mapped[str] = mapped_column(String(200), default="")
     timezone: Mapped[str] = mapped_column(String(64), default="Europe/London")
     created_at: Mapped[datetime] = mapped_column(UTC_TS)
+    # Enterprise Grid: the organisation an org-wide install belongs to (its token is looked up
+    # by this); the workspace is still its own island of data.
+    enterprise_id: Mapped[str | None] = mapped_column(String(32))
+    # Set by app_uninstalled / tokens_revoked: no rounds, no posts; identity rows are removed
+    # once the grace period (MEDPULSE_UNINSTALL_GRACE_DAYS) has passed without a reinstall.
+    uninstalled_at: Mapped[datetime | None] = mapped_column(UTC_TS)
 
 
 class Role(Base):

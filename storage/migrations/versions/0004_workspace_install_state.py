@@ -1,0 +1,25 @@
+"""workspace install state: Enterprise Grid organisation and uninstall time
+
+Revision ID: 0004
+Revises: 0001
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0004"
+down_revision = "0001"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("workspaces", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("enterprise_id", sa.String(length=32), nullable=True))
+        batch_op.add_column(sa.Column("uninstalled_at", sa.DateTime(timezone=True), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("workspaces", schema=None) as batch_op:
+        batch_op.drop_column("uninstalled_at")
+        batch_op.drop_column("enterprise_id")
