@@ -44,9 +44,11 @@ def ensure_team(core, team_id: str) -> int:
 
 def installed(core, team_id: str, installer: str | None, enterprise_id: str | None = None) -> bool:
     """After an OAuth install: the workspace exists, is no longer marked uninstalled, and its
-    installer is its first admin if (and only if) it has no admin. True when that made one."""
+    installer is an admin on the first install (or when the trust has no admin left, its
+    identities purged after an uninstall), never on a re-install. True when that made one."""
     now = core.clock.now()
     with core.db.Session() as s, s.begin():
+        first = s.scalar(select(Workspace.id).where(Workspace.team_id == team_id)) is None
         ws = ensure_workspace(
             s, team_id, now, core.settings.timezone, core.settings.admin_ids_for(team_id)
         )
@@ -56,8 +58,8 @@ def installed(core, team_id: str, installer: str | None, enterprise_id: str | No
         has_admin = s.scalar(
             select(Role.id).where(Role.workspace_id == ws.id, Role.role == "admin").limit(1)
         )
-        granted = has_admin is None and bool(installer)
-        if granted:
+        granted = (first or has_admin is None) and bool(installer)
+        if granted and not _holds_admin(s, ws.id, installer):
             s.add(
                 Role(
                     workspace_id=ws.id,
@@ -111,6 +113,19 @@ def ensure_workspace(
             )
     sync_items(s, ws.id, "bank", "bank", _bank_items(), now)
     return ws
+
+
+def _holds_admin(s: Session, workspace_id: int, user_id: str) -> bool:
+    return (
+        s.scalar(
+            select(Role.id).where(
+                Role.workspace_id == workspace_id,
+                Role.slack_user_id == user_id,
+                Role.role == "admin",
+            )
+        )
+        is not None
+    )
 
 
 def _admin_removed(s: Session, workspace_id: int, user_id: str) -> bool:

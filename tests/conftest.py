@@ -148,3 +148,6 @@ def database(db_url):
     db = Database.connect(db_url)
     yield db
     db.dispose()
+
+
+from tests.multi import region  # noqa: E402, F401 - the three-trust fixture (multi-workspace mode)
