@@ -9,6 +9,10 @@ Guarantees, and how:
 * Slack's limits: every send of a workspace passes the workspace's one adaptive limiter; a 429
   pauses the whole workspace for ``Retry-After``.
 * Several workers (PostgreSQL): claims use ``FOR UPDATE SKIP LOCKED``, so no row is taken twice.
+* Fair across trusts: a claim shares its batch equally between the workspaces with work due
+  (one trust's backlog cannot fill it) and interleaves them; a workspace paused by a 429 is left
+  out of claims until the pause ends, and a send that would wait on its limiter for longer than
+  ``HOLD`` hands its row back and its thread to the other workspaces instead of sleeping in it.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 
 from bot import actions_log, windows
 from bot.core import Core
@@ -45,6 +49,44 @@ log = logging.getLogger("medpulse.delivery")
 class Job:
     delivery_id: int
     kind: str  # pulse | reminder
+    workspace_id: int = 0
+
+
+# A send that would wait longer than this on its workspace's limiter gives its thread back.
+HOLD = 0.25
+
+
+def fair_shares(waiting: dict[int, int], limit: int) -> dict[int, int]:
+    """Split ``limit`` claims between workspaces with ``waiting`` rows: equal shares, and what a
+    small workspace cannot use goes to the others (max-min fairness)."""
+    shares = dict.fromkeys(waiting, 0)
+    left = limit
+    open_ = sorted(waiting, key=lambda w: (waiting[w], w))
+    while left > 0 and open_:
+        each = max(1, left // len(open_))
+        for ws in list(open_):
+            take = min(each, waiting[ws] - shares[ws], left)
+            shares[ws] += take
+            left -= take
+            if shares[ws] == waiting[ws]:
+                open_.remove(ws)
+            if left == 0:
+                break
+    return {ws: n for ws, n in shares.items() if n}
+
+
+def interleave(jobs: list[Job]) -> list[Job]:
+    """Round-robin by workspace, so the send pool's queue alternates between trusts."""
+    queues: dict[int, list[Job]] = {}
+    for job in jobs:
+        queues.setdefault(job.workspace_id, []).append(job)
+    out: list[Job] = []
+    while queues:
+        for ws in list(queues):
+            out.append(queues[ws].pop(0))
+            if not queues[ws]:
+                del queues[ws]
+    return out
 
 
 def _alive(worker_id: str) -> bool:
@@ -85,38 +127,58 @@ class DeliveryWorker:
             backoff,
         )
         self.stopping = threading.Event()
+        self.held_back = False  # the last claim left out a paused workspace that had work
 
     # -- claiming -------------------------------------------------------------------------
     def _claim(self, kind: str, limit: int | None = None) -> list[Job]:
-        """Take up to ``batch`` due rows atomically, so no two claimers ever share a row.
+        """Take up to ``batch`` due rows atomically, shared fairly between workspaces.
 
         The UPDATE only matches rows still pending, under a claim token unique to this batch; on
         PostgreSQL the candidate rows are also locked with SKIP LOCKED so concurrent workers
-        take different rows instead of queueing behind each other.
+        take different rows instead of queueing behind each other. Workspaces paused by a 429
+        and uninstalled ones are left out (``self.held_back`` says whether any had work due).
         """
         now = self.core.clock.now()
         col = Delivery.status if kind == "pulse" else Delivery.reminder
         due = Delivery.not_before if kind == "pulse" else Delivery.reminder_due
         token = f"{self.worker_id}/{uuid.uuid4().hex[:8]}"
+        paused = set(self.limiters.busy(HOLD))
         with self.core.db.Session() as s, s.begin():
-            candidates = (
-                select(Delivery.id)
-                .where(col == "pending", due <= now)
+            waiting = s.execute(
+                select(Delivery.workspace_id, Workspace.team_id, func.count())
+                .join(Workspace, Workspace.id == Delivery.workspace_id)
+                .where(col == "pending", due <= now, Workspace.uninstalled_at.is_(None))
+                .group_by(Delivery.workspace_id, Workspace.team_id)
+            ).all()
+            ready = {ws: n for ws, team, n in waiting if team not in paused}
+            if len(ready) < len(waiting):
+                self.held_back = True
+            for ws, n in fair_shares(ready, limit or self.batch).items():
+                candidates = (
+                    select(Delivery.id)
+                    .where(col == "pending", due <= now, Delivery.workspace_id == ws)
+                    .order_by(due, Delivery.id)
+                    .limit(n)
+                )
+                if self.core.db.is_postgres:
+                    candidates = candidates.with_for_update(skip_locked=True)
+                s.execute(
+                    update(Delivery)
+                    .where(Delivery.id.in_(candidates.scalar_subquery()), col == "pending")
+                    .values({col.key: "sending", "claimed_by": token, "claimed_at": now})
+                    .execution_options(synchronize_session=False)
+                )
+            rows = s.execute(
+                select(Delivery.id, Delivery.workspace_id)
+                .where(Delivery.claimed_by == token, col == "sending")
                 .order_by(due, Delivery.id)
-                .limit(limit or self.batch)
-            )
-            if self.core.db.is_postgres:
-                candidates = candidates.with_for_update(skip_locked=True)
-            s.execute(
-                update(Delivery)
-                .where(Delivery.id.in_(candidates.scalar_subquery()), col == "pending")
-                .values({col.key: "sending", "claimed_by": token, "claimed_at": now})
-                .execution_options(synchronize_session=False)
-            )
-            ids = list(
-                s.scalars(select(Delivery.id).where(Delivery.claimed_by == token, col == "sending"))
-            )
-        return [Job(i, kind) for i in ids]
+            ).all()
+        return interleave([Job(i, kind, ws) for i, ws in rows])
+
+    def _claim_due(self, limit: int | None = None) -> list[Job]:
+        """Pulses and reminders due now; ``held_back`` tells whether a paused workspace waited."""
+        self.held_back = False
+        return self._claim("pulse", limit) + self._claim("reminder", limit)
 
     def reclaim_stale(self) -> int:
         """Rows claimed by a process that died go back to pending, marked uncertain.
@@ -163,7 +225,10 @@ class DeliveryWorker:
         if self.stopping.is_set():
             return 0
         self.reclaim_stale()
-        jobs = self._claim("pulse") + self._claim("reminder")
+        jobs = self._claim_due()
+        if not jobs and self.held_back:  # only paused workspaces have work: wait out the pause
+            self.stopping.wait(min(60.0, min(self.limiters.busy(HOLD).values(), default=0.0)))
+            jobs = self._claim_due()
         futures = [self.pool.submit(self._run_job, job) for job in jobs]
         for f in futures:
             f.result()
@@ -180,9 +245,7 @@ class DeliveryWorker:
                     self.reclaim_stale()
                     last_reclaim = time.monotonic()
                 room = 2 * self.concurrency - len(inflight)
-                jobs = (
-                    self._claim("pulse", room) + self._claim("reminder", room) if room > 0 else []
-                )
+                jobs = self._claim_due(room) if room > 0 else []
                 inflight |= {self.pool.submit(self._run_job, job) for job in jobs}
                 if not inflight:
                     stop.wait(idle)
@@ -298,7 +361,9 @@ class DeliveryWorker:
                 if found is not None:
                     self._done(job, info, found.channel, found.ts)
                     return
-            if not limiter.acquire(timeout=60):
+            if not limiter.acquire(timeout=HOLD):
+                # Not an attempt: the thread goes to another trust's DM, and claims skip this
+                # workspace until its limiter can send again.
                 self._release(job)
                 return
             try:

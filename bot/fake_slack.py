@@ -789,18 +789,27 @@ class FakeSlack:
                 status, rate, random.Random(seed), error_after_effect
             )
 
-    def rate_limit(self, method: str, per_second: float | None, burst: float | None = None) -> None:
+    def rate_limit(
+        self,
+        method: str,
+        per_second: float | None,
+        burst: float | None = None,
+        *,
+        team_id: str | None = None,
+    ) -> None:
         """Token-bucket limit per team for ``method`` ("*" = each method); None removes.
 
         Over the limit: HTTP 429, ``Retry-After`` (whole seconds, >= 1) and
         ``{"ok": false, "error": "ratelimited"}``. ``burst`` defaults to ``max(1, per_second)``.
+        With ``team_id`` the limit applies to that team only (and wins over a general one).
         """
+        key = method if team_id is None else f"{method}@{team_id}"
         with self._lock:
-            self._buckets = {k: v for k, v in self._buckets.items() if k[0] != method}
+            self._buckets = {k: v for k, v in self._buckets.items() if k[0] != key}
             if per_second is None:
-                self._rate_limits.pop(method, None)
+                self._rate_limits.pop(key, None)
             else:
-                self._rate_limits[method] = (per_second, burst or max(1.0, per_second))
+                self._rate_limits[key] = (per_second, burst or max(1.0, per_second))
 
     def clear_faults(self) -> None:
         """Remove every fault, random error and rate limit."""
@@ -895,7 +904,9 @@ class FakeSlack:
                 queue = self._fail_next.get(key)
                 if queue:
                     return queue.popleft()
-            limit_key = method if method in self._rate_limits else "*"
+            limit_key = next(
+                (k for k in (f"{method}@{team_id}", method) if k in self._rate_limits), "*"
+            )
             if limit_key in self._rate_limits:
                 per_second, burst = self._rate_limits[limit_key]
                 bucket = self._buckets.setdefault(
