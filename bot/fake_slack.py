@@ -295,8 +295,9 @@ class _ApiError(Exception):
 
 @dataclass
 class _Token:
-    team_id: str
+    team_id: str | None  # None for an organisation-wide (Enterprise Grid) token
     expires_at: float | None = None
+    enterprise_id: str | None = None
     revoked: bool = False
     replaces: str | None = None  # rotation: the old token dies once this one is used
 
@@ -310,6 +311,7 @@ class _OAuthGrant:
     refresh_token: str | None
     expires_in: int | None
     bot_user_id: str
+    enterprise_id: str | None = None  # an organisation-wide install of this Grid org
 
 
 @dataclass
@@ -513,6 +515,7 @@ class FakeSlack:
         self._teams: dict[str, Team] = {}
         self._tokens: dict[str, _Token] = {}
         self._oauth_codes: dict[str, _OAuthGrant] = {}
+        self._enterprises: dict[str, tuple[str, list[str]]] = {}
         self._refresh_tokens: dict[str, tuple[str, str]] = {}  # refresh -> (team, access)
         self._client_credentials: tuple[str, str] | None = None
         self._messages: dict[tuple[str, str], Message] = {}
@@ -731,12 +734,31 @@ class FakeSlack:
         expires_in: int | None = None,
         *,
         bot_user_id: str = "UBOT",
+        enterprise_id: str | None = None,
     ) -> None:
-        """Make ``oauth.v2.access(code=code)`` install the app into ``team_id`` (single use)."""
+        """Make ``oauth.v2.access(code=code)`` install the app into ``team_id`` (single use).
+        With ``enterprise_id`` it is an organisation-wide install of that Grid org (see
+        ``add_enterprise``); ``team_id`` is then ignored."""
         with self._lock:
             self._oauth_codes[code] = _OAuthGrant(
-                team_id, team_name, token, installer_user_id, refresh_token, expires_in, bot_user_id
+                team_id,
+                team_name,
+                token,
+                installer_user_id,
+                refresh_token,
+                expires_in,
+                bot_user_id,
+                enterprise_id,
             )
+
+    def add_enterprise(self, enterprise_id: str, teams: Iterable[str], name: str = "") -> None:
+        """An Enterprise Grid organisation of existing workspaces (add them with ``add_team``).
+
+        An organisation-wide token works in every one of them: a call names its workspace with
+        ``team_id``, or else through the channel or user it is about (IDs are org-wide), and
+        failing both the org's first workspace answers."""
+        with self._lock:
+            self._enterprises[enterprise_id] = (name or enterprise_id.lower(), list(teams))
 
     def set_client_credentials(self, client_id: str, client_secret: str) -> None:
         """Require these credentials on oauth.v2.access (unchecked by default)."""
@@ -926,12 +948,30 @@ class FakeSlack:
         headers = {"Retry-After": str(fault.retry_after)} if fault.status == 429 else {}
         return _json_reply(fault.status, {"ok": False, "error": error}, headers)
 
-    def _team_for_token(self, token: str | None) -> str | None:
+    def _team_for_token(self, token: str | None, params: dict | None = None) -> str | None:
         """Resolve a token to its team without side effects (for rate-limit keys)."""
         info = self._tokens.get(token or "")
-        return info.team_id if info else None
+        if info is None:
+            return None
+        if info.team_id is None and info.enterprise_id:
+            return self._org_team(info.enterprise_id, params or {})
+        return info.team_id
 
-    def _authenticate(self, token: str | None) -> Team:
+    def _org_team(self, enterprise_id: str, params: dict) -> str | None:
+        """The workspace an org-wide call is about: ``team_id``, else the team holding the
+        channel or user it names, else the organisation's first workspace."""
+        teams = self._enterprises.get(enterprise_id, ("", []))[1]
+        if params.get("team_id") in teams:
+            return params["team_id"]
+        for key in ("channel", "channel_id", "user", "user_id", "users"):
+            ref = str(params.get(key) or "").split(",")[0]
+            for t in teams:
+                team = self._teams.get(t)
+                if team and (ref in team.users or ref in team.channels):
+                    return t
+        return teams[0] if teams else None
+
+    def _authenticate(self, token: str | None, params: dict | None = None) -> Team:
         with self._lock:
             info = self._tokens.get(token or "")
             if info is None:
@@ -945,7 +985,12 @@ class FakeSlack:
                 if old is not None:
                     old.revoked = True
                 info.replaces = None
-            return self._teams[info.team_id]
+            team_id = info.team_id
+            if team_id is None:
+                team_id = self._org_team(info.enterprise_id or "", params or {})
+                if team_id is None:
+                    raise _ApiError("team_access_not_granted")
+            return self._teams[team_id]
 
     def handle_api(self, method: str, query: str, body: bytes, headers: Any) -> _Reply:
         """Process one Web API request; always records exactly one Call."""
@@ -957,7 +1002,7 @@ class FakeSlack:
             self._record(Call(method, {}, _bearer(headers, {}), now, 200, False, exc.error))
             return _json_reply(200, payload)
         token = _bearer(headers, params)
-        team_id = self._team_for_token(token)
+        team_id = self._team_for_token(token, params)
         fault = self._pick_fault(method, team_id)
         if fault is not None and not fault.error_after_effect:
             reply = self._fault_reply(fault)
@@ -995,7 +1040,7 @@ class FakeSlack:
             if method in _NO_AUTH:
                 result = handler(self, None, params, headers)
             else:
-                team = self._authenticate(token)
+                team = self._authenticate(token, params)
                 team_id = team.id
                 with self._lock:
                     result = handler(self, team, params, headers)
@@ -1510,6 +1555,8 @@ def _oauth_exchange(fake: FakeSlack, code: str) -> dict[str, Any]:
     grant = fake._oauth_codes.pop(code, None)
     if grant is None:
         raise _ApiError("invalid_code")
+    if grant.enterprise_id:
+        return _org_install(fake, grant)
     team = fake.add_team(grant.team_id, grant.token, grant.bot_user_id, name=grant.team_name)
     if grant.expires_in is not None:
         fake._tokens[grant.token].expires_at = fake.clock() + grant.expires_in
@@ -1522,6 +1569,23 @@ def _oauth_exchange(fake: FakeSlack, code: str) -> dict[str, Any]:
     elif grant.expires_in is not None:
         out["expires_in"] = grant.expires_in
     return out
+
+
+def _org_install(fake: FakeSlack, grant: _OAuthGrant) -> dict[str, Any]:
+    """An organisation-wide install: one token for every workspace of the Grid org."""
+    name, _teams = fake._enterprises[grant.enterprise_id]
+    fake._tokens[grant.token] = _Token(team_id=None, enterprise_id=grant.enterprise_id)
+    return {
+        "access_token": grant.token,
+        "token_type": "bot",
+        "scope": DEFAULT_SCOPES,
+        "bot_user_id": grant.bot_user_id,
+        "app_id": fake.app_id,
+        "team": None,
+        "enterprise": {"id": grant.enterprise_id, "name": name},
+        "is_enterprise_install": True,
+        "authed_user": {"id": grant.installer_user_id},
+    }
 
 
 def _oauth_refresh(fake: FakeSlack, refresh_token: str) -> dict[str, Any]:

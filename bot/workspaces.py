@@ -74,6 +74,17 @@ def installed(core, team_id: str, installer: str | None, enterprise_id: str | No
     return granted
 
 
+def note_enterprise(core, team_id: str, enterprise_id: str) -> None:
+    """Remember a workspace's Enterprise Grid organisation (from a request Slack signed), so
+    the worker can find an org-wide install's token for it; the workspace is still its own
+    island: every row hangs off its own workspace id."""
+    ensure_team(core, team_id)
+    with core.db.Session() as s, s.begin():
+        ws = s.scalar(select(Workspace).where(Workspace.team_id == team_id))
+        if ws.enterprise_id != enterprise_id:
+            ws.enterprise_id = enterprise_id
+
+
 def audience_list(audience) -> list[str]:
     """Items say ``all`` or a list of grades; store one shape."""
     if audience in (None, "all") or audience == ["all"]:

@@ -20,7 +20,7 @@ from slack_sdk import WebClient
 from bot.core import Core
 from bot.slack_client import BOT_SCOPES
 from bot.web import PARSED_BODY
-from bot.workspaces import installed
+from bot.workspaces import installed, note_enterprise
 from handlers import admin_home, commands, home, install, leadership, modals, pulse, reports
 
 
@@ -62,14 +62,18 @@ class TokensAuthorize(Authorize):
 
     def __init__(self, core: Core) -> None:
         self.core = core
+        self.noted: set[tuple[str, str]] = set()
 
     def __call__(self, *, context, enterprise_id, team_id, user_id) -> AuthorizeResult | None:
         from bot.slack_client import NotInstalled
 
         try:
-            bot = self.core.installations.bot(team_id)
+            bot = self.core.installations.bot(team_id, enterprise_id)
         except NotInstalled:
             return None
+        if enterprise_id and team_id and (enterprise_id, team_id) not in self.noted:
+            note_enterprise(self.core, team_id, enterprise_id)  # the worker looks tokens up by it
+            self.noted.add((enterprise_id, team_id))
         return AuthorizeResult(
             enterprise_id=enterprise_id,
             team_id=team_id,

@@ -150,4 +150,4 @@ def database(db_url):
     db.dispose()
 
 
-from tests.multi import region  # noqa: E402, F401 - the three-trust fixture (multi-workspace mode)
+from tests.multi import grid, region  # noqa: E402, F401 - trusts in multi-workspace mode

@@ -118,3 +118,73 @@ def region(fake, db_url, clock):
     yield r
     r.server.stop()
     r.core.db.dispose()
+
+
+ORG = "E0ORG"
+GRID = ("T0GA", "T0GB")
+SHARED = "WBOTH"  # one person, one ID, in both workspaces of the organisation
+
+
+def grid_admin(team: str) -> str:
+    return "WADM" + team[-1]
+
+
+@dataclass
+class Grid(Region):
+    def sender(self, team: str) -> SlackSender:
+        if team not in self.senders:
+            self.senders[team] = SlackSender(
+                self.server.url + "/slack/events",
+                SECRET,
+                team_id=team,
+                response_url_base=self.fake.response_url_base,
+                bot_user_id="UBOTORG",
+                enterprise_id=ORG,
+                org_install=True,
+            )
+        return self.senders[team]
+
+    def install_org(self, by: str) -> None:
+        self._codes += 1
+        code = f"code-org-{self._codes}"
+        self.fake.add_oauth_code(
+            code, "", "", "xoxb-org", by, bot_user_id="UBOTORG", enterprise_id=ORG
+        )
+        status, headers, page = get(self.server.url + "/slack/install")
+        state = re.search(r"state=([\w-]+)", page).group(1)
+        cookie = headers.get("Set-Cookie", "").split(";")[0]
+        status, _, page = get(
+            f"{self.server.url}/slack/oauth_redirect?code={code}&state={state}", cookie
+        )
+        assert status == 200, page
+
+
+@pytest.fixture
+def grid(fake, db_url, clock):
+    """An Enterprise Grid organisation of two trusts (workspaces), installed organisation-wide;
+    each trust's first admin named in MEDPULSE_ADMINS as TEAM:USER."""
+    for team in GRID:
+        fake.add_team(team, "xoxb-unused-" + team.lower(), bot_user_id="UBOTORG", name=team.lower())
+        fake.add_user(grid_admin(team), team_id=team, enterprise_id=ORG, enterprise_teams=[team])
+        ids = doctor_ids(team)
+        for uid in ids:
+            fake.add_user(uid, team_id=team, enterprise_id=ORG, enterprise_teams=[team])
+        fake.add_user(SHARED, team_id=team, enterprise_id=ORG, enterprise_teams=list(GRID))
+        fake.add_channel("C" + team, "doctors", members=[*ids, SHARED], team_id=team)
+    fake.add_enterprise(ORG, GRID, name="nhs-region")
+    admins = ",".join(f"{t}:{grid_admin(t)}" for t in GRID)
+    settings = make_settings(
+        fake,
+        db_url,
+        SLACK_BOT_TOKEN=None,
+        SLACK_CLIENT_ID="111.222",
+        SLACK_CLIENT_SECRET="shh",
+        MEDPULSE_ADMINS=admins,
+    )
+    core = build_core(settings, clock=clock)
+    server = HttpServer(build_wsgi(core), host="127.0.0.1", port=0, threads=8).start()
+    g = Grid(fake, core, server)
+    g.install_org(by=grid_admin(GRID[0]))
+    yield g
+    server.stop()
+    core.db.dispose()

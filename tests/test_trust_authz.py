@@ -156,3 +156,11 @@ def test_round_creation_reads_only_its_own_trusts_departments(region):
         event.remove(core.db.engine, "before_cursor_execute", seen)
     assert statements, "round creation read no department at all"
     assert all("workspace_id" in st for st in statements), statements
+
+
+def test_every_event_listened_for_is_subscribed_in_the_manifest(region):
+    from tests.test_manifest import MANIFEST
+
+    events = {k.split(":", 1)[1] for k in registered(region.core) if k.startswith("event:")}
+    assert {"app_uninstalled", "tokens_revoked"} <= events
+    assert events <= set(MANIFEST["settings"]["event_subscriptions"]["bot_events"])
