@@ -22,6 +22,7 @@ import os
 import threading
 import time
 import uuid
+from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import timedelta
@@ -128,6 +129,8 @@ class DeliveryWorker:
         )
         self.stopping = threading.Event()
         self.held_back = False  # the last claim left out a paused workspace that had work
+        self._inflight: Counter[int] = Counter()  # rows claimed and not finished, per workspace
+        self._inflight_lock = threading.Lock()
 
     # -- claiming -------------------------------------------------------------------------
     def _claim(self, kind: str, limit: int | None = None) -> list[Job]:
@@ -153,6 +156,9 @@ class DeliveryWorker:
             ready = {ws: n for ws, team, n in waiting if team not in paused}
             if len(ready) < len(waiting):
                 self.held_back = True
+            room = self._room({ws: team for ws, team, _ in waiting if ws in ready})
+            ready = {ws: n if room[ws] is None else min(n, room[ws]) for ws, n in ready.items()}
+            ready = {ws: n for ws, n in ready.items() if n > 0}
             for ws, n in fair_shares(ready, limit or self.batch).items():
                 candidates = (
                     select(Delivery.id)
@@ -229,7 +235,7 @@ class DeliveryWorker:
         if not jobs and self.held_back:  # only paused workspaces have work: wait out the pause
             self.stopping.wait(min(60.0, min(self.limiters.busy(HOLD).values(), default=0.0)))
             jobs = self._claim_due()
-        futures = [self.pool.submit(self._run_job, job) for job in jobs]
+        futures = [self._submit(job) for job in jobs]
         for f in futures:
             f.result()
         return len(jobs)
@@ -246,7 +252,7 @@ class DeliveryWorker:
                     last_reclaim = time.monotonic()
                 room = 2 * self.concurrency - len(inflight)
                 jobs = self._claim_due(room) if room > 0 else []
-                inflight |= {self.pool.submit(self._run_job, job) for job in jobs}
+                inflight |= {self._submit(job) for job in jobs}
                 if not inflight:
                     stop.wait(idle)
                     continue
@@ -266,6 +272,30 @@ class DeliveryWorker:
         self.pool.shutdown(wait=True)
 
     # -- one job --------------------------------------------------------------------------
+    def _submit(self, job: Job):
+        with self._inflight_lock:
+            self._inflight[job.workspace_id] += 1
+        return self.pool.submit(self._run_tracked, job)
+
+    def _run_tracked(self, job: Job) -> None:
+        try:
+            self._run_job(job)
+        finally:
+            with self._inflight_lock:
+                self._inflight[job.workspace_id] -= 1
+
+    def _room(self, team_of: dict[int, str]) -> dict[int, int | None]:
+        """How many more rows each workspace may have in flight: what its limiter can send in
+        about half a second (so a slow workspace's rows do not sit in the pool's queue ahead of
+        another trust's), less what it already has; None where no limiter exists yet."""
+        with self._inflight_lock:
+            held = dict(self._inflight)
+        out: dict[int, int | None] = {}
+        for ws, team in team_of.items():
+            useful = self.limiters.useful(team, horizon=0.5)
+            out[ws] = None if useful is None else useful - held.get(ws, 0)
+        return out
+
     def _run_job(self, job: Job) -> None:
         if self.stopping.is_set():
             self._release(job)

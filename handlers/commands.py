@@ -664,7 +664,7 @@ def _role_command(role: str, name: str) -> Callable[[Ctx], None]:
             return
         changed = roles.revoke(ctx.core, ctx.team, ctx.user, user_id, role)
         note = ""
-        if changed and role == authz.ADMIN and user_id in ctx.core.settings.admin_ids:
+        if changed and role == authz.ADMIN and user_id in ctx.core.settings.admin_ids_for(ctx.team):
             note = (
                 " They are still listed in MEDPULSE_ADMINS, which only seeds the first admins: "
                 "they stay removed after a restart (tidy the list when convenient)."
