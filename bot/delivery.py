@@ -157,7 +157,7 @@ class DeliveryWorker:
             if len(ready) < len(waiting):
                 self.held_back = True
             room = self._room({ws: team for ws, team, _ in waiting if ws in ready})
-            ready = {ws: n if room[ws] is None else min(n, room[ws]) for ws, n in ready.items()}
+            ready = {ws: min(n, room[ws]) for ws, n in ready.items()}
             ready = {ws: n for ws, n in ready.items() if n > 0}
             for ws, n in fair_shares(ready, limit or self.batch).items():
                 candidates = (
@@ -284,17 +284,16 @@ class DeliveryWorker:
             with self._inflight_lock:
                 self._inflight[job.workspace_id] -= 1
 
-    def _room(self, team_of: dict[int, str]) -> dict[int, int | None]:
-        """How many more rows each workspace may have in flight: what its limiter can send in
-        about half a second (so a slow workspace's rows do not sit in the pool's queue ahead of
-        another trust's), less what it already has; None where no limiter exists yet."""
+    def _room(self, team_of: dict[int, str]) -> dict[int, int]:
+        """How many more rows each workspace may have in flight: what its limiter can send
+        within ``HOLD`` (so a slow workspace's rows do not sit in the pool's queue ahead of
+        another trust's), less what it already has."""
         with self._inflight_lock:
             held = dict(self._inflight)
-        out: dict[int, int | None] = {}
-        for ws, team in team_of.items():
-            useful = self.limiters.useful(team, horizon=0.5)
-            out[ws] = None if useful is None else useful - held.get(ws, 0)
-        return out
+        return {
+            ws: self.limiters.useful(team, horizon=HOLD) - held.get(ws, 0)
+            for ws, team in team_of.items()
+        }
 
     def _run_job(self, job: Job) -> None:
         if self.stopping.is_set():
@@ -391,7 +390,7 @@ class DeliveryWorker:
                 if found is not None:
                     self._done(job, info, found.channel, found.ts)
                     return
-            if not limiter.acquire(timeout=HOLD):
+            if limiter.ready_in() > HOLD or not limiter.acquire(timeout=HOLD):
                 # Not an attempt: the thread goes to another trust's DM, and claims skip this
                 # workspace until its limiter can send again.
                 self._release(job)

@@ -326,12 +326,10 @@ class LimiterRegistry:
         with self._lock:
             return list(self._limiters)
 
-    def useful(self, team_id: str, horizon: float) -> int | None:
+    def useful(self, team_id: str, horizon: float) -> int:
         """How many requests the workspace's limiter could let out within ``horizon`` seconds
-        at its current rate (plus one), or None if it has no limiter yet."""
-        with self._lock:
-            limiter = self._limiters.get(team_id)
-        return None if limiter is None else math.ceil(limiter.rate * horizon) + 1
+        at its current rate, plus one (a new workspace starts at the configured rate)."""
+        return math.ceil(self.for_workspace(team_id).rate * horizon) + 1
 
     def busy(self, longer_than: float = 0.0) -> dict[str, float]:
         """Workspaces whose limiter cannot send for more than ``longer_than`` seconds (paused by
