@@ -45,6 +45,13 @@ def refusal(name: str, why: str) -> str:
     )
 
 
+def refused_post(channel_id: str) -> str:
+    return (
+        f"nothing was posted to <#{channel_id}>: it is shared outside this trust now (or Slack "
+        "could not say). The medpulse admins have been told by DM."
+    )
+
+
 def check(core: Core, team_id: str, channel_id: str) -> None:
     """Raise ``SharedChannel`` if the channel is shared outside the trust (when it is set)."""
     info = core.gateway(team_id).channel_info(channel_id)
@@ -65,6 +72,11 @@ def postable(core: Core, team_id: str, channel_id: str) -> bool:
         info = core.gateway(team_id).channel_info(channel_id)
     except ChatError as exc:
         log.warning("could not check channel %s before posting: %s", channel_id, exc.error)
+        text = (
+            f"I could not check <#{channel_id}> before posting a summary (Slack said "
+            f"{exc.error}), so nothing was posted there. Invite me back or choose another channel."
+        )
+        tell_admins(core, team_id, channel_id, text)
         return False
     why = sharing(info, team_id)
     if why is None:

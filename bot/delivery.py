@@ -145,21 +145,8 @@ class DeliveryWorker:
         col = Delivery.status if kind == "pulse" else Delivery.reminder
         due = Delivery.not_before if kind == "pulse" else Delivery.reminder_due
         token = f"{self.worker_id}/{uuid.uuid4().hex[:8]}"
-        paused = set(self.limiters.busy(HOLD))
         with self.core.db.Session() as s, s.begin():
-            waiting = s.execute(
-                select(Delivery.workspace_id, Workspace.team_id, func.count())
-                .join(Workspace, Workspace.id == Delivery.workspace_id)
-                .where(col == "pending", due <= now, Workspace.uninstalled_at.is_(None))
-                .group_by(Delivery.workspace_id, Workspace.team_id)
-            ).all()
-            ready = {ws: n for ws, team, n in waiting if team not in paused}
-            if len(ready) < len(waiting):
-                self.held_back = True
-            room = self._room({ws: team for ws, team, _ in waiting if ws in ready})
-            ready = {ws: min(n, room[ws]) for ws, n in ready.items()}
-            ready = {ws: n for ws, n in ready.items() if n > 0}
-            for ws, n in fair_shares(ready, limit or self.batch).items():
+            for ws, n in self._shares(s, col, due, now, limit or self.batch).items():
                 candidates = (
                     select(Delivery.id)
                     .where(col == "pending", due <= now, Delivery.workspace_id == ws)
@@ -180,6 +167,24 @@ class DeliveryWorker:
                 .order_by(due, Delivery.id)
             ).all()
         return interleave([Job(i, kind, ws) for i, ws in rows])
+
+    def _shares(self, s, col, due, now, limit: int) -> dict[int, int]:
+        """How many due rows to claim per workspace: none for a workspace whose limiter cannot
+        send within ``HOLD`` (paused by a 429) or has as many in flight as it can use; the
+        rest share ``limit`` fairly."""
+        paused = set(self.limiters.busy(HOLD))
+        waiting = s.execute(
+            select(Delivery.workspace_id, Workspace.team_id, func.count())
+            .join(Workspace, Workspace.id == Delivery.workspace_id)
+            .where(col == "pending", due <= now, Workspace.uninstalled_at.is_(None))
+            .group_by(Delivery.workspace_id, Workspace.team_id)
+        ).all()
+        teams = {ws: team for ws, team, _ in waiting if team not in paused}
+        if len(teams) < len(waiting):
+            self.held_back = True
+        room = self._room(teams)
+        ready = {ws: min(n, room[ws]) for ws, _, n in waiting if ws in teams}
+        return fair_shares({ws: n for ws, n in ready.items() if n > 0}, limit)
 
     def _claim_due(self, limit: int | None = None) -> list[Job]:
         """Pulses and reminders due now; ``held_back`` tells whether a paused workspace waited."""

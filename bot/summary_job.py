@@ -60,7 +60,7 @@ def post_summary(
         return False
     if not channels.postable(core, team_id, channel_id):  # shared outside the trust since set
         if slot_key is None:
-            raise channels.SharedChannel(f"nothing was posted to <#{channel_id}>: see your DMs")
+            raise channels.SharedChannel(channels.refused_post(channel_id))
         return False  # the weekly slot stays claimed: admins are told once, not every tick
     gw = core.gateway(team_id)
     try:
