@@ -155,9 +155,12 @@ class DeliveryWorker:
                 )
                 if self.core.db.is_postgres:
                     candidates = candidates.with_for_update(skip_locked=True)
+                # Two statements: PostgreSQL may evaluate a LIMIT subquery inside UPDATE ... IN
+                # more than once, which would claim more than the workspace's share.
+                ids = list(s.scalars(candidates))
                 s.execute(
                     update(Delivery)
-                    .where(Delivery.id.in_(candidates.scalar_subquery()), col == "pending")
+                    .where(Delivery.id.in_(ids), col == "pending")
                     .values({col.key: "sending", "claimed_by": token, "claimed_at": now})
                     .execution_options(synchronize_session=False)
                 )

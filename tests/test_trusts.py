@@ -267,3 +267,17 @@ def test_user_tokens_revoked_alone_change_nothing(region):
             s.scalars(select(Workspace.team_id).where(Workspace.uninstalled_at.is_not(None)))
         )
     assert stopped == {B}
+
+
+def test_a_channel_slack_cannot_describe_gets_nothing_and_admins_are_told(region):
+    fake, slack = region.fake, region.sender(A)
+    assert "will receive summaries" in say(
+        fake, slack, "leaders <#CLT0AAA|leadership>", installer(A)
+    )
+    del fake.team(A).channels["CLT0AAA"]  # archived and gone, say
+    assert "nothing was posted to <#CLT0AAA>" in say(fake, slack, "summary", installer(A))
+    assert not [
+        c for c in fake.calls_to("chat.postMessage") if c.params.get("channel") == "CLT0AAA"
+    ]
+    told = fake.dms_to(installer(A), team_id=A)
+    assert len(told) == 1 and "could not check <#CLT0AAA>" in told[0].params["text"]
