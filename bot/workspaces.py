@@ -38,6 +38,10 @@ def ensure_team(core, team_id: str) -> int:
             core.settings.timezone,
             core.settings.admin_ids_for(team_id),
         )
+        if ws.uninstalled_at is not None and not core.settings.multi_workspace:
+            # One workspace, token from the environment: a signed request from it again means
+            # the app was reinstalled (with OAuth, ``installed`` says so instead).
+            ws.uninstalled_at = None
         core.known_teams[team_id] = ws.id
         return ws.id
 

@@ -281,3 +281,18 @@ def test_a_channel_slack_cannot_describe_gets_nothing_and_admins_are_told(region
     ]
     told = fake.dms_to(installer(A), team_id=A)
     assert len(told) == 1 and "could not check <#CLT0AAA>" in told[0].params["text"]
+
+
+def test_single_workspace_mode_stops_on_uninstall_and_resumes_when_slack_talks_again(
+    core, fake, slack
+):
+    say(fake, slack, "audit 1")  # the workspace exists
+    slack.event({"type": "app_uninstalled"})
+
+    def stopped():
+        with core.db.Session() as s:
+            return s.scalar(select(Workspace.uninstalled_at)) is not None
+
+    wait_for(stopped, what="the workspace stopped")
+    say(fake, slack, "audit")  # a reinstalled app's first request
+    assert not stopped()
