@@ -27,7 +27,7 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import or_, select, update
 
 from bot import actions_log, windows
 from bot.core import Core
@@ -174,20 +174,24 @@ class DeliveryWorker:
     def _shares(self, s, col, due, now, limit: int) -> dict[int, int]:
         """How many due rows to claim per workspace: none for a workspace whose limiter cannot
         send within ``HOLD`` (paused by a 429) or has as many in flight as it can use; the
-        rest share ``limit`` fairly."""
+        rest share ``limit`` fairly. One index seek per workspace (``ix_deliveries_ws_*``),
+        never a count of a backlog."""
         paused = set(self.limiters.busy(HOLD))
+        has_due = (
+            select(Delivery.id)
+            .where(Delivery.workspace_id == Workspace.id, col == "pending", due <= now)
+            .exists()
+        )
         waiting = s.execute(
-            select(Delivery.workspace_id, Workspace.team_id, func.count())
-            .join(Workspace, Workspace.id == Delivery.workspace_id)
-            .where(col == "pending", due <= now, Workspace.uninstalled_at.is_(None))
-            .group_by(Delivery.workspace_id, Workspace.team_id)
+            select(Workspace.id, Workspace.team_id).where(
+                Workspace.uninstalled_at.is_(None), has_due
+            )
         ).all()
-        teams = {ws: team for ws, team, _ in waiting if team not in paused}
+        teams = {ws: team for ws, team in waiting if team not in paused}
         if len(teams) < len(waiting):
             self.held_back = True
-        room = self._room(teams)
-        ready = {ws: min(n, room[ws]) for ws, _, n in waiting if ws in teams}
-        return fair_shares({ws: n for ws, n in ready.items() if n > 0}, limit)
+        room = {ws: n for ws, n in self._room(teams).items() if n > 0}
+        return fair_shares(room, limit)
 
     def _claim_due(self, limit: int | None = None) -> list[Job]:
         """Pulses and reminders due now; ``held_back`` tells whether a paused workspace waited."""

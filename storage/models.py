@@ -312,6 +312,10 @@ class Delivery(Base):
     __table_args__ = (
         UniqueConstraint("round_id", "participant_id"),
         Index("ix_deliveries_due", "status", "not_before"),
+        # Claims go workspace by workspace (fair between trusts): each finds its own due rows
+        # without reading past another trust's backlog.
+        Index("ix_deliveries_ws_due", "workspace_id", "status", "not_before"),
+        Index("ix_deliveries_ws_reminder", "workspace_id", "reminder", "reminder_due"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
