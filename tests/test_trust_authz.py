@@ -133,7 +133,6 @@ def test_a_comment_for_a_round_not_sent_to_you_says_it_was_not_stored(region):
 
 
 def test_round_creation_reads_only_its_own_trusts_departments(region):
-    from bot import roster  # noqa: F401 - departments come from rosters; made directly here
     from storage.models import Department, Workspace
 
     fake, core = region.fake, region.core
