@@ -14,6 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SLACK_API_DEFAULT = "https://slack.com/api/"
 USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+TEAM_USER = re.compile(r"^T[A-Z0-9]{2,}:[UW][A-Z0-9]{2,}$")
 
 
 KEY_HINT = (
@@ -49,6 +50,7 @@ class Settings(BaseSettings):
     tick_seconds: float = Field(15.0, alias="MEDPULSE_TICK_SECONDS", gt=0, le=60)
     log_format: str = Field("text", alias="LOG_FORMAT")
     trust_name: str | None = Field(None, alias="MEDPULSE_TRUST_NAME", max_length=80)
+    uninstall_grace_days: int = Field(30, alias="MEDPULSE_UNINSTALL_GRACE_DAYS", ge=1, le=365)
 
     @field_validator("slack_bot_token")
     @classmethod
@@ -99,9 +101,19 @@ class Settings(BaseSettings):
 
     @field_validator("admins")
     @classmethod
-    def _admins(cls, v: str) -> str:
+    def _admins(cls, v: str, info: ValidationInfo) -> str:
+        """Plain IDs seed every workspace, so they are only accepted with one workspace; with
+        many (OAuth) each admin is named with their trust, TEAM:USER (bot.workspaces)."""
         ids = [p.strip() for p in v.split(",") if p.strip()]
-        bad = [p for p in ids if not USER_ID.match(p)]
+        multi = info.data.get("slack_client_id") and info.data.get("slack_client_secret")
+        if multi:
+            bad = [p for p in ids if not TEAM_USER.match(p)]
+            if bad:
+                raise ValueError(
+                    "TEAM:USER pairs like T012AB:U012CD with SLACK_CLIENT_ID (many workspaces), "
+                    f"so no one is an admin of every trust (not {bad[0]!r})"
+                )
+        bad = [p for p in ids if not (USER_ID.match(p) or TEAM_USER.match(p))]
         if bad:
             raise ValueError(f"comma-separated Slack user IDs like U012ABCDEF (not {bad[0]!r})")
         return ",".join(ids)
@@ -132,6 +144,16 @@ class Settings(BaseSettings):
     @property
     def admin_ids(self) -> list[str]:
         return [a for a in self.admins.split(",") if a]
+
+    def admin_ids_for(self, team_id: str) -> list[str]:
+        """The seed admins of one workspace: its TEAM:USER pairs, and plain IDs (which the
+        validator only accepts in single-workspace mode)."""
+        out = []
+        for a in self.admin_ids:
+            team, _, user = a.rpartition(":")
+            if team in ("", team_id):
+                out.append(user)
+        return out
 
     @property
     def multi_workspace(self) -> bool:

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from bot import charts, summary
+from bot import channels, charts, summary
 from bot.core import Core
 from bot.summary_blocks import summary_blocks, summary_text
 from storage.models import Department, LeaderChannel, Round, Schedule, SummaryPost, Workspace
@@ -65,6 +65,10 @@ def post_summary(
         raise ValueError(f"unknown workspace {team_id!r}")
     if slot_key and not _claim(core, ws_id, channel_id, slot_key):
         return False
+    if not channels.postable(core, team_id, channel_id):  # shared outside the trust since set
+        if slot_key is None:
+            raise channels.SharedChannel(channels.refused_post(channel_id))
+        return False  # the weekly slot stays claimed: admins are told once, not every tick
     gw = core.gateway(team_id)
     try:
         model, title, text, blocks = render(core, ws_id, department, detail)
@@ -253,6 +257,7 @@ def _weekly_slots(core: Core):
                 Schedule.summary_time,
             )
             .join(Schedule, Schedule.workspace_id == Workspace.id)
+            .where(Workspace.uninstalled_at.is_(None))  # an uninstalled trust gets no posts
             .order_by(Workspace.id, Schedule.id)
         ).all()
     seen = set()
