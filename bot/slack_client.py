@@ -79,6 +79,7 @@ class Member:
     deleted: bool
     email: str | None
     tz: str | None
+    team_id: str | None = None  # the member's own workspace (a Slack Connect guest's differs)
 
 
 def _member(u: dict) -> Member:
@@ -88,6 +89,7 @@ def _member(u: dict) -> Member:
         deleted=bool(u.get("deleted")),
         email=(u.get("profile") or {}).get("email"),
         tz=u.get("tz"),
+        team_id=u.get("team_id"),
     )
 
 

@@ -126,8 +126,8 @@ class SlackGuard:
 class Router:
     """A tiny path router: /healthz, /readyz, Slack events, and optional OAuth routes."""
 
-    def __init__(self, ready: Callable[[], bool]) -> None:
-        self.ready = ready
+    def __init__(self, ready: Callable[[], str | None]) -> None:
+        self.ready = ready  # None when ready, else what is wrong (database, schema)
         self.routes: dict[str, WSGIApp] = {}
 
     def mount(self, path: str, app: WSGIApp) -> None:
@@ -138,9 +138,11 @@ class Router:
         if path == "/healthz":
             return _reply(start_response, "200 OK", {"ok": True})
         if path == "/readyz":
-            if self.ready():
-                return _reply(start_response, "200 OK", {"ok": True, "database": "reachable"})
-            return _reply(start_response, "503 Service Unavailable", {"ok": False})
+            problem = self.ready()
+            if problem is None:
+                body = {"ok": True, "database": "reachable", "schema": "latest"}
+                return _reply(start_response, "200 OK", body)
+            return _reply(start_response, "503 Service Unavailable", {"ok": False, "why": problem})
         app = self.routes.get(path)
         if app is None:
             return _reply(start_response, "404 Not Found", {"error": "not found"})

@@ -150,29 +150,36 @@ def test_demo_runs_in_a_fresh_directory_and_writes_summaries_and_charts(tmp_path
 
 
 def test_export_command_writes_a_csv(tmp_path):
+    from bot.fake_slack import FakeSlack
+
     db = f"sqlite:///{tmp_path / 'e.db'}"
-    out = _run(["export", "--out", "x.csv", "--team", "T0001"], tmp_path, DATABASE_URL=db)
+    with FakeSlack(bot_token="xoxb-e") as fake:
+        env = {"DATABASE_URL": db, "SLACK_BOT_TOKEN": "xoxb-e", "SLACK_API_URL": fake.api_url}
+        out = _run(["export", "--out", "x.csv", "--team", "T0001"], tmp_path, **env)
     assert out.returncode == 0, out.stderr
     assert (tmp_path / "x.csv").read_text().startswith("period,level,theme,item")
 
 
-TRUST_SET = """\
-set: trust-own
-items:
-  - id: trust-rota-fair
-    text: "The rota in my department is fair to everyone on it."
-    scale: agree5
-    theme: devolved-authority
-    source: custom
-    audience: all
-"""
+def test_questions_import_asks_which_workspace_when_several_are_installed(tmp_path):
+    from datetime import UTC, datetime
 
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import Session
 
-def test_questions_import_with_no_workspace_asks_for_team_instead_of_crashing(tmp_path):
-    (tmp_path / "mine.yaml").write_text(TRUST_SET)
+    from bot.workspaces import ensure_workspace
+
+    (tmp_path / "mine.yaml").write_text(
+        (Path(__file__).parent / "fixtures/trust-set.yaml").read_text()
+    )
     db = f"sqlite:///{tmp_path / 'q.db'}"
+    assert _run(["migrate"], tmp_path, DATABASE_URL=db).returncode == 0
+    engine = create_engine(db)
+    with Session(engine) as s, s.begin():
+        for team in ("T0001", "T0002"):
+            ensure_workspace(s, team, datetime.now(UTC), "Europe/London")
+    engine.dispose()
     out = _run(["questions", "import", "mine.yaml"], tmp_path, DATABASE_URL=db)
-    assert out.returncode == 1 and "--team" in out.stdout, out.stdout + out.stderr
+    assert out.returncode == 2 and "--team" in out.stderr, out.stdout + out.stderr
     assert "Traceback" not in out.stdout + out.stderr
     out = _run(["questions", "import", "mine.yaml", "--team", "T0001"], tmp_path, DATABASE_URL=db)
     assert out.returncode == 0 and "set 'mine' in team T0001: 1 new" in out.stdout, out.stderr
