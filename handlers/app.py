@@ -21,7 +21,7 @@ from bot.core import Core
 from bot.slack_client import BOT_SCOPES
 from bot.web import PARSED_BODY
 from bot.workspaces import ensure_workspace
-from handlers import admin_home, commands, home, leadership, modals, pulse, reports
+from handlers import admin_home, commands, home, leadership, modals, outage, pulse, reports
 
 
 def build_app(core: Core) -> App:
@@ -52,6 +52,7 @@ def build_app(core: Core) -> App:
     home.register(app, core)
     modals.register(app, core)
     admin_home.register(app, core)
+    outage.register(app)
     return app
 
 
