@@ -138,15 +138,35 @@ def test_web_serves_health_checks_and_stops_on_sigterm(tmp_path):
 
 
 def test_demo_runs_in_a_fresh_directory_and_writes_summaries_and_charts(tmp_path):
-    out = _run(["demo", "--doctors", "40", "--rounds", "2", "--out", "out", "--quiet"], tmp_path)
+    out_dir, scratch = tmp_path / "out", tmp_path / "scratch"
+    scratch.mkdir()
+    out_dir.mkdir()
+    (out_dir / ".medpulse-demo").write_text("")  # an earlier run's folder...
+    (out_dir / "chart-34-C0LEADERS-medpulse-summary.png").write_bytes(b"old")  # ...and its chart
+    args = ["demo", "--doctors", "40", "--rounds", "2", "--out", "out", "--quiet"]
+    out = _run(args, tmp_path, TMPDIR=str(scratch))
     assert out.returncode == 0, out.stderr[-2000:]
-    files = sorted(p.name for p in (tmp_path / "out").iterdir())
+    files = sorted(p.name for p in out_dir.iterdir())
+    assert "chart-34-C0LEADERS-medpulse-summary.png" not in files  # two runs never mix
     assert any(f.startswith("summary-") and f.endswith(".json") for f in files)
     assert any(f.startswith("summary-") and f.endswith(".txt") for f in files)
-    charts = [tmp_path / "out" / f for f in files if f.endswith(".png")]
+    charts = [out_dir / f for f in files if f.endswith(".png")]
     assert charts and all(p.read_bytes().startswith(b"\x89PNG") for p in charts)
-    text = next((tmp_path / "out").glob("summary-*-C0LEADERS.txt")).read_text()
+    text = next(out_dir.glob("summary-*-C0LEADERS.txt")).read_text()
     assert "doctors responded" in text
+    index = (out_dir / "index.md").read_text()
+    assert "## Open first" in index and "index.md" in out.stderr
+    listed = {line.split("`")[1] for line in index.splitlines() if line.startswith("| `")}
+    assert listed == set(files) - {"index.md", ".medpulse-demo"}
+    assert list(scratch.iterdir()) == []  # the throwaway database is gone
+
+
+def test_demo_refuses_a_folder_it_did_not_write(tmp_path):
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "thesis.docx").write_text("precious")
+    out = _run(["demo", "--out", "mine"], tmp_path)
+    assert out.returncode == 2 and "did not write" in out.stderr, out.stderr
+    assert (tmp_path / "mine" / "thesis.docx").read_text() == "precious"
 
 
 def test_export_command_writes_a_csv(tmp_path):
