@@ -232,10 +232,15 @@ def _store_question_set(args, items) -> None:
 
 def cmd_roster(args) -> int:
     from bot.installed import resolve_team
-    from bot.roster import import_file
+    from bot.roster import check_file, import_file
 
     data = _read_input(args.file)
-    core = _core(_settings())
+    settings = _settings()
+    _, checked = check_file(data, settings.grade_names)
+    if checked.malformed:
+        print(checked.render())
+        return checked.exit_code
+    core = _core(settings)
     try:
         report = import_file(core, resolve_team(core, args.team), data)
     finally:

@@ -53,12 +53,19 @@ def _slack(exc: Exception) -> tuple[str, int]:
 
 def describe(exc: BaseException) -> tuple[str, int]:
     """One line and an exit code for any exception that reached the CLI's boundary."""
+    from alembic.util.exc import CommandError
     from sqlalchemy.exc import DBAPIError, OperationalError
 
     from bot.slack_client import ChatError, NotInstalled
 
     if isinstance(exc, OperatorError):
         return str(exc), exc.code
+    if isinstance(exc, CommandError):
+        return (
+            f"the database schema cannot be migrated: {_first_line(exc)} "
+            "(is this database from a newer medpulse?)",
+            UNAVAILABLE,
+        )
     if isinstance(exc, (OperationalError, DBAPIError)):
         return _database(exc)
     if isinstance(exc, NotInstalled):

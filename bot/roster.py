@@ -189,13 +189,21 @@ def import_roster(core: Core, team_id: str, text: str) -> RosterReport:
     return import_file(core, team_id, text.encode("utf-8"))
 
 
-def import_file(core: Core, team_id: str, data: bytes) -> RosterReport:
-    """Import a roster file's bytes (CSV in any encoding Excel writes, or .xlsx)."""
-    grades = table(core.settings.grade_names)
-    report = RosterReport(team=team_id)
+def check_file(data: bytes, grade_names: str | None) -> tuple[list[RosterRow], RosterReport]:
+    """The file's rows, and a report that already holds every malformed row: the file alone
+    decides these, so the CLI can say so before it looks at a database or Slack."""
+    grades = table(grade_names)
+    report = RosterReport()
     rows, report.malformed = parse_rows(read_rows(data), grades)
     if any(why.endswith(UNKNOWN_GRADE) for _, why in report.malformed):
         report.accepted_grades = grades.accepted()
+    return rows, report
+
+
+def import_file(core: Core, team_id: str, data: bytes) -> RosterReport:
+    """Import a roster file's bytes (CSV in any encoding Excel writes, or .xlsx)."""
+    rows, report = check_file(data, core.settings.grade_names)
+    report.team = team_id
     if report.malformed:
         return report
     ids = {row.line: uid for row, uid in _resolve(core, team_id, rows, report)}
@@ -334,4 +342,4 @@ def _patient(call, arg, attempts: int = 3):
     return None
 
 
-__all__ = ["GRADES", "import_file", "import_roster", "parse_rows"]
+__all__ = ["GRADES", "check_file", "import_file", "import_roster", "parse_rows"]

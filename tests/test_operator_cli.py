@@ -195,3 +195,17 @@ def test_an_unexpected_error_is_one_line_too(tmp_path, fake, db_url):
     engine.dispose()
     out = _run(["migrate"], tmp_path, DATABASE_URL=db_url)
     one_line(out, 1, "medpulse migrate:")
+
+
+def test_a_roster_of_known_ids_imports_while_slack_is_unreachable(tmp_path, fake, db_url):
+    ids = doctors(fake, 3)
+    env = _slack_env(fake, db_url)
+    (tmp_path / "r.csv").write_text(f"slack_id,department,grade\n{ids[0]},ED,FY1\n")
+    assert _run(["roster", "import", "r.csv"], tmp_path, **env).returncode == 0
+    env["SLACK_API_URL"] = "http://127.0.0.1:9/api/"
+    (tmp_path / "r.csv").write_text(
+        f"slack_id,department,grade\n{ids[0]},Surgery,ST3\n{ids[1]},Surgery,ST3\n"
+    )
+    out = _run(["roster", "import", "r.csv"], tmp_path, **env)
+    assert out.returncode == 1 and "Traceback" not in out.stdout + out.stderr
+    assert "1 rows matched" in out.stdout and f"line 3: not imported: {ids[1]}" in out.stdout

@@ -17,6 +17,7 @@ from storage.models import Department, Participant
 from tests.conftest import make_settings
 from tests.fixtures.make_rosters import EXPECTED_GRADES, ROWS
 from tests.helpers import doctors
+from tests.test_oauth import multi  # noqa: F401 - the two-trust fixture
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -187,3 +188,23 @@ def test_files_that_are_not_rosters_get_one_line(core, fake):
     ]:
         with pytest.raises(OperatorError, match=says):
             import_file(core, fake.team_id, data)
+
+
+def test_many_trusts_an_import_lands_only_in_the_named_installed_workspace(multi, fake):  # noqa: F811
+    from bot.installed import resolve_team
+    from tests.test_oauth import TEAMS, _install
+
+    core, server = multi
+    for team in TEAMS:
+        _install(server, team)
+    first, second = sorted(TEAMS)
+    with pytest.raises(OperatorError, match="several workspaces are installed"):
+        resolve_team(core, None)
+    with pytest.raises(OperatorError, match="'T0OOPS' is not installed"):
+        resolve_team(core, "T0OOPS")
+    mine, theirs = f"U{first[-1]}000", f"U{second[-1]}000"
+    csv = f"slack_id,department,grade\n{mine},Wards,FY1\n{theirs},Wards,FY1\n"
+    report = import_roster(core, resolve_team(core, first), csv)
+    assert report.imported and report.matched == [2] and [n for n, _ in report.unmatched] == [3]
+    with core.db.Session() as s:
+        assert set(s.scalars(select(Participant.slack_user_id))) == {mine}
