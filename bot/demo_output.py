@@ -29,11 +29,20 @@ CHARTS = {
 }
 
 
+DEMO_FILE = re.compile(r"(summary-\d+-\w+\.(json|txt)|chart-\d+-[\w.-]+\.png|index\.md)$")
+
+
+def _ours(out: Path) -> bool:
+    """Marked by the demo, or holding only files named as the demo names them (a folder from
+    a version that wrote no marker)."""
+    return (out / MARKER).exists() or all(DEMO_FILE.match(p.name) for p in out.iterdir())
+
+
 def check(out: Path) -> None:
     """Refuse, before the run starts, a folder the demo did not make and would overwrite."""
     if out.exists() and not out.is_dir():
         raise OperatorError(f"--out {out} is a file, not a folder")
-    if out.is_dir() and any(out.iterdir()) and not (out / MARKER).exists():
+    if out.is_dir() and not _ours(out):
         raise OperatorError(
             f"--out {out} already holds files the demo did not write: choose another folder"
         )

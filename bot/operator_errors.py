@@ -54,7 +54,7 @@ def _slack(exc: Exception) -> tuple[str, int]:
 def describe(exc: BaseException) -> tuple[str, int]:
     """One line and an exit code for any exception that reached the CLI's boundary."""
     from alembic.util.exc import CommandError
-    from sqlalchemy.exc import DBAPIError, OperationalError
+    from sqlalchemy.exc import InterfaceError, OperationalError
 
     from bot.slack_client import ChatError, NotInstalled
 
@@ -66,7 +66,7 @@ def describe(exc: BaseException) -> tuple[str, int]:
             "(is this database from a newer medpulse?)",
             UNAVAILABLE,
         )
-    if isinstance(exc, (OperationalError, DBAPIError)):
+    if isinstance(exc, (OperationalError, InterfaceError)):
         return _database(exc)
     if isinstance(exc, NotInstalled):
         return f"workspace {exc} is not installed (install it through /slack/install)", 2
