@@ -56,10 +56,13 @@ def describe(exc: BaseException) -> tuple[str, int]:
     from alembic.util.exc import CommandError
     from sqlalchemy.exc import InterfaceError, OperationalError
 
+    from bot.admin import AdminError
     from bot.slack_client import ChatError, NotInstalled
 
     if isinstance(exc, OperatorError):
         return str(exc), exc.code
+    if isinstance(exc, AdminError):  # the same refusals admins get in Slack, already phrased
+        return str(exc), BAD_INPUT
     if isinstance(exc, CommandError):
         return (
             f"the database schema cannot be migrated: {_first_line(exc)} "

@@ -209,3 +209,10 @@ def test_a_roster_of_known_ids_imports_while_slack_is_unreachable(tmp_path, fake
     out = _run(["roster", "import", "r.csv"], tmp_path, **env)
     assert out.returncode == 1 and "Traceback" not in out.stdout + out.stderr
     assert "1 rows matched" in out.stdout and f"line 3: not imported: {ids[1]}" in out.stdout
+
+
+def test_a_refused_question_import_is_one_line(tmp_path, fake, db_url):
+    env = _slack_env(fake, db_url)
+    trust_set = str(FIXTURES / "trust-set.yaml")
+    out = _run(["questions", "import", trust_set, "--set", "bank"], tmp_path, **env)
+    one_line(out, 2, "can't name a question set")
