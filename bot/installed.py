@@ -71,7 +71,12 @@ def resolve_team(core, team: str | None) -> str:
         return known[0]
     if team is None and len(known) > 1:
         raise OperatorError(_pick_one(known))
-    own = _token_team(core)
+    try:
+        own = _token_team(core)
+    except OperatorError:
+        if team is not None and known:  # a typo among known workspaces needs no Slack to say
+            raise OperatorError(_not_installed(team, known)) from None
+        raise
     if team is not None and team != own:
         raise OperatorError(_not_installed(team, sorted({*known, own})))
     ensure_team(core, own)

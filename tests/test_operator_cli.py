@@ -216,3 +216,13 @@ def test_a_refused_question_import_is_one_line(tmp_path, fake, db_url):
     trust_set = str(FIXTURES / "trust-set.yaml")
     out = _run(["questions", "import", trust_set, "--set", "bank"], tmp_path, **env)
     one_line(out, 2, "can't name a question set")
+
+
+def test_a_mistyped_team_is_named_even_when_slack_is_unreachable(tmp_path, fake, db_url):
+    doctors(fake, 1)
+    env = _slack_env(fake, db_url)
+    (tmp_path / "r.csv").write_text("slack_id,department,grade\nUDOC0000,ED,FY1\n")
+    assert _run(["roster", "import", "r.csv"], tmp_path, **env).returncode == 0
+    env["SLACK_API_URL"] = "http://127.0.0.1:9/api/"
+    out = _run(["export", "--out", "x.csv", "--team", "T0OOPS"], tmp_path, **env)
+    one_line(out, 2, "'T0OOPS' is not installed here (installed: T0001)")
