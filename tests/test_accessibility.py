@@ -33,8 +33,7 @@ def test_the_summary_chart_and_the_checklist_page_carry_alt_text_with_their_figu
     assert "10 of 12 doctors responded" in alt
     assert any(t.score is not None and f" {t.score:.0f}" in alt for t in model.themes)
 
-    export = slack.slash("checklist export", ADMIN)
+    slack.slash("checklist export", ADMIN)
     wait_for(lambda: _files(fake, filename="medpulse-checklist.png"), what="checklist page")
-    assert "DMs" in str(fake.response_posts(export.response_key) or export.json())
     (page,) = _files(fake, filename="medpulse-checklist.png")
     assert "14 questions" in page.alt_txt and "Leaders rated 0" in page.alt_txt

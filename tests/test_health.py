@@ -50,10 +50,15 @@ def test_readyz_is_503_when_the_schema_is_not_the_latest(fake, db_url, serve):
     )
     engine = create_engine(db_url)
     with engine.begin() as c:
+        head = c.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
         c.exec_driver_sql("UPDATE alembic_version SET version_num = '0000'")
-    engine.dispose()
-    status, body = get(srv.url + "/readyz")
-    assert status == 503 and "medpulse migrate" in body["why"], body
+    try:
+        status, body = get(srv.url + "/readyz")
+        assert status == 503 and "medpulse migrate" in body["why"], body
+    finally:  # on PostgreSQL the database is shared by the run's tests
+        with engine.begin() as c:
+            c.exec_driver_sql(f"UPDATE alembic_version SET version_num = '{head}'")
+        engine.dispose()
 
 
 def _records_worth_reading(caplog) -> list[logging.LogRecord]:
