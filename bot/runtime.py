@@ -73,8 +73,10 @@ def build_core(settings: Settings, clock: Clock | None = None, db: Database | No
 def build_wsgi(core: Core):
     """The whole HTTP surface: health checks, and Slack events behind the guard."""
     from handlers.app import build_app, wsgi
+    from storage.migrate import head_revisions, schema_problem
 
-    router = Router(ready=lambda: core.db.ping())
+    heads = head_revisions()
+    router = Router(ready=lambda: schema_problem(core.db.engine, heads))
     bolt = build_app(core)
     handler = wsgi(bolt)
     router.mount("/slack/events", SlackGuard(handler, core.settings.slack_signing_secret or ""))

@@ -258,19 +258,40 @@ class SlackGateway:
                 return
 
     def upload_png(
-        self, channel: str, data: bytes, filename: str, title: str, comment: str | None = None
+        self,
+        channel: str,
+        data: bytes,
+        filename: str,
+        title: str,
+        comment: str | None = None,
+        alt_text: str | None = None,
     ) -> None:
-        self.upload(channel, data, filename, title, comment)
+        self.upload(channel, data, filename, title, comment, alt_text)
 
-    def dm_file(self, user_id: str, text: str, data: bytes, filename: str, title: str) -> None:
+    def dm_file(
+        self,
+        user_id: str,
+        text: str,
+        data: bytes,
+        filename: str,
+        title: str,
+        alt_text: str | None = None,
+    ) -> None:
         """A short DM (which also gives us the DM channel's ID) with a file under it."""
         note = self.post_channel(user_id, text, [])
-        self.upload(note.channel, data, filename, title)
+        self.upload(note.channel, data, filename, title, alt_text=alt_text)
 
     def upload(
-        self, channel: str, data: bytes, filename: str, title: str, comment: str | None = None
+        self,
+        channel: str,
+        data: bytes,
+        filename: str,
+        title: str,
+        comment: str | None = None,
+        alt_text: str | None = None,
     ) -> None:
-        """Upload a file into a channel or DM (files.getUploadURLExternal + complete)."""
+        """Upload a file into a channel or DM (files.getUploadURLExternal + complete); an image
+        carries ``alt_text`` for screen readers (bot.alt_text)."""
         self._call(
             "files_upload_v2",
             channel=channel,
@@ -278,6 +299,7 @@ class SlackGateway:
             filename=filename,
             title=title,
             initial_comment=comment,
+            alt_txt=alt_text,
         )
 
     def open_view(self, trigger_id: str, view: dict) -> None:

@@ -21,7 +21,17 @@ from bot.core import Core
 from bot.slack_client import BOT_SCOPES
 from bot.web import PARSED_BODY
 from bot.workspaces import installed, note_enterprise
-from handlers import admin_home, commands, home, install, leadership, modals, pulse, reports
+from handlers import (
+    admin_home,
+    commands,
+    home,
+    install,
+    leadership,
+    modals,
+    outage,
+    pulse,
+    reports,
+)
 
 
 def build_app(core: Core) -> App:
@@ -53,6 +63,7 @@ def build_app(core: Core) -> App:
     modals.register(app, core)
     admin_home.register(app, core)
     install.register(app, core)
+    outage.register(app)
     return app
 
 

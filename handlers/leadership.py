@@ -6,7 +6,7 @@ import logging
 
 from slack_bolt import App
 
-from bot import actions_log, authz, checklist, checklist_export, gap
+from bot import actions_log, alt_text, authz, checklist, checklist_export, gap
 from bot.core import Core
 from bot.pulses import THEME_LABELS
 from handlers.commands import Ctx, UsageError, command
@@ -236,6 +236,7 @@ def _checklist(ctx: Ctx) -> None:
             png,
             "medpulse-checklist.png",
             "Medical engagement checklist",
+            alt_text.checklist_page(gap.rows(ctx.core, ctx.workspace_id), ctx.core.k),
         )
         ctx.say("✅ The checklist page is in your DMs with medpulse.")
         return
