@@ -6,8 +6,9 @@ group's figure minus the puppets' known answers. medpulse cannot tell puppets fr
 makes the move visible and keeps it from paying at once:
 
 * each round records whether its audience (the people asked, with their departments and
-  grades) differs from the previous round's; such a round stores and publishes nothing finer
-  than the whole audience (segments are dropped at close, breakdowns are withheld);
+  grades) differs from the previous round's, or changes while the round is open (checked again
+  at close); such a round stores and publishes nothing finer than the whole audience (segments
+  are dropped at close, breakdowns are withheld);
 * a doctor's App Home shows the size of their pulse group and when it last changed, so a
   target sees "5 doctors, changed on Tuesday" before answering.
 
@@ -26,7 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.core import Core
-from storage.models import Audience, Participant, Workspace
+from storage.models import Audience, Delivery, Participant, Round, Workspace
 
 
 def fingerprint(people: list[Participant]) -> str:
@@ -44,6 +45,24 @@ def note_round(audience: Audience, people: list[Participant], now: datetime) -> 
         audience.changed_at = now
     audience.members_hash, audience.members = mark, len(people)
     return changed
+
+
+def moved_since_created(s: Session, rnd: Round) -> bool:
+    """Whether anyone the round asked has since changed department or grade (or left).
+
+    Checked at close: an admin could otherwise move puppets into a target's department, or the
+    target's colleagues out of it, after the round was sent, and read the target's answer from
+    a breakdown of a round that looks unchanged. Rounds created before the hash was kept
+    (``members_hash`` NULL) are not checked.
+    """
+    if rnd.members_hash is None:
+        return False
+    people = s.scalars(
+        select(Participant)
+        .join(Delivery, Delivery.participant_id == Participant.id)
+        .where(Delivery.round_id == rnd.id)
+    ).all()
+    return fingerprint(list(people)) != rnd.members_hash
 
 
 def _eligible(s: Session, audience_id: int) -> list[Participant]:

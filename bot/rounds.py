@@ -169,6 +169,7 @@ def _create_round_tx(core, s, audience_id, slot_key, manual, n_questions, now) -
         out_of_hours=manual or bool(sched and sched.out_of_hours),
         invited=len(people),
         audience_changed=membership.note_round(audience, people, now),
+        members_hash=membership.fingerprint(people),
     )
     s.add(rnd)
     s.flush()
@@ -311,6 +312,8 @@ def close_round(core: Core, round_id: int) -> None:
         rnd = s.get(Round, round_id, with_for_update=True)
         if rnd is None or rnd.status == "closed":
             return
+        if membership.moved_since_created(s, rnd):
+            rnd.audience_changed = True  # before anything below reads it
         _freeze_participation(core, s, rnd)
         segments.coarsen_round(s, rnd, core.k)
         in_flight = or_(Delivery.status == "sending", Delivery.reminder == "sending")

@@ -296,6 +296,9 @@ class Round(Base):
     # Its audience (people, departments, grades) differs from the previous round's: nothing
     # finer than the whole audience is stored or published for it (bot.membership).
     audience_changed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Who the round asked, with departments and grades, as one hash (bot.membership): close
+    # compares it again, so people moved while the round is open count as an audience change.
+    members_hash: Mapped[str | None] = mapped_column(String(64))
 
 
 class RoundItemSegment(Base):

@@ -716,3 +716,42 @@ def _latest_segments(core) -> set[tuple]:
                 select(Response.department_id, Response.grade).where(Response.round_id == rid)
             )
         }
+
+
+def test_attack_7b_people_moved_while_a_round_is_open_count_as_an_audience_change(
+    core, fake, slack, worker, clock
+):
+    """The admin waits for an unchanged round to open, then swaps the target's colleagues for
+    puppets (a roster import) before anyone answers: close sees the move, so the round
+    publishes nothing finer than the whole audience and the target's answer stays pooled."""
+    from bot.roster import import_roster
+
+    cells = _audience(core, fake, slack, [("Medicine", "consultant", 20), ("Cardio", "sas", 5)])
+    ids = list(cells)
+    colleagues, puppets = ids[21:25], ids[:4]  # Cardio keeps ids[20], the target
+    _send(fake, slack, worker)
+    _close(core, clock)  # a new audience's first round
+    _send(fake, slack, worker)
+    _answer_all(fake, slack, ids)
+    _close(core, clock)  # an ordinary, unchanged round: breakdowns are published
+    _send(fake, slack, worker)  # this round's audience equals the last one's
+    moved = "slack_id,department,grade\n" + "\n".join(
+        [f"{u},Medicine,consultant" for u in colleagues] + [f"{u},Cardio,sas" for u in puppets]
+    )
+    assert import_roster(core, fake.team_id, moved).imported
+    _answer_all(fake, slack, ids, seed=11)
+    _close(core, clock)
+    rows = _export_rows(fake, slack)
+    periods = sorted({r["period"] for r in rows})
+    assert len(periods) == 3
+
+    def cardio_figures(period):
+        return [
+            r
+            for r in rows
+            if r["period"] == period and r["department"] == "Cardio" and r.get("score")
+        ]
+
+    assert cardio_figures(periods[1]), "the unchanged round should publish Cardio's figures"
+    assert cardio_figures(periods[2]) == [], "a round with people moved mid-way published them"
+    assert _latest_segments(core) <= {(None, None)}
