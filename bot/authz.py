@@ -26,6 +26,7 @@ REQUIRED: dict[str, str] = {
     "gap": LEADER,
     "checklist": LEADER,
     "action": LEADER,
+    "share": LEADER,
     "schedule": ADMIN,
     "pause": ADMIN,
     "resume": ADMIN,

@@ -21,7 +21,16 @@ from bot.core import Core
 from bot.slack_client import BOT_SCOPES
 from bot.web import PARSED_BODY
 from bot.workspaces import ensure_workspace
-from handlers import admin_home, commands, home, leadership, modals, pulse, reports
+from handlers import (
+    admin_home,
+    commands,
+    home,
+    leadership,
+    modals,
+    pulse,
+    reports,
+    share,  # noqa: F401 - its subcommand joins the /pulse table on import
+)
 
 
 def build_app(core: Core) -> App:
