@@ -87,7 +87,7 @@ def blocks(core: Core, workspace_id: int, department: str | None) -> list[dict]:
         _section(f"*What the answers add up to{period}*\n" + "\n".join(trust_lines(trust))),
     ]
     if department is None:
-        out.append(_context("Choose your department above to see its own results."))
+        out.append(_context("Choose your department below to see its own results."))
     elif not trust.suppressed_reason:
         dept = summary.build(core, workspace_id, department)
         out.append(_section(f"*{department}*\n" + "\n".join(department_lines(dept, trust))))

@@ -160,7 +160,10 @@ def publish(core: Core, client, team: str, user: str, notice: str | None = None)
 
     me = people.me(core, team, user)
     view = home_view(core, me, membership.group_line(membership.group_note(core, team, user)))
-    view["blocks"] += results_home.blocks(core, ensure_team(core, team), me.department)
+    # What the answers add up to comes right after the doctor's status, before their choices.
+    at = next(i for i, b in enumerate(view["blocks"]) if b.get("block_id") == "home-opt") + 1
+    results = results_home.blocks(core, ensure_team(core, team), me.department)
+    view["blocks"][at:at] = results
     view["blocks"] += actions_blocks(core, team, me, _sees_all_actions(core, team, user))
     view["blocks"] += admin_home.blocks(core, team, user, notice)
     client.views_publish(user_id=user, view=view)

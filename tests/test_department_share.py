@@ -9,6 +9,7 @@ import io
 
 import matplotlib.image as mpimg
 
+from tests.blockkit import validate
 from tests.conftest import ADMIN
 from tests.helpers import doctors, wait_for
 from tests.test_results_home import DEPARTMENTS, _department_of, _texts
@@ -44,6 +45,7 @@ def test_share_posts_only_published_figures_and_says_replies_are_not_anonymous(
     assert "results and chart are in #c0medteam" in done[-1].body["text"]
     (post,) = _posts(fake, "C0MEDTEAM")
     shared = _texts(post.blocks)
+    assert validate(post.blocks) == []
     assert "Replies here are not anonymous" in shared[1] and f"<@{ADMIN}>" in shared[1]
     summary = slack.slash("summary", ADMIN)
     wait_for(lambda: fake.response_posts(summary.response_key), timeout=30, what="summary")

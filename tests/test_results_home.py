@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 
 from bot.messages import CLOSED_TEXT
+from tests.blockkit import validate
 from tests.conftest import ADMIN
 from tests.helpers import dm_history, doctors, wait_for
 from tests.test_summary_e2e import _audience_with_roster, _posts, answered_round
@@ -36,6 +37,7 @@ def _home(fake, slack, uid: str) -> list[str]:
     before = fake.home_views.get(uid)
     slack.app_home_opened(uid)
     view = wait_for(lambda: fake.home_views.get(uid) is not before and fake.home_views.get(uid))
+    assert validate(view["blocks"], surface="home") == []
     return _texts(view["blocks"])
 
 
