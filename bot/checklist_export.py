@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 import textwrap
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import matplotlib
 
@@ -24,13 +24,43 @@ from storage import anonymity  # noqa: E402
 INK, MUTED, LEAD, DOC, FLAG = "#1f2933", "#616e7c", "#b45309", "#0b4f6c", "#b91c1c"
 #: Where the three figure columns sit, in figure coordinates (right of the chart).
 COLUMNS = {"Leaders": 0.795, "Doctors (95% CI)": 0.875, "Gap": 0.955}
+STALE_AFTER = timedelta(days=91)  # a self-assessment older than a quarter is marked as such
+
+
+def trust_name(core: Core, fallback: str | None) -> str:
+    """The name every page is headed with: ``MEDPULSE_TRUST_NAME`` when set (a Slack workspace
+    is often named for a team or a region, not the trust), else the workspace's name."""
+    return core.settings.trust_name or fallback or "This trust"
+
+
+def latest_rating(core: Core, workspace_id: int) -> datetime | None:
+    """When leaders last rated the checklist (None: never)."""
+    from sqlalchemy import func, select
+
+    from storage.models import Assessment
+
+    with core.db.Session() as s:
+        when = s.scalar(
+            select(func.max(Assessment.taken_at)).where(Assessment.workspace_id == workspace_id)
+        )
+    if when is not None and when.tzinfo is None:
+        from datetime import UTC
+
+        when = when.replace(tzinfo=UTC)
+    return when
 
 
 def page_png(core: Core, workspace_id: int, team_name: str) -> bytes:
     """The page for one workspace, as of now."""
     view = checklist.leadership_view(core, workspace_id)
     return draw_page(
-        gap.rows(core, workspace_id), view, core.k, team_name, core.clock.now(), gap.WINDOW
+        gap.rows(core, workspace_id),
+        view,
+        core.k,
+        trust_name(core, team_name),
+        core.clock.now(),
+        gap.WINDOW,
+        latest_rating(core, workspace_id),
     )
 
 
@@ -41,6 +71,7 @@ def draw_page(
     team_name: str,
     when: datetime,
     window: int,
+    rated_at: datetime | None = None,
 ) -> bytes:
     fig = plt.figure(figsize=(16.5, 11.7))  # A4 landscape proportions, large enough to print
     ax = fig.add_axes((0.41, 0.15, 0.35, 0.73))
@@ -59,7 +90,7 @@ def draw_page(
     for name, x in COLUMNS.items():
         ax.text(x, top, name, transform=header, ha="center", va="bottom", fontsize=11.5,
                 weight="bold", color=INK, clip_on=False)  # fmt: skip
-    _titles(fig, view, k, team_name, when, window)
+    _titles(fig, view, team_name, when, window, rated_at)
     _legend(fig)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100)
@@ -67,15 +98,21 @@ def draw_page(
     return buf.getvalue()
 
 
-def _titles(fig, view, k: int, team_name: str, when: datetime, window: int) -> None:
-    fig.text(0.02, 0.955, "Medical engagement checklist: how leaders and doctors see it",
+def _titles(
+    fig, view, team_name: str, when: datetime, window: int, rated_at: datetime | None
+) -> None:
+    fig.text(0.02, 0.955, f"{team_name}: how leaders and doctors see medical engagement",
              fontsize=21, color=INK, weight="bold")  # fmt: skip
     leaders = f"{view.leaders} leader{'s' if view.leaders != 1 else ''}"
     sub = (
-        f"{team_name} · {when:%-d %B %Y} · leaders' self-assessment {view.cycle or 'not yet done'}"
+        f"{when:%-d %B %Y} · leaders' self-assessment {view.cycle or 'not yet done'}"
         f" ({leaders}) · doctors' anonymous pulse answers over the last {window} pulses"
     )
     fig.text(0.02, 0.925, sub, fontsize=12.5, color=MUTED)
+    if rated_at is not None and when - rated_at > STALE_AFTER:
+        fig.text(0.02, 0.9, f"Stale: leaders last rated the checklist on {rated_at:%-d %B %Y}, "
+                 "more than a quarter ago. Rate it again with /pulse checklist.",
+                 fontsize=12.5, color=FLAG, weight="bold")  # fmt: skip
 
 
 def _legend(fig) -> None:
@@ -116,8 +153,7 @@ def _row(fig, ax, y: int, r: gap.GapRow, k: int) -> None:
 
 
 def _short(ref: str) -> str:
-    _, group, n = ref.split(":")
-    return f"{'O' if group == 'organisations' else 'L'}{n}"
+    return gap.NAMES.get(ref, ref) + ":"
 
 
 def _cells(r: gap.GapRow, k: int) -> tuple[str, str, str]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import random
 import secrets
 import sys
@@ -23,19 +22,43 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from bot.simulation import Dept, Doctor, Plant, TrustSpec, World
+
 LONDON = ZoneInfo("Europe/London")
-DEPARTMENTS = [
-    ("Emergency Medicine", 0.72, -0.1),
-    ("Acute Medicine", 0.68, 0.0),
-    ("Surgery", 0.62, -0.2),
-    ("Paediatrics", 0.74, 0.3),
-    ("Anaesthetics", 0.66, 0.2),
-    ("Obstetrics & Gynaecology", 0.64, 0.0),
-    ("Psychiatry", 0.70, 0.25),
-    ("Radiology", 0.34, -0.3),  # hard to reach, and getting harder
-]
-GRADES = [("consultant", 0.40), ("sas", 0.15), ("resident", 0.38), ("medical_leader", 0.07)]
 IMPROVING_THEME = "junior-doctor-involvement"
+HARD_TO_REACH = "Radiology"
+TRUST_NAME = "Northfield NHS Foundation Trust (demo)"
+DEPARTMENTS = [
+    Dept("Emergency Medicine", 0.72, -0.1),
+    Dept("Acute Medicine", 0.68, 0.0),
+    Dept("Surgery", 0.62, -0.2),
+    Dept("Paediatrics", 0.74, 0.3),
+    Dept("Anaesthetics", 0.66, 0.2),
+    Dept("Obstetrics & Gynaecology", 0.64, 0.0),
+    Dept("Psychiatry", 0.70, 0.25),
+    Dept(HARD_TO_REACH, 0.70, -0.3),
+]
+
+
+def demo_spec(doctors: int = 300, rounds: int = 12, seed: int = 7) -> TrustSpec:
+    """The demo trust and the only two things planted in it: Radiology answers about one pulse
+    in four from the start (the others about two in three), and resident doctors' involvement
+    rises steadily (about 42 to 85 on 0-100 over 12 pulses). Every item has the same footing
+    otherwise, so anything else a summary claimed as a change would be false."""
+    return TrustSpec(
+        "Demo trust",
+        doctors,
+        rounds,
+        DEPARTMENTS,
+        [
+            Plant("dept_hard_to_reach", HARD_TO_REACH, 0.24, 1),
+            Plant("theme_rising", IMPROVING_THEME, 0.16, 1, base=-0.8),
+        ],
+        seed,
+        item_sd=0.0,
+    )
+
+
 COMMENTS = {
     "stable-leadership": "The medical director came to our handover this month. More of that, please.",
     "quality-strategy": "Quality improvement still feels like extra work on top of the day job.",
@@ -50,24 +73,21 @@ COMMENTS = {
 
 
 @dataclass
-class Doctor:
-    user: str
-    department: str
-    grade: str
-    engagement: float
-    respond_p: float
-    drift: float
-
-
-@dataclass
 class Sim:
-    rng: random.Random
-    doctors: dict[str, Doctor]
+    world: World
     round_no: int = 0
     handled: set[tuple[str, str]] = field(default_factory=set)
     seen_calls: int = 0
     last_label: str = ""
     answered_this_round: set[str] = field(default_factory=set)
+
+    @property
+    def doctors(self) -> dict[str, Doctor]:
+        return self.world.doctors
+
+    @property
+    def rng(self) -> random.Random:
+        return self.world.rng
 
 
 def _progress(done: int, total: int, label: str) -> None:
@@ -77,24 +97,14 @@ def _progress(done: int, total: int, label: str) -> None:
     sys.stderr.flush()
 
 
-def _make_doctors(rng: random.Random, n: int) -> dict[str, Doctor]:
-    docs = {}
-    for i in range(n):
-        dept, respond, mood = DEPARTMENTS[i % len(DEPARTMENTS)]
-        grade = rng.choices([g for g, _ in GRADES], [w for _, w in GRADES])[0]
-        drift = -0.035 if dept == "Radiology" else 0.0
-        docs[f"UDEMO{i:04d}"] = Doctor(
-            f"UDEMO{i:04d}", dept, grade, rng.gauss(mood, 0.9), respond, drift
-        )
-    return docs
-
-
 def _setup_slack(fake, docs: dict[str, Doctor]) -> None:
     fake.add_user("UDEMOADMIN", name="medical.director", real_name="Dr Medical Director")
     for d in docs.values():
         fake.add_user(d.user, name=d.user.lower(), email=f"{d.user.lower()}@trust.example")
     fake.add_user("UOTHERBOT", name="rota-bot", is_bot=True)
-    fake.add_channel("C0DOCTORS", "all-doctors", members=[*docs, "UOTHERBOT", "UDEMOADMIN"])
+    # The medical director reads the leadership channel; only the simulated doctors (and a bot,
+    # which the audience sync leaves out) are in the doctors' channel, each with a department.
+    fake.add_channel("C0DOCTORS", "all-doctors", members=[*docs, "UOTHERBOT"])
     fake.add_channel("C0LEADERS", "medical-leadership", members=["UDEMOADMIN"])
     fake.add_channel("C0EDLEADS", "ed-leads", members=["UDEMOADMIN"])
 
@@ -105,35 +115,11 @@ def _roster(docs: dict[str, Doctor]) -> str:
     return "\n".join(rows)
 
 
-def _choose_value(d: Doctor, scale: str, theme: str, reverse: bool, sim: Sim) -> int:
-    """A plausible answer from the doctor's engagement, the theme, and the passage of time."""
-    e = d.engagement + d.drift * sim.round_no + sim.rng.gauss(0, 0.7)
-    if theme == IMPROVING_THEME:
-        e += 0.16 * sim.round_no - 0.8
-    if reverse:
-        e = -e
-    if scale == "scale0_10":
-        return max(0, min(10, round(6.0 + 1.5 * e)))
-    if scale == "yes_no_unsure":
-        p_yes = 1 / (1 + math.exp(-1.3 * e))
-        r = sim.rng.random()
-        return 1 if r < p_yes * 0.85 else (-1 if r < p_yes * 0.85 + 0.15 else 0)
-    cut = [-1.3, -0.45, 0.25, 1.2]
-    return 1 + sum(e > c for c in cut)
-
-
-def _item_meta(core, version_ids: set[int]) -> dict[int, tuple[str, str, bool]]:
-    from sqlalchemy import select
-
-    from storage.models import QuestionItem, QuestionVersion
+def _item_meta(core, version_ids: set[int]) -> dict:
+    from storage import queries
 
     with core.db.Session() as s:
-        rows = s.execute(
-            select(QuestionVersion.id, QuestionItem.scale, QuestionItem.theme, QuestionItem.reverse)
-            .join(QuestionItem, QuestionItem.id == QuestionVersion.item_id)
-            .where(QuestionVersion.id.in_(version_ids))
-        ).all()
-    return {vid: (scale, theme, rev) for vid, scale, theme, rev in rows}
+        return queries.versions(s, version_ids)
 
 
 def _answer_dms(core, fake, sender, sim: Sim, pool: ThreadPoolExecutor) -> int:
@@ -151,7 +137,7 @@ def _answer_dms(core, fake, sender, sim: Sim, pool: ThreadPoolExecutor) -> int:
         sim.handled.add((channel, ts))
         d = sim.doctors[user]
         tag = ((call.params.get("metadata") or {}).get("event_payload") or {}).get("tag", "")
-        p = max(0.02, d.respond_p + d.drift * 2.2 * sim.round_no)
+        p = sim.world.respond_p(d.department, sim.round_no)
         p = p * 0.45 if tag.startswith("reminder") else p
         if user in sim.answered_this_round or sim.rng.random() > p:
             continue
@@ -171,10 +157,12 @@ def _answer_dms(core, fake, sender, sim: Sim, pool: ThreadPoolExecutor) -> int:
             if b["type"] != "actions" or not b.get("block_id", "").startswith("q-"):
                 continue
             vid = int(b["block_id"][2:])
-            scale, theme, reverse = meta[vid]
-            value = _choose_value(d, scale, theme, reverse, sim)
+            i = meta[vid]
+            value = sim.world.answer(
+                d, i.scale, i.theme, i.key, i.reverse, sim.round_no, i.headline
+            )
             btn = next(e for e in b["elements"] if e["value"].endswith(f":{value}"))
-            taps.append((d.user, btn, msg.to_api(), theme))
+            taps.append((d.user, btn, msg.to_api(), i.theme))
     list(
         pool.map(
             lambda t: sender.block_action(t[0], t[1]["action_id"], t[1]["value"], message=t[2]),
@@ -267,8 +255,7 @@ def run(doctors: int, rounds: int, out: Path, seed: int, quiet: bool = False) ->
     logging.getLogger("waitress.queue").setLevel(
         logging.ERROR
     )  # busy-queue notes are expected here
-    rng = random.Random(seed)
-    sim = Sim(rng, _make_doctors(rng, doctors))
+    sim = Sim(World(demo_spec(doctors, rounds, seed), prefix="UDEMO"))
     secret = secrets.token_hex(16)
     tmp = Path(tempfile.mkdtemp(prefix="medpulse-demo-"))
     db_url = f"sqlite:///{tmp / 'demo.db'}"
@@ -283,6 +270,7 @@ def run(doctors: int, rounds: int, out: Path, seed: int, quiet: bool = False) ->
             SLACK_API_URL=fake.api_url,
             DATABASE_URL=db_url,
             MEDPULSE_ADMINS="UDEMOADMIN",
+            MEDPULSE_TRUST_NAME=TRUST_NAME,
         )
         core = build_core(settings, clock=clock)
         server = HttpServer(build_wsgi(core), host="127.0.0.1", port=0, threads=8).start()

@@ -86,9 +86,27 @@ def rows(core: Core, workspace_id: int) -> list[GapRow]:
     return out
 
 
+#: A short name for each checklist question, in the words a board uses (never "Org 2").
+NAMES = {
+    "checklist:organisations:1": "Culture strategy",
+    "checklist:organisations:2": "Board commitment",
+    "checklist:organisations:3": "Top team promotes engagement",
+    "checklist:organisations:4": "Governance and QI roles",
+    "checklist:organisations:5": "A goal for engaging doctors",
+    "checklist:organisations:6": "Talent and succession",
+    "checklist:organisations:7": "Resident doctors lead improvement",
+    "checklist:leaders:1": "Recruiting and developing leaders",
+    "checklist:leaders:2": "Links to the trust's values",
+    "checklist:leaders:3": "Doctors in planning",
+    "checklist:leaders:4": "Leadership and QI capacity",
+    "checklist:leaders:5": "Job planning and appraisal",
+    "checklist:leaders:6": "Time for leadership roles",
+    "checklist:leaders:7": "Fair, values-based appointments",
+}
+
+
 def _ref_label(ref: str) -> str:
-    _, group, n = ref.split(":")
-    return f"{'Org' if group == 'organisations' else 'Leaders'} {n}"
+    return NAMES.get(ref, ref)
 
 
 def gap_line(r: GapRow, k: int) -> str:
@@ -102,7 +120,7 @@ def gap_line(r: GapRow, k: int) -> str:
             else f"{r.doctors:.0f}"
         )
     flag = f" · *gap {r.gap:+.0f}*" if r.flagged else ""
-    return f"*{_ref_label(r.ref)}* {r.question}\nLeaders {lead} · doctors {doc}{flag}"
+    return f"*{_ref_label(r.ref)}*: leaders {lead} · doctors {doc}{flag}"
 
 
 def gap_section_blocks(core: Core, workspace_id: int, limit: int = 3) -> list[dict]:

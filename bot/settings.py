@@ -48,6 +48,7 @@ class Settings(BaseSettings):
     spread_minutes: int = Field(30, alias="MEDPULSE_SPREAD_MINUTES", ge=0, le=240)
     tick_seconds: float = Field(15.0, alias="MEDPULSE_TICK_SECONDS", gt=0, le=60)
     log_format: str = Field("text", alias="LOG_FORMAT")
+    trust_name: str | None = Field(None, alias="MEDPULSE_TRUST_NAME", max_length=80)
 
     @field_validator("slack_bot_token")
     @classmethod

@@ -547,3 +547,88 @@ def mean_to_0_100(kind: ItemKind, raw: Mean, reverse: bool = False) -> Mean:
     if kind == "scale0_10":
         return raw.transformed(10.0, 0.0)
     raise ValueError(f"use Proportion.as_mean_0_100 for {kind!r}")
+
+
+# --------------------------------------------------------------------------- many tests at once
+
+
+def p_diff_means(a: Mean, b: Mean) -> float:
+    """Two-sided p-value of Welch's test of ``a - b = 0``: the same statistic and degrees of
+    freedom as ``diff_means``, so p < 0.05 exactly when its 95% interval excludes zero."""
+    va, vb = a.variance, b.variance
+    if va is None or vb is None:
+        raise ValueError("each period needs at least 2 answers for a difference of means")
+    d = a.total / a.n - b.total / b.n
+    sa, sb = va / a.n, vb / b.n
+    se2 = sa + sb
+    if se2 == 0.0:
+        return 1.0 if d == 0.0 else 0.0
+    df = se2 * se2 / (sa * sa / (a.n - 1) + sb * sb / (b.n - 1))
+    return min(1.0, 2.0 * _t_upper_tail(abs(d) / math.sqrt(se2), df))
+
+
+def p_diff_proportions(a: Proportion, b: Proportion) -> float:
+    """Two-sided p-value that matches Newcombe's interval: the smallest 1 - confidence at which
+    ``diff_proportions`` excludes zero (found by bisection; the interval narrows as the
+    confidence falls). So p < 0.05 exactly when the 95% interval excludes zero."""
+    if a.n == 0 or b.n == 0:
+        raise ValueError("cannot compare a period with no answers")
+    if a.successes * b.n == b.successes * a.n:
+        return 1.0
+    lo, hi = 1e-12, 1.0 - 1e-12  # confidence levels: excludes zero at lo, maybe not at hi
+    if diff_proportions(a, b, hi).excludes_zero:
+        return 1e-12
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        if diff_proportions(a, b, mid).excludes_zero:
+            lo = mid
+        else:
+            hi = mid
+    return 1.0 - 0.5 * (lo + hi)
+
+
+def benjamini_hochberg(p_values: Sequence[float], q: float = 0.05) -> list[bool]:
+    """Which of many tests are discoveries at false discovery rate ``q`` (Benjamini-Hochberg
+    step-up): sort the p-values, find the largest rank i with p_(i) <= i q / m, and reject
+    the i smallest. Controls the expected share of false discoveries among the claims made,
+    whatever the number of tests, for independent or positively dependent tests."""
+    if not 0.0 < q < 1.0:
+        raise ValueError(f"q must be between 0 and 1, not {q!r}")
+    m = len(p_values)
+    order = sorted(range(m), key=lambda i: p_values[i])
+    cut = 0
+    for rank, i in enumerate(order, start=1):
+        if p_values[i] <= rank * q / m:
+            cut = rank
+    keep = set(order[:cut])
+    return [i in keep for i in range(m)]
+
+
+def within_trend(groups: Sequence[Sequence[tuple[float, float, float]]]) -> tuple[float, float]:
+    """Common linear trend of several series, each compared only with itself: (slope, its
+    standard error). Each series is ``(x, y, variance of y)`` points; the slope is the weighted
+    least-squares slope within series (each series centred on its own weighted means, weights
+    1 / variance), so a mix of series that changes from one x to the next moves nothing.
+
+    Why: a theme is asked through different items in different pulses; comparing one pulse's
+    items with another's would mistake a change of items for a change of opinion. Within-item
+    slopes compare like with like, and use every pulse, not just two windows.
+    """
+    sxy = sxx = 0.0
+    for points in groups:
+        pts = [(x, y, 1.0 / v) for x, y, v in points if v > 0]
+        if len(pts) < 2:
+            continue
+        w = sum(p[2] for p in pts)
+        mx = sum(x * wi for x, _, wi in pts) / w
+        my = sum(y * wi for _, y, wi in pts) / w
+        sxy += sum(wi * (x - mx) * (y - my) for x, y, wi in pts)
+        sxx += sum(wi * (x - mx) ** 2 for x, _, wi in pts)
+    if sxx == 0.0:
+        raise ValueError("no series with two points to fit a trend")
+    return sxy / sxx, 1.0 / math.sqrt(sxx)
+
+
+def p_normal(z: float) -> float:
+    """Two-sided p-value of a standard normal statistic."""
+    return 2.0 * (1.0 - NormalDist().cdf(abs(z)))

@@ -3,11 +3,11 @@
 Rules carried out here:
 * Scores per item: agree5 as % favourable (with its distribution), scale0_10 as a 0-10 mean,
   yes_no_unsure as % yes; each with n and a 95% interval (Wilson / Student t).
-* Theme scores on one 0-100 scale after reverse-scoring, pooled over the theme's items.
-* A change is "up"/"down" only when the 95% interval of the difference excludes zero; below 10
-  answers (or below k, if k is larger) it is "too few answers to tell". Comparisons are like with
-  like: only versions asked in both periods (a reworded item is a new version and never trends
-  with its old wording), against the previous period and against the pooled last 6.
+* Theme scores on one 0-100 scale after reverse-scoring, pooled over the theme's items, for the
+  latest period and (for the chart) each of the last 6.
+* What the summary *says* (changes, strengths, concerns, hard to reach, participation) is decided
+  in ``bot.claims`` and attached as ``Summary.claims``; the older per-item verdicts here
+  (``change``, ``baseline_change``) are single unadjusted comparisons kept for the detail figures.
 * Nothing is shown for fewer than k respondents, and nothing shown lets a reader subtract their
   way to such a group: every figure passes through storage.anonymity. In particular a theme pools
   only items whose own figure is shown, a breakdown always includes the "not recorded" group, and
@@ -20,16 +20,13 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 
+from bot import claims as claims_model
 from bot import stats
 from bot.core import Core
 from storage import anonymity, auditor, published, queries
 from storage.queries import ItemStats, VersionInfo
 
 THEME_MIN_ITEMS = 2  # below this, the summary says the theme rests on few items
-RANK_MIN_N = 10  # answers an item needs to be named a strength or a concern
-# Ranked on % favourable (% yes, or 10 x a 0-10 mean): a strength is an item most people rate
-# well, a concern one fewer than half do, so a middling item is never called either.
-STRENGTH_FROM, CONCERN_BELOW = 60.0, 50.0
 NO_DEPARTMENT = "No department recorded"
 NO_GRADE = "Grade not recorded"
 GRADE_LABELS = {
@@ -41,6 +38,8 @@ GRADE_LABELS = {
 UNRECORDED = "(not recorded)"  # the answers of a segment too small to be copied onto answers
 
 PerRound = dict[int, dict[int, ItemStats]]  # round id -> version id -> stats
+TrendPoint = tuple[str, float | None, tuple[float, float] | None, int]
+THEME_TREND_PERIODS = 6
 
 
 @dataclass
@@ -77,6 +76,7 @@ class Headline:
     label: str
     trend: list[tuple[str, float | None, tuple[float, float] | None]]
     baseline_change: str = "too few answers to tell"
+    trend_n: list[int | None] = field(default_factory=list)  # answers behind each trend point
 
 
 @dataclass
@@ -115,6 +115,9 @@ class Summary:
     comments: dict[str, str] = field(default_factory=dict)  # theme label -> count or k label
     comments_total: str | None = None
     suppressed_reason: str | None = None
+    claims: claims_model.Claims = field(default_factory=claims_model.Claims)
+    # theme -> (period label, score, 95% interval, n) over the last periods, oldest first
+    theme_trend: dict[str, list[TrendPoint]] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- scoring one item
@@ -132,11 +135,7 @@ def on_0_100(info: VersionInfo, st: ItemStats) -> stats.Mean:
     return stats.mean_to_0_100(info.scale, _raw(st), reverse=info.reverse)
 
 
-def _favourable(info: VersionInfo, st: ItemStats) -> stats.Proportion:
-    """Favourable answers; for a reverse-scored item disagreeing (or "no") is the good answer."""
-    if info.scale == "yes_no_unsure" and info.reverse:
-        return stats.Proportion(st.n - st.high, st.n)  # "no" and "not sure" both count
-    return stats.Proportion(st.low if info.reverse else st.high, st.n)
+_favourable = claims_model.favourable  # one rule for what counts as favourable
 
 
 def _ci(interval, scale: float = 1.0, top: float | None = None) -> tuple[float, float] | None:
@@ -189,18 +188,7 @@ def _display(info: VersionInfo, st: ItemStats, k: int) -> tuple[str, tuple[float
     return f"{100 * p.estimate:.0f}% {word}", _ci(p.ci(), 100.0)
 
 
-def _pool(parts: list[ItemStats]) -> ItemStats | None:
-    if not parts:
-        return None
-    return ItemStats(
-        parts[0].round_id,
-        parts[0].version_id,
-        sum(p.n for p in parts),
-        sum(p.total for p in parts),
-        sum(p.total_sq for p in parts),
-        sum(p.high for p in parts),
-        sum(p.low for p in parts),
-    )
+_pool = claims_model.pool
 
 
 def score_items(
@@ -314,14 +302,16 @@ def headline(
     vid = next((v for v in latest if infos[v].headline), None)
     if vid is None:
         return None
-    trend = []
+    trend, trend_n = [], []
     for label, per in reversed(history):
         st = per.get(vid)
         if st is None or st.n < k:
             trend.append((label, None, None))
+            trend_n.append(None)
         else:
             m = _raw(st)
             trend.append((label, m.estimate, _ci(m.ci(), top=10.0)))
+            trend_n.append(st.n)
     now = latest[vid]
     before = history[1][1].get(vid) if len(history) > 1 else None
     base = _pool([per[vid] for _, per in history[1 : 1 + stats.BASELINE_PERIODS] if vid in per])
@@ -336,6 +326,7 @@ def headline(
         stats.headline_label(change),
         trend,
         item_change(infos[vid], now, base, k),
+        trend_n,
     )
 
 
@@ -405,23 +396,6 @@ def department_rates(
         rate = responded / invited if invited else None
         out.append(DeptRate(name, invited, responded, rate, falling, dept is not None))
     return sorted(out, key=lambda d: (d.rate is None, d.rate or 0.0, d.department))
-
-
-def hard_to_reach(rates: list[DeptRate], k: int, overall: float | None) -> list[str]:
-    """Named departments with the two lowest shown rates (when below the trust's overall rate)
-    or falling for three periods. Suppressed departments are listed apart by the renderer."""
-    shown = [d for d in rates if d.recorded and d.rate is not None]
-    lowest = {d.department for d in shown[:2] if overall is not None and d.rate < overall}
-    out = []
-    for d in shown:
-        why = []
-        if d.department in lowest:
-            why.append(f"{100 * d.rate:.0f}% responded")
-        if d.falling:
-            why.append("falling for 3 periods")
-        if why:
-            out.append(f"{d.department} ({', '.join(why)})")
-    return out
 
 
 def grade_rates(parts: list[queries.Participation], latest: int, k: int) -> dict[str, str]:
@@ -573,7 +547,50 @@ def build(
     summary.comments, summary.comments_total = comment_figures(
         comments, k, dept_id, rounds[0].audience_changed
     )
+    _fill_claims(summary, per_round, rounds, infos, parts)
     return summary
+
+
+def _fill_claims(summary: Summary, per_round: PerRound, rounds, infos, parts) -> None:
+    """The claims, and the older fields read from them (so every statement has evidence)."""
+    depts = None
+    if summary.department is None:
+        shown = {
+            d.department: (d.invited, d.responded)
+            for d in summary.departments
+            if d.recorded and d.shown and d.invited
+        }
+        # A department hidden because the audience changed gets no claim at all: even "too few
+        # answered" would say more than the whole-audience figures the auditor allows.
+        hidden = [
+            d.department
+            for d in summary.departments
+            if d.recorded and not d.shown and d.reason != auditor.CHANGED
+        ]
+        depts = (shown, hidden)
+    found = claims_model.build(
+        per_round,
+        rounds,
+        infos,
+        summary.k,
+        (summary.invited, summary.respondents),
+        depts,
+        parts,
+    )
+    summary.claims = found
+    summary.changes = [c.text for c in found.of("change")]
+    summary.hard_to_reach = [c.text for c in found.of("hard_to_reach")]
+    by_key = {f"item:{i.info.key}": i for i in summary.items}
+    summary.strengths = [by_key[c.subject] for c in found.of("strength") if c.subject in by_key]
+    summary.concerns = [by_key[c.subject] for c in found.of("concern") if c.subject in by_key]
+    h = summary.headline
+    if h is not None:
+        claim = found.about("headline")
+        h.label = (
+            ("Rising" if claim.direction == "up" else "Falling")
+            if claim
+            else ("First pulse" if found.pulses < 2 else "No clear change")
+        )
 
 
 def _per_round(all_stats: list[ItemStats]) -> PerRound:
@@ -632,8 +649,6 @@ def _fill_participation(
         )
         return False
     summary.departments = rates
-    overall = summary.respondents / summary.invited if summary.invited else None
-    summary.hard_to_reach = hard_to_reach(rates, k, overall)
     summary.grades = grade_rates(parts, round_ids[0], k)
     _fill_cross(summary, parts, round_ids[0], k)
     return True
@@ -675,48 +690,17 @@ def _fill_scores(summary: Summary, per_round: PerRound, rounds, infos, dists, k:
     summary.themes = score_themes(latest, previous, infos, k, history)
     labelled = [(period_label(r.start, False), per_round.get(r.round_id, {})) for r in rounds]
     summary.headline = headline(labelled, infos, k)
-    ranked = sorted(
-        (
-            i
-            for i in items
-            if i.score_100 is not None and not i.info.headline and i.n >= max(k, RANK_MIN_N)
-        ),
-        key=lambda i: (i.score_100, i.info.key),
-    )
-    summary.concerns = [i for i in ranked[:3] if i.score_100 < CONCERN_BELOW]
-    summary.strengths = [
-        i
-        for i in reversed(ranked[-3:])
-        if i.score_100 >= STRENGTH_FROM and i not in summary.concerns
-    ]
-    summary.changes = _changes(summary.headline, items, summary.themes)
+    summary.theme_trend = theme_trend(labelled[:THEME_TREND_PERIODS], infos, k)
 
 
-def _changes(h: Headline | None, items: list[ItemScore], themes: list[ThemeScore]) -> list[str]:
-    """Only changes beyond noise, most general first: headline, themes, then single items."""
-    out = []
-    if h is not None:
-        if h.change in ("up", "down"):
-            out.append(f"Headline engagement: {h.change} since the last pulse")
-        elif h.baseline_change in ("up", "down"):
-            out.append(f"Headline engagement: {h.baseline_change} on the average of recent pulses")
-    for t in themes:
-        few = f" (on {t.compared_items} question{'s' * (t.compared_items != 1)} asked both times)"
-        if t.change in ("up", "down"):
-            out.append(f"{_theme_label(t.theme)}: {t.change} since the last pulse{few}")
-        elif t.baseline_change in ("up", "down"):
-            out.append(f"{_theme_label(t.theme)}: {t.baseline_change} on the last 6 pulses")
-    for it in items:
-        if it.info.headline:
-            continue
-        if it.change in ("up", "down"):
-            out.append(f"“{it.info.text}” {it.change} since the last pulse")
-        elif it.baseline_change in ("up", "down"):
-            out.append(f"“{it.info.text}” {it.baseline_change} on the last 6 pulses")
+def theme_trend(labelled, infos, k: int) -> dict[str, list[TrendPoint]]:
+    """Each theme's score in each of the last periods (newest last), pooled over the items shown
+    that period; a period with no shown item of the theme is left out of its line."""
+    out: dict[str, list[TrendPoint]] = {}
+    for label, per in reversed(labelled):
+        visible = _visible(per, k)
+        for theme in sorted({infos[v].theme for v in visible if not infos[v].headline}):
+            mean, _ = theme_mean(visible, infos, theme)
+            point = (label, mean.estimate, _ci(mean.ci(), top=100.0), mean.n)
+            out.setdefault(theme, []).append(point)
     return out
-
-
-def _theme_label(theme: str) -> str:
-    from bot.pulses import THEME_LABELS
-
-    return THEME_LABELS.get(theme, theme)

@@ -1,13 +1,16 @@
-"""The weekly summary as Block Kit: one message, readable in a minute on a phone.
+"""The weekly summary as Block Kit: one screen, rendered from the summary's claims.
 
-Order: headline and trend, who answered, strengths, concerns, what changed, hard-to-reach
-departments, response by department and grade, comments per theme, how to read it. Long lists
-are split over several sections (Slack cuts a section at 3,000 characters) and capped, so the
-message always stays within Slack's 50 blocks.
+The short view is the headline, who answered, and at most three claims per section (what changed,
+strengths, concerns, hard to reach), a comments line and one short footer on what "favourable" and
+an interval mean; everything else (every claim with its evidence, themes, departments, grades)
+is behind the "More detail" button. Nothing is stated that is not a claim of
+``summary.claims`` (status lines such as "first pulse: nothing to compare yet" excepted).
+Long lists are split over sections (Slack cuts one at 3,000 characters) and capped at 50 blocks.
 """
 
 from __future__ import annotations
 
+from bot.claims import Claim
 from bot.pulses import THEME_LABELS
 from bot.summary import DeptRate, ItemScore, Summary, ThemeScore
 from storage.auditor import CHANGED
@@ -16,13 +19,10 @@ SECTION_MAX = 3000
 HEADER_MAX = 150
 MAX_BLOCKS = 50
 MAX_DEPARTMENTS = 40  # beyond this the export has them; a phone screen does not
-SHOW_INTERVALS = "summary_detail"  # action_id of the "Show intervals" button
-ARROW = {
-    "up": "▲ up",
-    "down": "▼ down",
-    "no clear change": "no clear change",
-    "too few answers to tell": "too few answers to tell",
-}
+PER_SECTION = 3  # claims per section on the short view
+SHOW_INTERVALS = "summary_detail"  # action_id of the "More detail" button
+MORE = "More detail"
+FIRST_PULSE = "First pulse: nothing to compare yet."
 
 
 def _clip(text: str, limit: int = SECTION_MAX) -> str:
@@ -50,114 +50,168 @@ def _sections(title: str, lines: list[str]) -> list[dict]:
     return blocks
 
 
-def _interval(ci: tuple[float, float] | None, unit: str = "") -> str:
-    return f" [95%: {ci[0]:.1f}–{ci[1]:.1f}{unit}]" if ci else ""
+def _interval(ci: tuple[float, float] | None, unit: str = "", fmt: str = ".0f") -> str:
+    return f"95% interval {ci[0]:{fmt}}–{ci[1]:{fmt}}{unit}" if ci else ""
 
 
 AGREE5 = {1: "strongly disagree", 2: "disagree", 3: "neither", 4: "agree", 5: "strongly agree"}
+SECTIONS = [
+    ("change", "What changed"),
+    ("strength", "Strengths"),
+    ("concern", "Concerns"),
+    ("reach", "Hard to reach"),
+]
 
 
-def _item_line(it: ItemScore, detail: bool) -> str:
-    unit = "" if it.info.scale == "scale0_10" else "%"
-    line = f"• {it.info.text} — *{it.display}* (n={it.n})"
-    if detail:
-        line += _interval(it.ci, unit)
-        if it.distribution and it.n:
-            line += "\n      " + " · ".join(
-                f"{AGREE5[v]} {100 * it.distribution.get(v, 0) / it.n:.0f}%"
-                for v in range(5, 0, -1)
-            )
-    return line
+def _evidence(c: Claim) -> str:
+    """A claim's evidence in one line: estimate's interval, n, periods and the test."""
+    e = c.evidence
+    fmt = ".1f" if e.unit == "/10" else ".0f"
+    unit = " points" if e.unit == "points" else ("" if e.unit == "/10" else "%")
+    bits = [_interval(e.interval, unit, fmt)] if e.interval else []
+    bits.append(f"n={e.n}" + (f" vs {e.n_before}" if e.n_before else ""))
+    if e.periods > 1:
+        bits.append(f"{e.periods} pulses")
+    bits.append(e.test)
+    return "      " + " · ".join(b for b in bits if b)
 
 
-def _theme_line(t: ThemeScore) -> str:
-    name = THEME_LABELS.get(t.theme, t.theme)
-    few = " · one question" if t.items < 2 else ""
-    return (
-        f"• {name}: *{t.score:.0f}*/100{_interval(t.ci)} (n={t.n}{few}) · "
-        f"vs last: {ARROW[t.change]} · vs last 6: {ARROW[t.baseline_change]}"
-    )
+def _claim_lines(claims: list[Claim], detail: bool) -> list[str]:
+    shown = claims if detail else claims[:PER_SECTION]
+    lines = []
+    for c in shown:
+        lines.append(f"• {c.text}")
+        if detail and c.kind != "too_few":
+            lines.append(_evidence(c))
+    if len(claims) > len(shown):
+        lines.append(f"…and {len(claims) - len(shown)} more (*{MORE}*)")
+    return lines
+
+
+def _of(s: Summary, key: str) -> list[Claim]:
+    if key == "reach":
+        return s.claims.of("hard_to_reach") + s.claims.of("too_few")
+    return s.claims.of(key)
 
 
 def _headline(s: Summary, detail: bool) -> str:
     h = s.headline
     if h is None or h.mean is None:
-        return "*Headline engagement:* not enough answers yet."
+        return "*Headline engagement:* not enough answers this pulse to show."
     line = f"*Headline engagement: {h.mean:.1f} / 10 · {h.label}*"
-    if detail:
-        ci = f"95% interval {h.ci[0]:.1f}–{h.ci[1]:.1f}, " if h.ci else ""
-        line += (
-            f"\n{ci}n={h.n} · vs last pulse: {ARROW[h.change]} · "
-            f"vs last 6: {ARROW[h.baseline_change]}"
-        )
+    if detail and h.ci:
+        line += f"\n{_interval(h.ci, '', '.1f')}, n={h.n}"
     return line
+
+
+def _no_change(s: Summary) -> str:
+    if s.claims.pulses < 2:
+        return FIRST_PULSE
+    if not s.claims.tested:
+        return "Nothing asked both this pulse and before with enough answers to compare."
+    return (
+        f"No change beyond noise ({s.claims.tested} comparisons with earlier pulses, "
+        "none both clear and at least the minimum meaningful size)."
+    )
 
 
 def summary_blocks(
     s: Summary, title: str, detail: bool = False, extra: list[dict] | None = None
 ) -> list[dict]:
-    """The whole message; ``detail`` adds every interval (the "Show intervals" view)."""
+    """The whole message; ``detail`` lists every claim with its evidence, and the figures."""
     head = {"type": "header", "text": {"type": "plain_text", "text": _clip(title, HEADER_MAX)}}
     if s.suppressed_reason:
         return [head, _section(s.suppressed_reason)]
-    rate = f"{100 * s.respondents / s.invited:.0f}%" if s.invited else "n/a"
-    who = f"{s.respondents} of {s.invited} doctors responded ({rate})"
-    body: list[dict] = [_section(f"{_headline(s, detail)}\n{who}")]
-    if s.strengths:
+    who = s.claims.of("participation")
+    body: list[dict] = [_section(_headline(s, detail) + ("\n" + who[0].text if who else ""))]
+    for key, name in SECTIONS:
+        claims = _of(s, key)
+        if key == "change" and not claims:
+            body.append(_section(f"*{name}*\n{_no_change(s)}"))
+        elif claims:
+            body += _sections(name, _claim_lines(claims, detail))
+    if s.claims.held_back:
         body.append(
-            _section("*Strengths*\n" + "\n".join(_item_line(i, detail) for i in s.strengths))
+            _context(f"Held back to protect a smaller group: {', '.join(s.claims.held_back)}")
         )
-    if s.concerns:
-        body.append(_section("*Concerns*\n" + "\n".join(_item_line(i, detail) for i in s.concerns)))
-    changed = s.changes[:6] or [
-        "No clear change since the last pulse (differences are within noise)."
-    ]
-    body += _sections("What changed", [f"• {c}" for c in changed])
-    if detail and s.themes:
-        body += _sections("Themes (0–100)", [_theme_line(t) for t in s.themes])
-    thin = [THEME_LABELS.get(t.theme, t.theme) for t in s.themes if t.items < 2]
-    if thin:
-        body.append(_context("Resting on a single question this period: " + ", ".join(thin)))
-    if s.department is None:
-        body += _participation(s)
+    if _audience_changed(s):
+        body.append(_context(AUDIENCE_CHANGED_NOTE))
     if s.comments:
         body.append(_section(_comments_text(s)))
     body += extra or []
-    tail = [] if detail else [_intervals_button(s.department)]
-    tail.append(
-        _context(
-            f"Anonymous: no figure from fewer than {s.k} people, and some groups are held back so "
-            "a smaller one cannot be worked out. ▲/▼ only where the 95% interval of the change "
-            "excludes zero. `/pulse summary detail` shows the intervals."
-        )
-    )
+    if detail:
+        body += _detail(s)
+    tail = [] if detail else [_more_button(s.department)]
+    tail.append(_context(footer(s.k)))
     room = MAX_BLOCKS - 1 - len(tail)
     if len(body) > room:
         body = body[: room - 1] + [_context("Some sections were left out to fit one message.")]
     return [head, *body, *tail]
 
 
-def _comments_text(s: Summary) -> str:
-    """Shown themes with their counts; held-back ones named together under the k label."""
-    label = _k(s.k)
-    shown = [f"{theme}: {n}" for theme, n in s.comments.items() if n != label]
-    held = [theme for theme, n in s.comments.items() if n == label]
-    if held:
-        shown.append(f"{', '.join(held)}: {label} each")
+def footer(k: int) -> str:
+    """The one short explanation of the words and figures, shared by every view."""
     return (
-        f"*Comments this period: {s.comments_total}* (read them with `/pulse comments`)\n"
-        + " · ".join(shown)
+        "_Favourable_: agree or strongly agree. A 95% interval is the range the true figure very "
+        "likely lies in. A change is named only when it is beyond noise across all the "
+        "comparisons made and at least 5 points (0.5 on 0–10). No figure from fewer than "
+        f"{k} people."
     )
 
 
-def _intervals_button(department: str | None) -> dict:
+def _detail(s: Summary) -> list[dict]:
+    """The figures behind the claims: themes, every item, departments and grades."""
+    blocks: list[dict] = []
+    if s.themes:
+        blocks += _sections("Themes (0–100)", [_theme_line(t) for t in s.themes])
+    items = [i for i in s.items if not i.info.headline and i.score_100 is not None]
+    if items:
+        blocks += _sections("Every question this pulse", [_item_line(i) for i in items])
+    if s.department is None:
+        blocks += _participation(s)
+    return blocks
+
+
+def _item_line(it: ItemScore) -> str:
+    unit = "" if it.info.scale == "scale0_10" else "%"
+    fmt = ".1f" if it.info.scale == "scale0_10" else ".0f"
+    line = f"• {it.info.text} — *{it.display}* (n={it.n}"
+    line += f", {_interval(it.ci, unit, fmt)})" if it.ci else ")"
+    if it.distribution and it.n:
+        line += "\n      " + " · ".join(
+            f"{AGREE5[v]} {100 * it.distribution.get(v, 0) / it.n:.0f}%" for v in range(5, 0, -1)
+        )
+    return line
+
+
+def _theme_line(t: ThemeScore) -> str:
+    name = THEME_LABELS.get(t.theme, t.theme)
+    few = ", one question" if t.items < 2 else ""
+    ci = f", {_interval(t.ci)}" if t.ci else ""
+    return f"• {name}: *{t.score:.0f}*/100 (n={t.n}{few}{ci})"
+
+
+def _comments_text(s: Summary) -> str:
+    """Themes whose count may be shown, with their counts; the rest are not split out (their
+    count would be a small group's, or let one be worked out)."""
+    label = _k(s.k)
+    shown = [f"{theme}: {n}" for theme, n in s.comments.items() if n != label]
+    rest = ""
+    if len(shown) < len(s.comments):
+        rest = " · the rest" if shown else " · not"
+        rest += " split out by theme, to protect small groups"
+    line = f"*Comments this pulse: {s.comments_total}* (read them with `/pulse comments`)"
+    return line + ("\n" + " · ".join(shown) if shown else "") + rest
+
+
+def _more_button(department: str | None) -> dict:
     return {
         "type": "actions",
         "elements": [
             {
                 "type": "button",
                 "action_id": SHOW_INTERVALS,
-                "text": {"type": "plain_text", "text": "Show intervals"},
+                "text": {"type": "plain_text", "text": MORE},
                 "value": f"dept:{department}" if department else "all",
             }
         ],
@@ -171,22 +225,16 @@ AUDIENCE_CHANGED_NOTE = (
 )
 
 
+def _audience_changed(s: Summary) -> bool:
+    return bool(s.departments) and all(d.reason == CHANGED for d in s.departments)
+
+
 def _participation(s: Summary) -> list[dict]:
     blocks: list[dict] = []
-    if s.hard_to_reach:
-        blocks += _sections("Hard to reach", [f"• {d}" for d in s.hard_to_reach])
-    if s.departments and all(d.reason == CHANGED for d in s.departments):
-        return blocks + [_context(AUDIENCE_CHANGED_NOTE)]
-    hidden = [d.department for d in s.departments if not d.shown and d.recorded]
-    if hidden:
-        blocks.append(
-            _context(
-                f"Not shown ({_k(s.k)}, or held back to protect a smaller group): "
-                + ", ".join(hidden)
-            )
-        )
+    if _audience_changed(s):
+        return blocks  # the note is in the body already
     if s.departments:
-        lines = [f"{d.department}: {_dept_figure(d, s.k)}" for d in s.departments[:MAX_DEPARTMENTS]]
+        lines = [f"{d.department}: {_dept_figure(d, s)}" for d in s.departments[:MAX_DEPARTMENTS]]
         more = len(s.departments) - MAX_DEPARTMENTS
         if more > 0:
             lines.append(f"…and {more} more (see `/pulse export`)")
@@ -198,7 +246,8 @@ def _participation(s: Summary) -> list[dict]:
     elif s.grades_withheld:
         blocks.append(
             _context(
-                "Response by grade is held back this period: with the department figures it would single out a small group."
+                "Response by grade is held back this pulse: with the department figures it "
+                "would single out a small group."
             )
         )
     return blocks
@@ -210,16 +259,16 @@ def _k(k: int) -> str:
     return k_label(k)
 
 
-def _dept_figure(d: DeptRate, k: int) -> str:
-    """Shown: "17 of 24 (71%)". Suppressed cells read the k label and nothing else (not even the
-    number invited, which together with the totals could pin the hidden count)."""
+def _dept_figure(d: DeptRate, s: Summary) -> str:
+    """Shown: "17 of 24 (71%)". A hidden one says why without any number: fewer than k
+    responses, or held back to protect a smaller group (it had k or more)."""
     if d.rate is not None:
         return f"{d.responded} of {d.invited} ({100 * d.rate:.0f}%)"
     if d.responded is not None:
         return f"{d.responded} responded"
     from storage.anonymity import hidden_label
 
-    return hidden_label(d.reason, k)
+    return hidden_label(d.reason, s.k)
 
 
 def actions_section(with_actions: set[str], concerns: list[ItemScore]) -> list[dict]:
@@ -247,5 +296,5 @@ def summary_text(s: Summary, title: str) -> str:
         return f"{title}: not enough answers yet."
     return (
         f"{title}: engagement {s.headline.mean:.1f}/10, {s.headline.label.lower()}; "
-        f"{s.respondents} of {s.invited} doctors responded."
+        f"{s.respondents} of {s.invited} doctors answered."
     )

@@ -22,10 +22,17 @@ from storage.models import Department, LeaderChannel, Round, Schedule, SummaryPo
 log = logging.getLogger("medpulse.summary")
 
 
-def _title(s: summary.Summary) -> str:
+def _title(s: summary.Summary, trust: str) -> str:
     scope = f"{s.department} · " if s.department else ""
     period = f" · period from {s.period}" if s.period else ""
-    return f"Medical engagement pulse · {scope}weekly summary{period}"
+    return f"{trust} · medical engagement pulse · {scope}weekly summary{period}"
+
+
+def trust_of(core: Core, ws_id: int) -> str:
+    from bot.checklist_export import trust_name
+
+    with core.db.Session() as s:
+        return trust_name(core, s.get(Workspace, ws_id).name)
 
 
 def render(
@@ -33,7 +40,7 @@ def render(
 ) -> tuple[summary.Summary, str, str, list[dict]]:
     """The summary model and its message: (model, title, notification text, blocks)."""
     model = summary.build(core, ws_id, department)
-    title = _title(model)
+    title = _title(model, trust_of(core, ws_id))
     extra = _leadership_sections(core, ws_id, model) if department is None else []
     return model, title, summary_text(model, title), summary_blocks(model, title, detail, extra)
 
@@ -66,29 +73,49 @@ def post_summary(
         if slot_key:
             _unclaim(core, ws_id, channel_id, slot_key)
         raise
+    gap_is_new = department is None and _ratings_are_new(core, ws_id, channel_id, slot_key)
     if slot_key:
         _record_ts(core, ws_id, channel_id, slot_key, posted.ts)
+    else:  # on demand: recorded too, so the next summary knows the gap chart went out
+        _claim(core, ws_id, channel_id, f"demand:{posted.ts}")
     if model.suppressed_reason is None:
         try:
             png = charts.summary_png(model, title)
             gw.upload_png(posted.channel, png, "medpulse-summary.png", title, None)
         except Exception:  # noqa: BLE001 - the numbers are posted; a missing chart must not repost
             log.exception("summary chart upload to %s failed", channel_id)
-        if department is None:
+        if gap_is_new:
             _upload_gap_chart(core, gw, ws_id, posted.channel)
     return True
 
 
-def _upload_gap_chart(core: Core, gw, ws_id: int, channel: str) -> None:
-    """The perception-gap chart (the checklist page), once leaders have rated the checklist."""
-    from bot import checklist, checklist_export
+def _ratings_are_new(core: Core, ws_id: int, channel_id: str, slot_key: str | None) -> bool:
+    """Whether leaders rated the checklist since this channel's previous summary: the gap
+    chart is reposted only then (leaders rate once a quarter; a fortnightly repeat is noise)."""
+    from bot.checklist_export import latest_rating
 
-    if not checklist.leadership_view(core, ws_id).leaders:
-        return
+    rated = latest_rating(core, ws_id)
+    if rated is None:
+        return False
+    with core.db.Session() as s:
+        last = s.scalar(
+            select(func.max(SummaryPost.posted_at)).where(
+                SummaryPost.workspace_id == ws_id,
+                SummaryPost.channel_id == channel_id,
+                SummaryPost.slot_key != (slot_key or ""),
+            )
+        )
+    if last is not None and last.tzinfo is None:
+        last = last.replace(tzinfo=rated.tzinfo)
+    return last is None or rated > last
+
+
+def _upload_gap_chart(core: Core, gw, ws_id: int, channel: str) -> None:
+    """The perception-gap chart (the checklist page)."""
+    from bot import checklist_export
+
     try:
-        with core.db.Session() as s:
-            name = s.get(Workspace, ws_id).name or "This trust"
-        png = checklist_export.page_png(core, ws_id, name)
+        png = checklist_export.page_png(core, ws_id, trust_of(core, ws_id))
         gw.upload_png(
             channel, png, "medpulse-gap.png", "Where leaders and doctors see it differently", None
         )

@@ -146,7 +146,7 @@ def test_demo_runs_in_a_fresh_directory_and_writes_summaries_and_charts(tmp_path
     charts = [tmp_path / "out" / f for f in files if f.endswith(".png")]
     assert charts and all(p.read_bytes().startswith(b"\x89PNG") for p in charts)
     text = next((tmp_path / "out").glob("summary-*-C0LEADERS.txt")).read_text()
-    assert "doctors responded" in text
+    assert "doctors answered" in text
 
 
 def test_export_command_writes_a_csv(tmp_path):

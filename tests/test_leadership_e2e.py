@@ -152,6 +152,14 @@ def test_checklist_gap_and_you_said_we_did(core, fake, slack, worker, clock):
     gap_png = [f for f in fake.uploaded_files.values() if f.filename == "medpulse-gap.png"]
     assert len(gap_png) == 1 and gap_png[0].channel == "C0LEADERS"
     assert gap_png[0].data.startswith(b"\x89PNG")
+    # Leaders have not rated again: the next summary comes without a second gap chart.
+    clock.advance(timedelta(minutes=5))
+    again = slack.slash("summary", ADMIN)
+    wait_for(lambda: fake.response_posts(again.response_key), timeout=30)
+    summaries = [f for f in fake.uploaded_files.values() if f.filename == "medpulse-summary.png"]
+    assert len(summaries) == 2
+    gap_png = [f for f in fake.uploaded_files.values() if f.filename == "medpulse-gap.png"]
+    assert len(gap_png) == 1
 
     # "You said, we did" for Medicine only: the next pulse opens with it for them alone.
     slack.slash("action", LEADER, trigger_id="trig-action")

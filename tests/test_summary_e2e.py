@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -144,14 +145,17 @@ def test_summary_posts_blocks_and_a_real_png_with_the_right_counts(
     (post,) = _posts(fake, "C0LEADERS")
     assert validate(post.blocks) == []
     text = str(post.blocks)
-    assert "20 of 24 doctors responded (83%)" in text
+    assert "20 of 24 doctors answered (83%)" in text
     (head_vid,) = _headline_version(core) & set(tapped)
     values = tapped[head_vid]
     assert len(values) == 20
     assert f"Headline engagement: {sum(values) / len(values):.1f} / 10" in text
     # Tiny (3 doctors) and, to protect it, Medicine read the k label: no count of either
-    assert "Tiny: fewer than 5 responses" in text and "of 3" not in text
-    assert "Comments this period: 6" in text
+    assert "Tiny: too few answered to report (fewer than 5)" in text and "of 3" not in text
+    # Medicine has 5 or more answers: it reads as held back, never as "fewer than 5"
+    assert "Held back to protect a smaller group: Medicine" in text
+    assert "Medicine: fewer than" not in text
+    assert "Comments this pulse: 6" in text
 
     (png,) = _files(fake, channel="C0LEADERS")
     assert png.data.startswith(PNG_MAGIC) and png.filename.endswith(".png")
@@ -168,7 +172,7 @@ def test_summary_posts_blocks_and_a_real_png_with_the_right_counts(
     click = slack.block_action(ADMIN, button["action_id"], button["value"], message=post.to_api())
     shown = wait_for(lambda: fake.response_posts(click.response_key), what="intervals")
     assert shown[0].body["response_type"] == "ephemeral"
-    assert "95% interval" in str(shown[0].body["blocks"])
+    assert re.search(r"95% interval \d", str(shown[0].body["blocks"]))
     assert validate(shown[0].body["blocks"]) == []
     nosy = slack.block_action(
         "UREADER", button["action_id"], button["value"], message=post.to_api()
