@@ -15,7 +15,7 @@ from bot.core import Core
 from bot.pulses import THEME_LABELS
 
 TREND_POINTS = 6  # published headline points shown; the leaders' chart has the rest
-ARROW = {"up": "▲ up", "down": "▼ down"}
+PER_SECTION = 3  # claims shown per list, as on the leaders' short view
 
 
 def _section(text: str) -> dict:
@@ -26,18 +26,26 @@ def _context(text: str) -> dict:
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": text[:3000]}]}
 
 
+def _headline(model: summary.Summary) -> list[str]:
+    """The headline and who answered, in the words of the leaders' view (its claims)."""
+    h = model.headline
+    lines = (
+        [f"Headline engagement: {h.mean:.1f} / 10 · {h.label}"]
+        if h is not None and h.mean is not None
+        else ["Headline engagement: not enough answers this pulse to show."]
+    )
+    return lines + [c.text for c in model.claims.of("participation")]
+
+
 def trust_lines(model: summary.Summary) -> list[str]:
-    """The trust's headline and its published trend, or why there is none yet."""
+    """The trust's headline, who answered and the published trend, or why there is none yet."""
     if model.suppressed_reason:
         return [model.suppressed_reason]
+    lines = _headline(model)
+    lines[0] = f"*{lines[0]}*"
     h = model.headline
-    if h is None or h.mean is None:
-        return ["Headline engagement: not enough answers yet."]
-    points = [f"{label} {mean:.1f}" for label, mean, _ in h.trend if mean is not None]
-    rate = f" ({100 * model.respondents / model.invited:.0f}%)" if model.invited else ""
-    lines = [
-        f"*Headline engagement: {h.mean:.1f} / 10 · {h.label}*",
-        f"{model.respondents} of {model.invited} doctors responded{rate}",
+    points = [
+        f"{label} {mean:.1f}" for label, mean, _ in (h.trend if h else []) if mean is not None
     ]
     if len(points) > 1:
         lines.append("Trend: " + " → ".join(points[-TREND_POINTS:]))
@@ -48,31 +56,28 @@ def hard_to_reach_line(trust: summary.Summary, department: str) -> str | None:
     """Whether the leaders' summary names the department hard to reach (its own words)."""
     if trust.suppressed_reason:
         return None
-    named = next((h for h in trust.hard_to_reach if h.startswith(f"{department} (")), None)
-    if named is not None:
-        why = named[len(department) + 1 :]
-        return f"The leaders' summary lists {department} as hard to reach {why}."
+    claim = trust.claims.about(f"department:{department}", "hard_to_reach")
+    if claim is not None:
+        return f"The leaders' summary names it hard to reach: {claim.text}"
     mine = summary.shown_department(trust.departments, department)
-    return None if mine is None else f"{department} is not among the hard-to-reach departments."
+    return None if mine is None else "The leaders' summary does not name it hard to reach."
 
 
 def department_lines(dept: summary.Summary, trust: summary.Summary) -> list[str]:
-    """The department's participation, themes and hard-to-reach status, as published."""
+    """The department's headline, who answered, hard-to-reach status, changes and themes, as
+    its leaders' view publishes them."""
     if dept.suppressed_reason:
         return [dept.suppressed_reason]
-    rate = f" ({100 * dept.respondents / dept.invited:.0f}%)" if dept.invited else ""
-    lines = [f"{dept.respondents} of {dept.invited} doctors responded{rate}"]
-    h = dept.headline
-    if h is not None and h.mean is not None:
-        lines.insert(0, f"Headline engagement: {h.mean:.1f} / 10 · {h.label}")
+    lines = _headline(dept)
     status = hard_to_reach_line(trust, dept.department or "")
     if status:
         lines.append(status)
-    for t in dept.themes:
-        if t.score is None:
-            continue
-        change = ARROW.get(t.change, "no clear change since the last pulse")
-        lines.append(f"• {THEME_LABELS.get(t.theme, t.theme)}: *{t.score:.0f}*/100 ({change})")
+    lines += [f"• {c.text}" for c in dept.claims.of("change")[:PER_SECTION]]
+    lines += [
+        f"• {THEME_LABELS.get(t.theme, t.theme)}: *{t.score:.0f}*/100 (n={t.n})"
+        for t in dept.themes
+        if t.score is not None
+    ]
     if not dept.themes:
         lines.append("No theme has enough answers from the department to show a score.")
     return lines
