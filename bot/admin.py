@@ -10,13 +10,21 @@ from dataclasses import dataclass
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot import audit, windows
 from bot.audience import SyncResult, sync_audience
 from bot.core import Core
 from bot.rounds import RoundResult, create_round
-from storage.models import Audience, Department, LeaderChannel, Schedule, Workspace
+from storage.models import (
+    Audience,
+    Delivery,
+    Department,
+    LeaderChannel,
+    Round,
+    Schedule,
+    Workspace,
+)
 
 
 class AdminError(Exception):
@@ -129,6 +137,21 @@ def audience_id_for(core: Core, team_id: str) -> int:
     return aid
 
 
+def still_sending(core: Core, audience_id: int) -> None:
+    """Raise AdminError while any DM of the audience's rounds is waiting or being sent."""
+    with core.db.Session() as s:
+        left = s.scalar(
+            select(func.count(Delivery.id))
+            .join(Round, Round.id == Delivery.round_id)
+            .where(Round.audience_id == audience_id, Delivery.status.in_(("pending", "sending")))
+        )
+    if left:
+        raise AdminError(
+            f"the previous round is still being sent ({left} DMs to go), so no new round was "
+            "started. Try again once it has gone out (`/pulse status`)."
+        )
+
+
 @dataclass
 class SendResult:
     round: RoundResult
@@ -137,8 +160,10 @@ class SendResult:
 
 
 def send_now(core: Core, team_id: str, actor: str) -> SendResult:
-    """An immediate round, through the same path as a scheduled one."""
+    """An immediate round, through the same path as a scheduled one; refused while the
+    audience's previous round is still being sent (repeated taps would queue round on round)."""
     aid = audience_id_for(core, team_id)
+    still_sending(core, aid)
     sync = sync_audience(core, team_id, aid)
     now = core.clock.now()
     slot = "manual:" + now.strftime("%Y%m%dT%H%M%S.%f")

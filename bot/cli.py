@@ -7,7 +7,8 @@ import signal
 import sys
 import threading
 
-from bot.settings import Settings, SettingsError, load_settings
+from bot.operator_errors import OperatorError, check_database_url, debug, describe
+from bot.settings import Settings, SettingsError, load_settings, slack_settings_problem
 
 NO_TOKENS = """\
 medpulse is not connected to Slack yet (no SLACK_BOT_TOKEN / SLACK_SIGNING_SECRET set).
@@ -20,14 +21,48 @@ def _settings() -> Settings:
     try:
         return load_settings()
     except SettingsError as exc:
-        print(f"medpulse: configuration error: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
+        raise OperatorError(f"configuration error: {exc}") from None
 
 
 def _migrate(settings: Settings) -> None:
     from storage.migrate import upgrade
 
+    check_database_url(settings.database_url)
     upgrade(settings.database_url)
+
+
+def _core(settings: Settings):
+    """A migrated database and the core over it, for the one-shot commands."""
+    from bot.runtime import build_core
+
+    _migrate(settings)
+    return build_core(settings)
+
+
+def _require_slack(settings: Settings, listener: bool = True) -> None:
+    """Half a Slack configuration is a mistake to name, never a reason to run the demo."""
+    problem = slack_settings_problem(settings, listener)
+    if problem:
+        raise OperatorError(problem)
+
+
+def _require_schema(settings: Settings) -> None:
+    """A process that does not migrate must not start on a database it cannot use."""
+    from sqlalchemy import create_engine
+
+    from bot.operator_errors import Unavailable
+    from storage.migrate import schema_problem
+
+    check_database_url(settings.database_url)
+    engine = create_engine(settings.database_url)
+    try:
+        problem = schema_problem(engine)
+    finally:
+        engine.dispose()
+    if problem and problem.startswith("database unreachable"):
+        raise Unavailable(f"the database did not answer at {_safe_url(settings.database_url)}")
+    if problem:
+        raise OperatorError(f"the database is not ready: {problem}")
 
 
 def cmd_migrate(args) -> int:
@@ -74,9 +109,7 @@ def _stop_worker(parts) -> None:
 
 def cmd_run(args) -> int:
     settings = _settings()
-    if not (settings.slack_bot_token or settings.multi_workspace) or not (
-        settings.slack_signing_secret or settings.slack_app_token
-    ):
+    if not settings.any_slack:
         print(NO_TOKENS, file=sys.stderr)
         if args.no_demo:
             return 0
@@ -87,6 +120,7 @@ def cmd_run(args) -> int:
         from bot.demo import main as demo_main
 
         return demo_main([])
+    _require_slack(settings)
     from bot import logs
     from bot.runtime import build_core
 
@@ -126,9 +160,10 @@ def _start_listener(core):
 
 def cmd_web(args) -> int:
     settings = _settings()
+    _require_slack(settings)
     if not settings.slack_signing_secret:
-        print("medpulse web: SLACK_SIGNING_SECRET is required for HTTP mode.", file=sys.stderr)
-        return 2
+        raise OperatorError("SLACK_SIGNING_SECRET is required for HTTP mode (medpulse web)")
+    check_database_url(settings.database_url)
     from bot import logs
     from bot.runtime import build_core
 
@@ -146,12 +181,11 @@ def cmd_web(args) -> int:
 def cmd_worker(args) -> int:
     settings = _settings()
     if not (settings.slack_bot_token or settings.multi_workspace):
-        print(
-            "medpulse worker: SLACK_BOT_TOKEN (or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET) "
-            "is required to send DMs.",
-            file=sys.stderr,
+        raise OperatorError(
+            "SLACK_BOT_TOKEN (or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET) is required to send DMs"
         )
-        return 2
+    _require_slack(settings, listener=False)
+    _require_schema(settings)
     from bot import logs
     from bot.runtime import build_core
 
@@ -167,14 +201,9 @@ def cmd_worker(args) -> int:
 
 def cmd_questions(args) -> int:
     """``medpulse questions``: listing and checking need no database; only ``import`` opens it."""
-    from bot.admin import AdminError
     from questions import cli as qcli
 
-    try:
-        return qcli.run(args, store=lambda items: _store_question_set(args, items))
-    except AdminError as exc:
-        print(f"error: {exc}", file=sys.stdout)
-        return 1
+    return qcli.run(args, store=lambda items: _store_question_set(args, items))
 
 
 def _store_question_set(args, items) -> None:
@@ -183,21 +212,11 @@ def _store_question_set(args, items) -> None:
     from pathlib import Path
 
     from bot import question_admin
-    from bot.admin import AdminError
-    from bot.runtime import build_core
-    from bot.workspaces import ensure_team
+    from bot.installed import resolve_team
 
-    settings = _settings()
-    _migrate(settings)
-    core = build_core(settings)
+    core = _core(_settings())
     try:
-        team = args.team or _only_team(core)
-        if team is None:
-            raise AdminError(
-                "name the Slack workspace with --team T… (Slack team ID): "
-                "none or several use this database"
-            )
-        ensure_team(core, team)
+        team = resolve_team(core, args.team)
         name = args.set_name or re.sub(r"[^a-z0-9_-]+", "-", Path(args.file).stem.lower()).strip(
             "-"
         )
@@ -212,29 +231,62 @@ def _store_question_set(args, items) -> None:
 
 
 def cmd_roster(args) -> int:
-    from bot.roster import cli_import
+    from bot.installed import resolve_team
+    from bot.roster import check_file, import_file
 
+    data = _read_input(args.file)
     settings = _settings()
-    _migrate(settings)
-    return cli_import(settings, args.file, args.team)
+    _, checked = check_file(data, settings.grade_names)
+    if checked.malformed:
+        print(checked.render())
+        return checked.exit_code
+    core = _core(settings)
+    try:
+        report = import_file(core, resolve_team(core, args.team), data)
+    finally:
+        core.db.dispose()
+    print(report.render())
+    return report.exit_code
+
+
+def _read_input(path: str) -> bytes:
+    """An input file's bytes, or one line saying why it cannot be read."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read()
+    except OSError as exc:
+        raise OperatorError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def _output_path(path: str):
+    """Where a command will write, checked before any work: the folder must exist."""
+    from pathlib import Path
+
+    out = Path(path)
+    if out.is_dir():
+        raise OperatorError(f"--out {path} is a folder: name the file to write")
+    if not out.resolve().parent.is_dir():
+        raise OperatorError(f"--out {path}: the folder {out.resolve().parent} does not exist")
+    return out
 
 
 def cmd_export(args) -> int:
     from bot import export
-    from bot.runtime import build_core
+    from bot.installed import resolve_team
     from bot.workspaces import ensure_team
 
-    settings = _settings()
-    _migrate(settings)
-    core = build_core(settings)
-    team = args.team or _only_team(core)
-    if team is None:
-        print("medpulse export: name the workspace with --team T… (none or several are set up)")
-        return 2
-    ws_id = ensure_team(core, team)
-    rows = export.rows(core, ws_id)
-    with open(args.out, "w", encoding="utf-8", newline="") as fh:
-        fh.write(export.to_csv(rows))
+    out = _output_path(args.out)
+    core = _core(_settings())
+    try:
+        ws_id = ensure_team(core, resolve_team(core, args.team))
+        rows = export.rows(core, ws_id)
+    finally:
+        core.db.dispose()
+    try:
+        with open(out, "w", encoding="utf-8", newline="") as fh:
+            fh.write(export.to_csv(rows))
+    except OSError as exc:
+        raise OperatorError(f"cannot write {args.out}: {exc.strerror or exc}") from None
     print(f"medpulse export: wrote {len(rows)} k-protected rows to {args.out}")
     return 0
 
@@ -246,21 +298,18 @@ def cmd_demo(args) -> int:
 
 
 def cmd_forget(args) -> int:
+    from bot.installed import resolve_team
     from bot.retention import forget, parse_user
-    from bot.runtime import build_core
 
     user = parse_user(args.user)
     if user is None:
-        print(f"medpulse forget: {args.user!r} is not a Slack user ID (like @U012ABCDEF)")
-        return 2
-    settings = _settings()
-    _migrate(settings)
-    core = build_core(settings)
-    team = args.team or _only_team(core)
-    if team is None:
-        print("medpulse forget: several workspaces are installed; name one with --team T…")
-        return 2
-    done = forget(core, team, user)
+        raise OperatorError(f"{args.user!r} is not a Slack user ID (like @U012ABCDEF)")
+    core = _core(_settings())
+    try:
+        team = resolve_team(core, args.team)
+        done = forget(core, team, user)
+    finally:
+        core.db.dispose()
     if not done.participants:
         print(f"medpulse forget: nothing stored about {user} in {team}.")
         return 0
@@ -272,18 +321,6 @@ def cmd_forget(args) -> int:
     if done.kept:
         print(f"medpulse forget: Slack would not delete {done.kept} message(s); see the log.")
     return 0
-
-
-def _only_team(core) -> str | None:
-    """The one workspace in the database; None when there are none or several, because then
-    guessing could write to the wrong trust and the operator must pass --team."""
-    from sqlalchemy import select
-
-    from storage.models import Workspace
-
-    with core.db.Session() as s:
-        teams = list(s.scalars(select(Workspace.team_id)))
-    return teams[0] if len(teams) == 1 else None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -354,10 +391,38 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "fn", None):
         parser.print_help()
         return 0
+    return _boundary(args)
+
+
+def _boundary(args) -> int:
+    """The CLI's one error boundary: every failure becomes one line on stderr and an exit code
+    (2: bad input the operator can fix; 1: something outside their control)."""
     try:
         return int(args.fn(args) or 0)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        _silence_stdout()  # the reader (`| head`) has what it wanted; nothing to report
+        return 0
+    except SystemExit:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the boundary: nothing gets past as a traceback
+        if debug():
+            raise
+        line, code = describe(exc)
+        print(f"medpulse {args.cmd}: {line}", file=sys.stderr)
+        return code
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot fail again."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 if __name__ == "__main__":

@@ -9,6 +9,10 @@ Guarantees, and how:
 * Slack's limits: every send of a workspace passes the workspace's one adaptive limiter; a 429
   pauses the whole workspace for ``Retry-After``.
 * Several workers (PostgreSQL): claims use ``FOR UPDATE SKIP LOCKED``, so no row is taken twice.
+* Fair across trusts: a claim shares its batch equally between the workspaces with work due
+  (one trust's backlog cannot fill it) and interleaves them; a workspace paused by a 429 is left
+  out of claims until the pause ends, and a send that would wait on its limiter for longer than
+  ``HOLD`` hands its row back and its thread to the other workspaces instead of sleeping in it.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import os
 import threading
 import time
 import uuid
+from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import timedelta
@@ -46,6 +51,7 @@ log = logging.getLogger("medpulse.delivery")
 class Job:
     delivery_id: int
     kind: str  # pulse | reminder | tidy
+    workspace_id: int = 0
 
 
 # Per kind of job: its state column and when it is due.
@@ -54,6 +60,43 @@ COLUMNS = {
     "reminder": (Delivery.reminder, Delivery.reminder_due),
     "tidy": (Delivery.tidy, Delivery.tidy_due),
 }
+
+
+# A send that would wait longer than this on its workspace's limiter gives its thread back.
+HOLD = 0.25
+
+
+def fair_shares(waiting: dict[int, int], limit: int) -> dict[int, int]:
+    """Split ``limit`` claims between workspaces with ``waiting`` rows: equal shares, and what a
+    small workspace cannot use goes to the others (max-min fairness)."""
+    shares = dict.fromkeys(waiting, 0)
+    left = limit
+    open_ = sorted(waiting, key=lambda w: (waiting[w], w))
+    while left > 0 and open_:
+        each = max(1, left // len(open_))
+        for ws in list(open_):
+            take = min(each, waiting[ws] - shares[ws], left)
+            shares[ws] += take
+            left -= take
+            if shares[ws] == waiting[ws]:
+                open_.remove(ws)
+            if left == 0:
+                break
+    return {ws: n for ws, n in shares.items() if n}
+
+
+def interleave(jobs: list[Job]) -> list[Job]:
+    """Round-robin by workspace, so the send pool's queue alternates between trusts."""
+    queues: dict[int, list[Job]] = {}
+    for job in jobs:
+        queues.setdefault(job.workspace_id, []).append(job)
+    out: list[Job] = []
+    while queues:
+        for ws in list(queues):
+            out.append(queues[ws].pop(0))
+            if not queues[ws]:
+                del queues[ws]
+    return out
 
 
 def _alive(worker_id: str) -> bool:
@@ -94,37 +137,75 @@ class DeliveryWorker:
             backoff,
         )
         self.stopping = threading.Event()
+        self.held_back = False  # the last claim left out a paused workspace that had work
+        self._inflight: Counter[int] = Counter()  # rows claimed and not finished, per workspace
+        self._inflight_lock = threading.Lock()
 
     # -- claiming -------------------------------------------------------------------------
     def _claim(self, kind: str, limit: int | None = None) -> list[Job]:
-        """Take up to ``batch`` due rows atomically, so no two claimers ever share a row.
+        """Take up to ``batch`` due rows atomically, shared fairly between workspaces.
 
         The UPDATE only matches rows still pending, under a claim token unique to this batch; on
         PostgreSQL the candidate rows are also locked with SKIP LOCKED so concurrent workers
-        take different rows instead of queueing behind each other.
+        take different rows instead of queueing behind each other. Workspaces paused by a 429
+        and uninstalled ones are left out (``self.held_back`` says whether any had work due).
         """
         now = self.core.clock.now()
         col, due = COLUMNS[kind]
         token = f"{self.worker_id}/{uuid.uuid4().hex[:8]}"
         with self.core.db.Session() as s, s.begin():
-            candidates = (
-                select(Delivery.id)
-                .where(col == "pending", due <= now)
+            for ws, n in self._shares(s, col, due, now, limit or self.batch).items():
+                candidates = (
+                    select(Delivery.id)
+                    .where(col == "pending", due <= now, Delivery.workspace_id == ws)
+                    .order_by(due, Delivery.id)
+                    .limit(n)
+                )
+                if self.core.db.is_postgres:
+                    candidates = candidates.with_for_update(skip_locked=True)
+                # Two statements: PostgreSQL may evaluate a LIMIT subquery inside UPDATE ... IN
+                # more than once, which would claim more than the workspace's share.
+                ids = list(s.scalars(candidates))
+                s.execute(
+                    update(Delivery)
+                    .where(Delivery.id.in_(ids), col == "pending")
+                    .values({col.key: "sending", "claimed_by": token, "claimed_at": now})
+                    .execution_options(synchronize_session=False)
+                )
+            rows = s.execute(
+                select(Delivery.id, Delivery.workspace_id)
+                .where(Delivery.claimed_by == token, col == "sending")
                 .order_by(due, Delivery.id)
-                .limit(limit or self.batch)
+            ).all()
+        return interleave([Job(i, kind, ws) for i, ws in rows])
+
+    def _shares(self, s, col, due, now, limit: int) -> dict[int, int]:
+        """How many due rows to claim per workspace: none for a workspace whose limiter cannot
+        send within ``HOLD`` (paused by a 429) or has as many in flight as it can use; the
+        rest share ``limit`` fairly. One index seek per workspace (``ix_deliveries_ws_*``),
+        never a count of a backlog."""
+        paused = set(self.limiters.busy(HOLD))
+        has_due = (
+            select(Delivery.id)
+            .where(Delivery.workspace_id == Workspace.id, col == "pending", due <= now)
+            .exists()
+        )
+        waiting = s.execute(
+            select(Workspace.id, Workspace.team_id).where(
+                Workspace.uninstalled_at.is_(None), has_due
             )
-            if self.core.db.is_postgres:
-                candidates = candidates.with_for_update(skip_locked=True)
-            s.execute(
-                update(Delivery)
-                .where(Delivery.id.in_(candidates.scalar_subquery()), col == "pending")
-                .values({col.key: "sending", "claimed_by": token, "claimed_at": now})
-                .execution_options(synchronize_session=False)
-            )
-            ids = list(
-                s.scalars(select(Delivery.id).where(Delivery.claimed_by == token, col == "sending"))
-            )
-        return [Job(i, kind) for i in ids]
+        ).all()
+        teams = {ws: team for ws, team in waiting if team not in paused}
+        if len(teams) < len(waiting):
+            self.held_back = True
+        room = {ws: n for ws, n in self._room(teams).items() if n > 0}
+        return fair_shares(room, limit)
+
+    def _claim_due(self, limit: int | None = None) -> list[Job]:
+        """Pulses, reminders and closing tidy-ups due now; ``held_back`` tells whether a paused
+        workspace waited."""
+        self.held_back = False
+        return [job for kind in COLUMNS for job in self._claim(kind, limit)]
 
     def reclaim_stale(self) -> int:
         """Rows claimed by a process that died go back to pending, marked uncertain.
@@ -171,8 +252,11 @@ class DeliveryWorker:
         if self.stopping.is_set():
             return 0
         self.reclaim_stale()
-        jobs = self._claim("pulse") + self._claim("reminder") + self._claim("tidy")
-        futures = [self.pool.submit(self._run_job, job) for job in jobs]
+        jobs = self._claim_due()
+        if not jobs and self.held_back:  # only paused workspaces have work: wait out the pause
+            self.stopping.wait(min(60.0, min(self.limiters.busy(HOLD).values(), default=0.0)))
+            jobs = self._claim_due()
+        futures = [self._submit(job) for job in jobs]
         for f in futures:
             f.result()
         return len(jobs)
@@ -188,8 +272,8 @@ class DeliveryWorker:
                     self.reclaim_stale()
                     last_reclaim = time.monotonic()
                 room = 2 * self.concurrency - len(inflight)
-                jobs = [j for kind in COLUMNS for j in self._claim(kind, room)] if room > 0 else []
-                inflight |= {self.pool.submit(self._run_job, job) for job in jobs}
+                jobs = self._claim_due(room) if room > 0 else []
+                inflight |= {self._submit(job) for job in jobs}
                 if not inflight:
                     stop.wait(idle)
                     continue
@@ -209,6 +293,29 @@ class DeliveryWorker:
         self.pool.shutdown(wait=True)
 
     # -- one job --------------------------------------------------------------------------
+    def _submit(self, job: Job):
+        with self._inflight_lock:
+            self._inflight[job.workspace_id] += 1
+        return self.pool.submit(self._run_tracked, job)
+
+    def _run_tracked(self, job: Job) -> None:
+        try:
+            self._run_job(job)
+        finally:
+            with self._inflight_lock:
+                self._inflight[job.workspace_id] -= 1
+
+    def _room(self, team_of: dict[int, str]) -> dict[int, int]:
+        """How many more rows each workspace may have in flight: what its limiter can send
+        within ``HOLD`` (so a slow workspace's rows do not sit in the pool's queue ahead of
+        another trust's), less what it already has."""
+        with self._inflight_lock:
+            held = dict(self._inflight)
+        return {
+            ws: self.limiters.useful(team, horizon=HOLD) - held.get(ws, 0)
+            for ws, team in team_of.items()
+        }
+
     def _run_job(self, job: Job) -> None:
         if self.stopping.is_set():
             self._release(job)
@@ -312,7 +419,9 @@ class DeliveryWorker:
                 if found is not None:
                     self._done(job, info, found.channel, found.ts)
                     return
-            if not limiter.acquire(timeout=60):
+            if limiter.ready_in() > HOLD or not limiter.acquire(timeout=HOLD):
+                # Not an attempt: the thread goes to another trust's DM, and claims skip this
+                # workspace until its limiter can send again.
                 self._release(job)
                 return
             try:

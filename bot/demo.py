@@ -219,7 +219,9 @@ def blocks_text(blocks: list[dict]) -> str:
 
 def _write_outputs(fake, out: Path) -> list[Path]:
     """Every summary posted to a leaders channel, as Block Kit JSON, text, and its PNG chart."""
-    out.mkdir(parents=True, exist_ok=True)
+    from bot import demo_output
+
+    demo_output.reset(out)
     written = []
     n = 0
     for (channel, _ts), msg in sorted(fake.messages.items(), key=lambda kv: float(kv[0][1])):
@@ -241,6 +243,17 @@ def _write_outputs(fake, out: Path) -> list[Path]:
 
 
 def run(doctors: int, rounds: int, out: Path, seed: int, quiet: bool = False) -> list[Path]:
+    """Run the simulation on a scratch database that is deleted afterwards, however it ends."""
+    import shutil
+
+    tmp = Path(tempfile.mkdtemp(prefix="medpulse-demo-"))
+    try:
+        return _run(doctors, rounds, out, seed, quiet, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _run(doctors: int, rounds: int, out: Path, seed: int, quiet: bool, tmp: Path) -> list[Path]:
     import logging
 
     from bot.clock import FakeClock
@@ -257,7 +270,6 @@ def run(doctors: int, rounds: int, out: Path, seed: int, quiet: bool = False) ->
     )  # busy-queue notes are expected here
     sim = Sim(World(demo_spec(doctors, rounds, seed), prefix="UDEMO"))
     secret = secrets.token_hex(16)
-    tmp = Path(tempfile.mkdtemp(prefix="medpulse-demo-"))
     db_url = f"sqlite:///{tmp / 'demo.db'}"
     upgrade(db_url)
     clock = FakeClock(datetime(2026, 5, 4, 7, 0, tzinfo=LONDON))  # a Monday morning
@@ -420,6 +432,9 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.doctors < 20 or not 1 <= args.rounds <= 52:
         p.error("use at least 20 doctors and 1 to 52 rounds")
+    from bot import demo_output
+
+    demo_output.check(Path(args.out))
     started = time.monotonic()
     print(
         f"medpulse demo: {args.doctors} doctors in {len(DEPARTMENTS)} departments, "
@@ -427,10 +442,10 @@ def main(argv: list[str] | None = None) -> int:
         file=sys.stderr,
     )
     written = run(args.doctors, args.rounds, Path(args.out), args.seed, args.quiet)
+    index = demo_output.write_index(Path(args.out), written, args.doctors, args.rounds)
     print(
-        f"Done in {time.monotonic() - started:.0f} s. Wrote {len(written)} files to {args.out}/:",
+        f"Done in {time.monotonic() - started:.0f} s. Wrote {len(written)} files to {args.out}/; "
+        f"open {index} first: it says what each file shows.",
         file=sys.stderr,
     )
-    for path in written[-6:]:
-        print(f"  {path}", file=sys.stderr)
     return 0

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 
-from bot import audit, charts
+from bot import audit, channels, charts
 from bot.core import Core
 from bot.summary_job import render
 
@@ -27,11 +27,13 @@ NOT_ANONYMOUS = (
 def share(
     core: Core, team: str, workspace_id: int, user: str, channel: str, department: str
 ) -> str | None:
-    """Post the department's published results and chart; the held-back reason instead, with
-    nothing posted, when its view publishes no figure."""
+    """Post the department's published results and chart; the reason instead, with nothing
+    posted, when its view publishes no figure or the channel is shared outside the trust."""
     model, title, text, blocks = render(core, workspace_id, department)
     if model.suppressed_reason:
         return model.suppressed_reason
+    if not channels.postable(core, team, channel):  # checked again just before the post
+        return channels.refused_post(channel)
     note = {
         "type": "context",
         "elements": [{"type": "mrkdwn", "text": NOT_ANONYMOUS.format(user=user)}],

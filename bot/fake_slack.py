@@ -113,6 +113,9 @@ class User:
     is_bot: bool = False
     deleted: bool = False
     tz: str = "Europe/London"
+    home_team: str | None = None  # Slack Connect: a member from another organisation's team
+    enterprise_id: str | None = None  # Enterprise Grid: the org, and the org's teams they are in
+    enterprise_teams: list[str] = field(default_factory=list)
 
     def to_api(self) -> dict[str, Any]:
         label, offset = _tz_label_offset(self.tz)
@@ -125,9 +128,9 @@ class User:
         }
         if self.email:
             profile["email"] = self.email
-        return {
+        out: dict[str, Any] = {
             "id": self.id,
-            "team_id": self.team_id,
+            "team_id": self.home_team or self.team_id,
             "name": self.name,
             "real_name": self.real_name,
             "deleted": self.deleted,
@@ -143,6 +146,13 @@ class User:
             "profile": profile,
             "updated": 1700000000,
         }
+        if self.enterprise_id:
+            out["enterprise_user"] = {
+                "id": self.id,
+                "enterprise_id": self.enterprise_id,
+                "teams": list(self.enterprise_teams or [self.team_id]),
+            }
+        return out
 
 
 @dataclass
@@ -155,9 +165,19 @@ class Channel:
     members: list[str]
     is_private: bool = False
     bot_member: bool = True
+    # Sharing (Slack Connect / Grid): other teams' ids, and whether one is another organisation.
+    shared_team_ids: list[str] = field(default_factory=list)
+    ext_shared: bool = False
+    org_shared: bool = False
 
     def to_api(self, bot_user_id: str) -> dict[str, Any]:
+        others = [t for t in self.shared_team_ids if t != self.team_id]
         return {
+            "is_shared": bool(others) or self.ext_shared or self.org_shared,
+            "is_ext_shared": self.ext_shared,
+            "is_org_shared": self.org_shared,
+            "is_pending_ext_shared": False,
+            "shared_team_ids": [self.team_id, *others],
             "id": self.id,
             "name": self.name,
             "name_normalized": self.name,
@@ -276,8 +296,9 @@ class _ApiError(Exception):
 
 @dataclass
 class _Token:
-    team_id: str
+    team_id: str | None  # None for an organisation-wide (Enterprise Grid) token
     expires_at: float | None = None
+    enterprise_id: str | None = None
     revoked: bool = False
     replaces: str | None = None  # rotation: the old token dies once this one is used
 
@@ -291,6 +312,7 @@ class _OAuthGrant:
     refresh_token: str | None
     expires_in: int | None
     bot_user_id: str
+    enterprise_id: str | None = None  # an organisation-wide install of this Grid org
 
 
 @dataclass
@@ -494,6 +516,7 @@ class FakeSlack:
         self._teams: dict[str, Team] = {}
         self._tokens: dict[str, _Token] = {}
         self._oauth_codes: dict[str, _OAuthGrant] = {}
+        self._enterprises: dict[str, tuple[str, list[str]]] = {}
         self._refresh_tokens: dict[str, tuple[str, str]] = {}  # refresh -> (team, access)
         self._client_credentials: tuple[str, str] | None = None
         self._messages: dict[tuple[str, str], Message] = {}
@@ -628,8 +651,13 @@ class FakeSlack:
         tz: str = "Europe/London",
         *,
         team_id: str | None = None,
+        home_team: str | None = None,
+        enterprise_id: str | None = None,
+        enterprise_teams: Iterable[str] = (),
     ) -> User:
-        """Add (or replace) a workspace member."""
+        """Add (or replace) a workspace member. ``home_team``: a Slack Connect member from
+        another organisation (users.info reports that team); ``enterprise_id`` and
+        ``enterprise_teams``: a Grid member and the org's workspaces they belong to."""
         team = self.team(team_id)
         user = User(
             id=id,
@@ -640,6 +668,9 @@ class FakeSlack:
             is_bot=is_bot,
             deleted=deleted,
             tz=tz,
+            home_team=home_team,
+            enterprise_id=enterprise_id,
+            enterprise_teams=list(enterprise_teams),
         )
         with self._lock:
             team.users[id] = user
@@ -660,6 +691,26 @@ class FakeSlack:
         channel = Channel(id, team.id, name, list(members), is_private, bot_member)
         with self._lock:
             team.channels[id] = channel
+        return channel
+
+    def share_channel(
+        self,
+        channel_id: str,
+        with_team: str,
+        *,
+        external: bool = True,
+        members: Iterable[str] = (),
+        team_id: str | None = None,
+    ) -> Channel:
+        """Share a channel with another team: Slack Connect (another organisation) when
+        ``external``, else with another workspace of the same Grid organisation. ``members``
+        (the other team's people) join it."""
+        channel = self._channel(self.team(team_id), channel_id)
+        with self._lock:
+            channel.shared_team_ids.append(with_team)
+            channel.ext_shared = channel.ext_shared or external
+            channel.org_shared = channel.org_shared or not external
+            channel.members.extend(members)
         return channel
 
     def set_undeliverable(
@@ -684,12 +735,31 @@ class FakeSlack:
         expires_in: int | None = None,
         *,
         bot_user_id: str = "UBOT",
+        enterprise_id: str | None = None,
     ) -> None:
-        """Make ``oauth.v2.access(code=code)`` install the app into ``team_id`` (single use)."""
+        """Make ``oauth.v2.access(code=code)`` install the app into ``team_id`` (single use).
+        With ``enterprise_id`` it is an organisation-wide install of that Grid org (see
+        ``add_enterprise``); ``team_id`` is then ignored."""
         with self._lock:
             self._oauth_codes[code] = _OAuthGrant(
-                team_id, team_name, token, installer_user_id, refresh_token, expires_in, bot_user_id
+                team_id,
+                team_name,
+                token,
+                installer_user_id,
+                refresh_token,
+                expires_in,
+                bot_user_id,
+                enterprise_id,
             )
+
+    def add_enterprise(self, enterprise_id: str, teams: Iterable[str], name: str = "") -> None:
+        """An Enterprise Grid organisation of existing workspaces (add them with ``add_team``).
+
+        An organisation-wide token works in every one of them: a call names its workspace with
+        ``team_id``, or else through the channel or user it is about (IDs are org-wide), and
+        failing both the org's first workspace answers."""
+        with self._lock:
+            self._enterprises[enterprise_id] = (name or enterprise_id.lower(), list(teams))
 
     def set_client_credentials(self, client_id: str, client_secret: str) -> None:
         """Require these credentials on oauth.v2.access (unchecked by default)."""
@@ -742,18 +812,27 @@ class FakeSlack:
                 status, rate, random.Random(seed), error_after_effect
             )
 
-    def rate_limit(self, method: str, per_second: float | None, burst: float | None = None) -> None:
+    def rate_limit(
+        self,
+        method: str,
+        per_second: float | None,
+        burst: float | None = None,
+        *,
+        team_id: str | None = None,
+    ) -> None:
         """Token-bucket limit per team for ``method`` ("*" = each method); None removes.
 
         Over the limit: HTTP 429, ``Retry-After`` (whole seconds, >= 1) and
         ``{"ok": false, "error": "ratelimited"}``. ``burst`` defaults to ``max(1, per_second)``.
+        With ``team_id`` the limit applies to that team only (and wins over a general one).
         """
+        key = method if team_id is None else f"{method}@{team_id}"
         with self._lock:
-            self._buckets = {k: v for k, v in self._buckets.items() if k[0] != method}
+            self._buckets = {k: v for k, v in self._buckets.items() if k[0] != key}
             if per_second is None:
-                self._rate_limits.pop(method, None)
+                self._rate_limits.pop(key, None)
             else:
-                self._rate_limits[method] = (per_second, burst or max(1.0, per_second))
+                self._rate_limits[key] = (per_second, burst or max(1.0, per_second))
 
     def clear_faults(self) -> None:
         """Remove every fault, random error and rate limit."""
@@ -848,7 +927,9 @@ class FakeSlack:
                 queue = self._fail_next.get(key)
                 if queue:
                     return queue.popleft()
-            limit_key = method if method in self._rate_limits else "*"
+            limit_key = next(
+                (k for k in (f"{method}@{team_id}", method) if k in self._rate_limits), "*"
+            )
             if limit_key in self._rate_limits:
                 per_second, burst = self._rate_limits[limit_key]
                 bucket = self._buckets.setdefault(
@@ -868,12 +949,30 @@ class FakeSlack:
         headers = {"Retry-After": str(fault.retry_after)} if fault.status == 429 else {}
         return _json_reply(fault.status, {"ok": False, "error": error}, headers)
 
-    def _team_for_token(self, token: str | None) -> str | None:
+    def _team_for_token(self, token: str | None, params: dict | None = None) -> str | None:
         """Resolve a token to its team without side effects (for rate-limit keys)."""
         info = self._tokens.get(token or "")
-        return info.team_id if info else None
+        if info is None:
+            return None
+        if info.team_id is None and info.enterprise_id:
+            return self._org_team(info.enterprise_id, params or {})
+        return info.team_id
 
-    def _authenticate(self, token: str | None) -> Team:
+    def _org_team(self, enterprise_id: str, params: dict) -> str | None:
+        """The workspace an org-wide call is about: ``team_id``, else the team holding the
+        channel or user it names, else the organisation's first workspace."""
+        teams = self._enterprises.get(enterprise_id, ("", []))[1]
+        if params.get("team_id") in teams:
+            return params["team_id"]
+        for key in ("channel", "channel_id", "user", "user_id", "users"):
+            ref = str(params.get(key) or "").split(",")[0]
+            for t in teams:
+                team = self._teams.get(t)
+                if team and (ref in team.users or ref in team.channels):
+                    return t
+        return teams[0] if teams else None
+
+    def _authenticate(self, token: str | None, params: dict | None = None) -> Team:
         with self._lock:
             info = self._tokens.get(token or "")
             if info is None:
@@ -887,7 +986,12 @@ class FakeSlack:
                 if old is not None:
                     old.revoked = True
                 info.replaces = None
-            return self._teams[info.team_id]
+            team_id = info.team_id
+            if team_id is None:
+                team_id = self._org_team(info.enterprise_id or "", params or {})
+                if team_id is None:
+                    raise _ApiError("team_access_not_granted")
+            return self._teams[team_id]
 
     def handle_api(self, method: str, query: str, body: bytes, headers: Any) -> _Reply:
         """Process one Web API request; always records exactly one Call."""
@@ -899,7 +1003,7 @@ class FakeSlack:
             self._record(Call(method, {}, _bearer(headers, {}), now, 200, False, exc.error))
             return _json_reply(200, payload)
         token = _bearer(headers, params)
-        team_id = self._team_for_token(token)
+        team_id = self._team_for_token(token, params)
         fault = self._pick_fault(method, team_id)
         if fault is not None and not fault.error_after_effect:
             reply = self._fault_reply(fault)
@@ -937,7 +1041,7 @@ class FakeSlack:
             if method in _NO_AUTH:
                 result = handler(self, None, params, headers)
             else:
-                team = self._authenticate(token)
+                team = self._authenticate(token, params)
                 team_id = team.id
                 with self._lock:
                     result = handler(self, team, params, headers)
@@ -1464,6 +1568,8 @@ def _oauth_exchange(fake: FakeSlack, code: str) -> dict[str, Any]:
     grant = fake._oauth_codes.pop(code, None)
     if grant is None:
         raise _ApiError("invalid_code")
+    if grant.enterprise_id:
+        return _org_install(fake, grant)
     team = fake.add_team(grant.team_id, grant.token, grant.bot_user_id, name=grant.team_name)
     if grant.expires_in is not None:
         fake._tokens[grant.token].expires_at = fake.clock() + grant.expires_in
@@ -1476,6 +1582,23 @@ def _oauth_exchange(fake: FakeSlack, code: str) -> dict[str, Any]:
     elif grant.expires_in is not None:
         out["expires_in"] = grant.expires_in
     return out
+
+
+def _org_install(fake: FakeSlack, grant: _OAuthGrant) -> dict[str, Any]:
+    """An organisation-wide install: one token for every workspace of the Grid org."""
+    name, _teams = fake._enterprises[grant.enterprise_id]
+    fake._tokens[grant.token] = _Token(team_id=None, enterprise_id=grant.enterprise_id)
+    return {
+        "access_token": grant.token,
+        "token_type": "bot",
+        "scope": DEFAULT_SCOPES,
+        "bot_user_id": grant.bot_user_id,
+        "app_id": fake.app_id,
+        "team": None,
+        "enterprise": {"id": grant.enterprise_id, "name": name},
+        "is_enterprise_install": True,
+        "authed_user": {"id": grant.installer_user_id},
+    }
 
 
 def _oauth_refresh(fake: FakeSlack, refresh_token: str) -> dict[str, Any]:

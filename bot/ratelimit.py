@@ -143,6 +143,16 @@ class AdaptiveLimiter:
         with self._cond:
             return self._paused_until
 
+    def ready_in(self) -> float:
+        """Seconds until a request could go out (a 429's pause, or the bucket refilling), without
+        taking a token: a sender facing a long wait gives its thread back (bot.delivery)."""
+        with self._cond:
+            now = self._clock()
+            if now < self._paused_until:
+                return self._paused_until - now
+            self._refill(now)
+            return 0.0 if self._tokens >= 1 - _EPS else (1 - self._tokens) / self._rate
+
     @property
     def closed(self) -> bool:
         with self._cond:
@@ -315,6 +325,19 @@ class LimiterRegistry:
         """Workspaces that have a limiter so far."""
         with self._lock:
             return list(self._limiters)
+
+    def useful(self, team_id: str, horizon: float) -> int:
+        """How many requests the workspace's limiter could let out within ``horizon`` seconds
+        at its current rate, plus one (a new workspace starts at the configured rate)."""
+        return math.ceil(self.for_workspace(team_id).rate * horizon) + 1
+
+    def busy(self, longer_than: float = 0.0) -> dict[str, float]:
+        """Workspaces whose limiter cannot send for more than ``longer_than`` seconds (paused by
+        a 429, or paced), with the seconds left: claimers leave their work for others."""
+        with self._lock:
+            limiters = list(self._limiters.items())
+        out = {team: lim.ready_in() for team, lim in limiters}
+        return {team: left for team, left in out.items() if left > longer_than}
 
     def close(self) -> None:
         """Graceful shutdown: every waiter in every workspace gets False from ``acquire``."""

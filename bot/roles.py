@@ -88,14 +88,27 @@ class Person:
     user_id: str
     is_bot: bool
     deleted: bool
+    team_id: str | None = None  # their home workspace, as Slack reports it
+    teams: tuple[str, ...] = ()  # Enterprise Grid: the org's workspaces they belong to
 
 
-def eligible(person: Person) -> None:
-    """Only real, active people can hold a role."""
+def eligible(person: Person, trust_team: str | None = None) -> None:
+    """Only real, active people of this trust can hold a role: a Slack Connect guest from
+    another organisation, or a Grid colleague of another trust, reads nothing of this one."""
     if person.is_bot:
         raise AdminError("that is a bot, not a person; roles are for people")
     if person.deleted:
         raise AdminError("that account is deactivated")
+    if trust_team and not belongs(person, trust_team):
+        raise AdminError(
+            "that person is not a member of this workspace (they are from another "
+            "organisation or trust); roles are only for the trust's own people"
+        )
+
+
+def belongs(person: Person, trust_team: str) -> bool:
+    """A member of the trust's own workspace (their home team, or one of their Grid teams)."""
+    return person.team_id == trust_team or trust_team in person.teams
 
 
 def _holds(s, workspace_id: int, user_id: str, role: str) -> Role | None:

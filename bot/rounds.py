@@ -245,7 +245,13 @@ def _write_outbox(s, rnd, people, chosen, tz, now, manual, spread: timedelta) ->
 
 def _write_segments(s, rnd, people, chosen) -> None:
     """Count who was asked each item per segment; answers copy a segment only if it reaches k."""
-    dept_names = dict(s.execute(select(Department.id, Department.name)).all())
+    dept_names = dict(
+        s.execute(
+            select(Department.id, Department.name).where(
+                Department.workspace_id == rnd.workspace_id
+            )
+        ).all()
+    )
     counts: Counter[tuple[int, str, str]] = Counter()
     for p in people:
         for vid in chosen[p.id][1]:

@@ -23,18 +23,22 @@ class GatewayCache:
         self.settings = settings
         self.token_for = token_for
         self._lock = threading.Lock()
-        self._by_token: dict[str, object] = {}
+        self._by_token: dict[tuple[str, str | None], object] = {}
 
     def __call__(self, team_id: str):
         from bot.slack_client import SlackGateway
 
         token = self.token_for(team_id) if self.token_for else self.settings.slack_bot_token
+        # An org-wide (Enterprise Grid) token comes with the workspace its calls must name.
+        token, scope = token if isinstance(token, tuple) else (token, None)
         if not token:
             raise RuntimeError(f"no bot token for workspace {team_id}")
         with self._lock:
-            gw = self._by_token.get(token)
+            gw = self._by_token.get((token, scope))
             if gw is None:
-                gw = self._by_token[token] = SlackGateway(token, self.settings.slack_api_url)
+                gw = self._by_token[(token, scope)] = SlackGateway(
+                    token, self.settings.slack_api_url, team_id=scope
+                )
             return gw
 
 
@@ -56,7 +60,7 @@ def build_core(settings: Settings, clock: Clock | None = None, db: Database | No
         )
         if inspect(db.engine).has_table(installations.store.bots.name):
             installations.store.encrypt_plain()  # installs made before tokens were encrypted
-        token_for = installations.bot_token
+        token_for = installations.gateway_token
     return Core(
         settings=settings,
         db=db,
@@ -69,8 +73,10 @@ def build_core(settings: Settings, clock: Clock | None = None, db: Database | No
 def build_wsgi(core: Core):
     """The whole HTTP surface: health checks, and Slack events behind the guard."""
     from handlers.app import build_app, wsgi
+    from storage.migrate import head_revisions, schema_problem
 
-    router = Router(ready=lambda: core.db.ping())
+    heads = head_revisions()
+    router = Router(ready=lambda: schema_problem(core.db.engine, heads))
     bolt = build_app(core)
     handler = wsgi(bolt)
     router.mount("/slack/events", SlackGuard(handler, core.settings.slack_signing_secret or ""))

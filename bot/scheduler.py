@@ -19,7 +19,7 @@ from datetime import UTC, datetime, time, timedelta
 
 from sqlalchemy import select
 
-from bot import retention, rounds, slots
+from bot import retention, rounds, slots, uninstall
 from bot.core import Core
 from storage.models import Audience, Schedule
 
@@ -122,6 +122,7 @@ class Scheduler:
         if self.on_summary is not None:
             report.summaries = self.on_summary(self.core, now)
         if retention.retention_due(self._last_purge, now):
+            uninstall.purge_expired(self.core)
             purged = retention.apply_retention(self.core)
             self._last_purge = now
             if purged.responses or purged.comments:
@@ -140,7 +141,7 @@ class Scheduler:
                 select(Schedule, Workspace.team_id)
                 .join(Audience, Audience.id == Schedule.audience_id)
                 .join(Workspace, Workspace.id == Schedule.workspace_id)
-                .where(Schedule.paused.is_(False))
+                .where(Schedule.paused.is_(False), Workspace.uninstalled_at.is_(None))
             ).all()
         for sched, team in rows:
             try:

@@ -14,6 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SLACK_API_DEFAULT = "https://slack.com/api/"
 USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+TEAM_USER = re.compile(r"^T[A-Z0-9]{2,}:[UW][A-Z0-9]{2,}$")
 
 
 KEY_HINT = (
@@ -49,6 +50,8 @@ class Settings(BaseSettings):
     tick_seconds: float = Field(15.0, alias="MEDPULSE_TICK_SECONDS", gt=0, le=60)
     log_format: str = Field("text", alias="LOG_FORMAT")
     trust_name: str | None = Field(None, alias="MEDPULSE_TRUST_NAME", max_length=80)
+    uninstall_grace_days: int = Field(30, alias="MEDPULSE_UNINSTALL_GRACE_DAYS", ge=1, le=365)
+    grade_names: str | None = Field(None, alias="MEDPULSE_GRADE_NAMES")
 
     @field_validator("slack_bot_token")
     @classmethod
@@ -99,9 +102,19 @@ class Settings(BaseSettings):
 
     @field_validator("admins")
     @classmethod
-    def _admins(cls, v: str) -> str:
+    def _admins(cls, v: str, info: ValidationInfo) -> str:
+        """Plain IDs seed every workspace, so they are only accepted with one workspace; with
+        many (OAuth) each admin is named with their trust, TEAM:USER (bot.workspaces)."""
         ids = [p.strip() for p in v.split(",") if p.strip()]
-        bad = [p for p in ids if not USER_ID.match(p)]
+        multi = info.data.get("slack_client_id") and info.data.get("slack_client_secret")
+        if multi:
+            bad = [p for p in ids if not TEAM_USER.match(p)]
+            if bad:
+                raise ValueError(
+                    "TEAM:USER pairs like T012AB:U012CD with SLACK_CLIENT_ID (many workspaces), "
+                    f"so no one is an admin of every trust (not {bad[0]!r})"
+                )
+        bad = [p for p in ids if not (USER_ID.match(p) or TEAM_USER.match(p))]
         if bad:
             raise ValueError(f"comma-separated Slack user IDs like U012ABCDEF (not {bad[0]!r})")
         return ",".join(ids)
@@ -129,9 +142,32 @@ class Settings(BaseSettings):
             raise ValueError("text or json")
         return v
 
+    @field_validator("grade_names")
+    @classmethod
+    def _grade_names(cls, v: str | None) -> str | None:
+        if not v:
+            return None
+        from bot.grade_names import GradeTableError, table
+
+        try:
+            table(v)
+        except GradeTableError as exc:
+            raise ValueError(f"a YAML file of grade: [names] ({exc})") from None
+        return v
+
     @property
     def admin_ids(self) -> list[str]:
         return [a for a in self.admins.split(",") if a]
+
+    def admin_ids_for(self, team_id: str) -> list[str]:
+        """The seed admins of one workspace: its TEAM:USER pairs, and plain IDs (which the
+        validator only accepts in single-workspace mode)."""
+        out = []
+        for a in self.admin_ids:
+            team, _, user = a.rpartition(":")
+            if team in ("", team_id):
+                out.append(user)
+        return out
 
     @property
     def multi_workspace(self) -> bool:
@@ -140,6 +176,49 @@ class Settings(BaseSettings):
     @property
     def has_slack(self) -> bool:
         return bool(self.slack_bot_token or self.slack_client_id)
+
+    @property
+    def any_slack(self) -> bool:
+        """Any Slack setting at all: with none, `medpulse run` explains and runs the demo."""
+        return any(
+            (
+                self.slack_bot_token,
+                self.slack_signing_secret,
+                self.slack_app_token,
+                self.slack_client_id,
+                self.slack_client_secret,
+            )
+        )
+
+
+def slack_settings_problem(s: Settings, listener: bool = True) -> str | None:
+    """What is missing when the Slack settings are only half there (None when they are whole).
+    A worker (``listener`` False) only sends, so it needs no signing secret.
+
+    Half a configuration is a mistake in `.env`, so start-up names the missing variable rather
+    than falling back to the demo or failing later on the first request.
+    """
+    if bool(s.slack_client_id) != bool(s.slack_client_secret):
+        have, lack = (
+            ("SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET")
+            if s.slack_client_id
+            else ("SLACK_CLIENT_SECRET", "SLACK_CLIENT_ID")
+        )
+        return f"{have} is set but {lack} is not: multi-workspace mode needs both"
+    if not (s.slack_bot_token or s.multi_workspace):
+        have = "SLACK_SIGNING_SECRET" if s.slack_signing_secret else "SLACK_APP_TOKEN"
+        return (
+            f"{have} is set but SLACK_BOT_TOKEN is not: add the Bot User OAuth Token (xoxb-…, "
+            "under OAuth & Permissions), or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET for many "
+            "workspaces"
+        )
+    if listener and not (s.slack_signing_secret or s.slack_app_token):
+        have = "SLACK_BOT_TOKEN" if s.slack_bot_token else "SLACK_CLIENT_ID"
+        return (
+            f"{have} is set but SLACK_SIGNING_SECRET is not: add the Signing Secret (under "
+            "Basic Information) for HTTP mode, or SLACK_APP_TOKEN (xapp-…) for Socket Mode"
+        )
+    return None
 
 
 def _describe(err: dict) -> str:

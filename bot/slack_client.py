@@ -79,6 +79,8 @@ class Member:
     deleted: bool
     email: str | None
     tz: str | None
+    team_id: str | None = None  # the person's home workspace (another org's, for Slack Connect)
+    teams: tuple[str, ...] = ()  # Enterprise Grid: every workspace of the org they belong to
 
 
 def _member(u: dict) -> Member:
@@ -88,6 +90,8 @@ def _member(u: dict) -> Member:
         deleted=bool(u.get("deleted")),
         email=(u.get("profile") or {}).get("email"),
         tz=u.get("tz"),
+        team_id=u.get("team_id"),
+        teams=tuple((u.get("enterprise_user") or {}).get("teams") or ()),
     )
 
 
@@ -113,11 +117,16 @@ def _translate(exc: Exception) -> ChatError:
 class SlackGateway:
     """Thin, typed calls to the Web API with errors already sorted for the core."""
 
-    def __init__(self, token: str, base_url: str, timeout: float = 10.0) -> None:
+    def __init__(
+        self, token: str, base_url: str, timeout: float = 10.0, team_id: str | None = None
+    ) -> None:
         self.client = WebClient(token=token, base_url=base_url, timeout=timeout)
         self.client.retry_handlers = []  # delivery owns retries: it knows what is safe to repeat
+        self.team_id = team_id  # set for an org-wide (Grid) token: every call names its workspace
 
     def _call(self, method: str, **kwargs):
+        if self.team_id and method != "files_upload_v2":
+            kwargs["team_id"] = self.team_id
         try:
             return getattr(self.client, method)(**kwargs)
         except Exception as exc:  # noqa: BLE001 - sorted into outcomes below
@@ -249,19 +258,40 @@ class SlackGateway:
                 return
 
     def upload_png(
-        self, channel: str, data: bytes, filename: str, title: str, comment: str | None = None
+        self,
+        channel: str,
+        data: bytes,
+        filename: str,
+        title: str,
+        comment: str | None = None,
+        alt_text: str | None = None,
     ) -> None:
-        self.upload(channel, data, filename, title, comment)
+        self.upload(channel, data, filename, title, comment, alt_text)
 
-    def dm_file(self, user_id: str, text: str, data: bytes, filename: str, title: str) -> None:
+    def dm_file(
+        self,
+        user_id: str,
+        text: str,
+        data: bytes,
+        filename: str,
+        title: str,
+        alt_text: str | None = None,
+    ) -> None:
         """A short DM (which also gives us the DM channel's ID) with a file under it."""
         note = self.post_channel(user_id, text, [])
-        self.upload(note.channel, data, filename, title)
+        self.upload(note.channel, data, filename, title, alt_text=alt_text)
 
     def upload(
-        self, channel: str, data: bytes, filename: str, title: str, comment: str | None = None
+        self,
+        channel: str,
+        data: bytes,
+        filename: str,
+        title: str,
+        comment: str | None = None,
+        alt_text: str | None = None,
     ) -> None:
-        """Upload a file into a channel or DM (files.getUploadURLExternal + complete)."""
+        """Upload a file into a channel or DM (files.getUploadURLExternal + complete); an image
+        carries ``alt_text`` for screen readers (bot.alt_text)."""
         self._call(
             "files_upload_v2",
             channel=channel,
@@ -269,6 +299,7 @@ class SlackGateway:
             filename=filename,
             title=title,
             initial_comment=comment,
+            alt_txt=alt_text,
         )
 
     def open_view(self, trigger_id: str, view: dict) -> None:
@@ -315,14 +346,25 @@ class InstallationTokens:
         self.minutes_before = minutes_before
         self._locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
 
-    def bot(self, team_id: str):
-        bot = self.store.find_bot(enterprise_id=None, team_id=team_id)
+    def bot(self, team_id: str, enterprise_id: str | None = None):
+        """The workspace's bot installation, rotated first if its token is about to expire.
+
+        Looked up as Slack stores it: a workspace install of an Enterprise Grid organisation
+        under (org, team), an ordinary one under (None, team), and an organisation-wide install
+        under (org, None), which then serves every workspace of the org. The org comes from the
+        request or, for the worker, from the workspace row (``bot.workspaces.note_enterprise``).
+        """
+        bot = self._find(team_id, enterprise_id)
+        if bot is None and not enterprise_id:
+            enterprise_id = self._enterprise_of(team_id)  # only Grid workspaces get this far
+            bot = self._find(team_id, enterprise_id) if enterprise_id else None
         if bot is None:
             raise NotInstalled(team_id)
         if not self._expiring(bot):
             return bot
-        with self._locks[team_id], self._cross_process_lock(team_id):
-            bot = self.store.find_bot(enterprise_id=None, team_id=team_id)
+        key = f"{bot.enterprise_id}:{None if bot.is_enterprise_install else bot.team_id}"
+        with self._locks[key], self._cross_process_lock(key):
+            bot = self._find(team_id, enterprise_id)
             refreshed = self.rotator.perform_bot_token_rotation(
                 bot=bot, minutes_before_expiration=self.minutes_before
             )
@@ -331,6 +373,36 @@ class InstallationTokens:
                 log.info("rotated the bot token of workspace %s", team_id)
                 return refreshed
             return bot
+
+    def _find(self, team_id: str, enterprise_id: str | None):
+        if enterprise_id:
+            bot = self.store.find_bot(enterprise_id=enterprise_id, team_id=team_id)
+            if bot is not None:
+                return bot
+        bot = self.store.find_bot(enterprise_id=None, team_id=team_id)
+        if bot is None and enterprise_id:
+            bot = self.store.find_bot(
+                enterprise_id=enterprise_id, team_id=None, is_enterprise_install=True
+            )
+        return bot
+
+    def _enterprise_of(self, team_id: str) -> str | None:
+        from sqlalchemy import text
+
+        with self.engine.connect() as conn:
+            return conn.execute(
+                text("SELECT enterprise_id FROM workspaces WHERE team_id = :t"), {"t": team_id}
+            ).scalar()
+
+    def gateway_token(self, team_id: str) -> tuple[str, str | None]:
+        """(token, team to name in every call): an org-wide token must say which workspace."""
+        bot = self.bot(team_id)
+        return bot.bot_token, team_id if bot.is_enterprise_install else None
+
+    def forget(self, enterprise_id: str | None, team_id: str | None) -> None:
+        """Delete an installation's tokens (uninstalled or revoked): nothing can use them again.
+        ``team_id`` None is an organisation-wide (Enterprise Grid) install."""
+        self.store.delete_all(enterprise_id=enterprise_id, team_id=team_id)
 
     def bot_token(self, team_id: str) -> str:
         return self.bot(team_id).bot_token

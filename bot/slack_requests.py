@@ -104,6 +104,8 @@ class SlackSender:
         bot_user_id: str = "UBOT",
         verification_token: str = "fake-verification-token",
         timeout: float = 10.0,
+        enterprise_id: str | None = None,
+        org_install: bool = False,
     ) -> None:
         self.app_url = app_url
         self.signing_secret = signing_secret
@@ -114,6 +116,9 @@ class SlackSender:
         self.bot_user_id = bot_user_id
         self.verification_token = verification_token
         self.timeout = timeout
+        # Enterprise Grid: the organisation, and whether the app is installed org-wide.
+        self.enterprise_id = enterprise_id
+        self.org_install = org_install
         self._counter = itertools.count(1)
         self._lock = threading.Lock()
 
@@ -178,7 +183,8 @@ class SlackSender:
             "command": command,
             "text": text,
             "api_app_id": self.api_app_id,
-            "is_enterprise_install": "false",
+            "is_enterprise_install": "true" if self.org_install else "false",
+            **({"enterprise_id": self.enterprise_id} if self.enterprise_id else {}),
             "response_url": url,
             "trigger_id": trigger,
         }
@@ -223,8 +229,8 @@ class SlackSender:
             else self._container(message, view, channel_id),
             "trigger_id": trigger,
             "team": {"id": self.team_id, "domain": self.team_domain},
-            "enterprise": None,
-            "is_enterprise_install": False,
+            "enterprise": self._enterprise(),
+            "is_enterprise_install": self.org_install,
             "actions": [self._action(action_id, block_id, value, action_type)],
         }
         if message is not None:
@@ -267,8 +273,8 @@ class SlackSender:
             "trigger_id": trigger,
             "view": view,
             "response_urls": [{"response_url": response_url}] if response_url else [],
-            "enterprise": None,
-            "is_enterprise_install": False,
+            "enterprise": self._enterprise(),
+            "is_enterprise_install": self.org_install,
         }
         return self._payload(payload, trigger_id=trigger)
 
@@ -292,8 +298,8 @@ class SlackSender:
             "token": self.verification_token,
             "view": view,
             "is_cleared": is_cleared,
-            "enterprise": None,
-            "is_enterprise_install": False,
+            "enterprise": self._enterprise(),
+            "is_enterprise_install": self.org_install,
         }
         return self._payload(payload)
 
@@ -316,15 +322,16 @@ class SlackSender:
             "api_app_id": self.api_app_id,
             "event": inner,
             "type": "event_callback",
+            **({"enterprise_id": self.enterprise_id} if self.enterprise_id else {}),
             "event_id": event_id or f"Ev{self._next():08d}{secrets.token_hex(3).upper()}",
             "event_time": now,
             "authorizations": [
                 {
-                    "enterprise_id": None,
+                    "enterprise_id": self.enterprise_id,
                     "team_id": self.team_id,
                     "user_id": self.bot_user_id,
                     "is_bot": True,
-                    "is_enterprise_install": False,
+                    "is_enterprise_install": self.org_install,
                 }
             ],
             "is_ext_shared_channel": False,
@@ -378,6 +385,13 @@ class SlackSender:
         )
 
     # ---------------------------------------------------------------- building blocks
+
+    def _enterprise(self) -> dict[str, str] | None:
+        return (
+            {"id": self.enterprise_id, "name": self.enterprise_id.lower()}
+            if self.enterprise_id
+            else None
+        )
 
     def _user(self, user_id: str) -> dict[str, str]:
         name = user_id.lower()

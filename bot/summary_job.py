@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from bot import charts, summary
+from bot import alt_text, channels, charts, summary
 from bot.core import Core
 from bot.summary_blocks import summary_blocks, summary_text
 from storage.models import Department, LeaderChannel, Round, Schedule, SummaryPost, Workspace
@@ -65,6 +65,10 @@ def post_summary(
         raise ValueError(f"unknown workspace {team_id!r}")
     if slot_key and not _claim(core, ws_id, channel_id, slot_key):
         return False
+    if not channels.postable(core, team_id, channel_id):  # shared outside the trust since set
+        if slot_key is None:
+            raise channels.SharedChannel(channels.refused_post(channel_id))
+        return False  # the weekly slot stays claimed: admins are told once, not every tick
     gw = core.gateway(team_id)
     try:
         model, title, text, blocks = render(core, ws_id, department, detail)
@@ -81,7 +85,8 @@ def post_summary(
     if model.suppressed_reason is None:
         try:
             png = charts.summary_png(model, title)
-            gw.upload_png(posted.channel, png, "medpulse-summary.png", title, None)
+            alt = alt_text.summary_chart(model, title)
+            gw.upload_png(posted.channel, png, "medpulse-summary.png", title, None, alt)
         except Exception:  # noqa: BLE001 - the numbers are posted; a missing chart must not repost
             log.exception("summary chart upload to %s failed", channel_id)
         if gap_is_new:
@@ -112,12 +117,18 @@ def _ratings_are_new(core: Core, ws_id: int, channel_id: str, slot_key: str | No
 
 def _upload_gap_chart(core: Core, gw, ws_id: int, channel: str) -> None:
     """The perception-gap chart (the checklist page)."""
-    from bot import checklist_export
+    from bot import checklist_export, gap
 
     try:
         png = checklist_export.page_png(core, ws_id, trust_of(core, ws_id))
+        alt = alt_text.checklist_page(gap.rows(core, ws_id), core.k)
         gw.upload_png(
-            channel, png, "medpulse-gap.png", "Where leaders and doctors see it differently", None
+            channel,
+            png,
+            "medpulse-gap.png",
+            "Where leaders and doctors see it differently",
+            None,
+            alt,
         )
     except Exception:  # noqa: BLE001 - as for the summary chart: never repost the message
         log.exception("gap chart upload to %s failed", channel)
@@ -253,6 +264,7 @@ def _weekly_slots(core: Core):
                 Schedule.summary_time,
             )
             .join(Schedule, Schedule.workspace_id == Workspace.id)
+            .where(Workspace.uninstalled_at.is_(None))  # an uninstalled trust gets no posts
             .order_by(Workspace.id, Schedule.id)
         ).all()
     seen = set()

@@ -80,6 +80,54 @@ def parse_slack_body(content_type: str, body: bytes) -> dict | None:
     return None
 
 
+def _team_of(body: dict) -> object:
+    """The workspace a request is for, wherever its kind of body carries it."""
+    team = body.get("team")
+    user = body.get("user")
+    auths = body.get("authorizations")
+    candidates = (
+        body.get("team_id"),
+        team.get("id") if isinstance(team, dict) else None,
+        user.get("team_id") if isinstance(user, dict) else None,
+        auths[0].get("team_id")
+        if isinstance(auths, list) and auths and isinstance(auths[0], dict)
+        else None,
+    )
+    return next((c for c in candidates if c), None)
+
+
+def missing_fields(body: dict) -> str | None:
+    """What a signed body lacks that every listener relies on (a workspace, a user, a command),
+    or None. Slack always sends these; a body without them is answered 400 here rather than
+    crashing a listener with a KeyError and a 500."""
+    kind = body.get("type")
+    if kind in ("url_verification", "ssl_check") or "ssl_check" in body:
+        return None
+    if not isinstance(_team_of(body), str):
+        return "team_id"
+    if "command" in body:
+        return next((f for f in ("user_id", "command") if not body.get(f)), None)
+    if kind == "event_callback":
+        event = body.get("event")
+        return None if isinstance(event, dict) and event.get("type") else "event"
+    user = body.get("user")
+    if kind in INTERACTIVE and not (isinstance(user, dict) and isinstance(user.get("id"), str)):
+        return "user"
+    return None
+
+
+INTERACTIVE = {
+    "block_actions",
+    "block_suggestion",
+    "view_submission",
+    "view_closed",
+    "shortcut",
+    "message_action",
+    "interactive_message",
+    "dialog_submission",
+}
+
+
 def _json_object(text: str) -> dict | None:
     try:
         value = json.loads(text)
@@ -113,6 +161,9 @@ class SlackGuard:
         parsed = parse_slack_body(environ.get("CONTENT_TYPE", ""), body)
         if parsed is None:
             return _reply(start_response, "400 Bad Request", {"error": "malformed body"})
+        missing = missing_fields(parsed)
+        if missing:
+            return _reply(start_response, "400 Bad Request", {"error": f"no {missing}"})
         environ[PARSED_BODY] = parsed
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
@@ -126,8 +177,8 @@ class SlackGuard:
 class Router:
     """A tiny path router: /healthz, /readyz, Slack events, and optional OAuth routes."""
 
-    def __init__(self, ready: Callable[[], bool]) -> None:
-        self.ready = ready
+    def __init__(self, ready: Callable[[], str | None]) -> None:
+        self.ready = ready  # None when ready, else what is wrong (database, schema)
         self.routes: dict[str, WSGIApp] = {}
 
     def mount(self, path: str, app: WSGIApp) -> None:
@@ -138,9 +189,11 @@ class Router:
         if path == "/healthz":
             return _reply(start_response, "200 OK", {"ok": True})
         if path == "/readyz":
-            if self.ready():
-                return _reply(start_response, "200 OK", {"ok": True, "database": "reachable"})
-            return _reply(start_response, "503 Service Unavailable", {"ok": False})
+            problem = self.ready()
+            if problem is None:
+                body = {"ok": True, "database": "reachable", "schema": "latest"}
+                return _reply(start_response, "200 OK", body)
+            return _reply(start_response, "503 Service Unavailable", {"ok": False, "why": problem})
         app = self.routes.get(path)
         if app is None:
             return _reply(start_response, "404 Not Found", {"error": "not found"})

@@ -1,4 +1,10 @@
-"""Workspace bootstrap: the row every table hangs off, bootstrap admins, the question bank."""
+"""Workspace bootstrap: the row every table hangs off, bootstrap admins, the question bank.
+
+Admins are per trust. ``MEDPULSE_ADMINS`` seeds a workspace only with the IDs named for it
+(``TEAM:USER``; plain IDs only in single-workspace mode, see ``Settings.admin_ids_for``), and an
+OAuth install makes the installer an admin only of a workspace that has no admin yet: a
+re-install, by anyone allowed to install apps, grants nothing.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot import audit
 from storage.models import (
     AuditEntry,
     QuestionItem,
@@ -25,10 +32,61 @@ def ensure_team(core, team_id: str) -> int:
         return known
     with core.db.Session() as s, s.begin():
         ws = ensure_workspace(
-            s, team_id, core.clock.now(), core.settings.timezone, core.settings.admin_ids
+            s,
+            team_id,
+            core.clock.now(),
+            core.settings.timezone,
+            core.settings.admin_ids_for(team_id),
         )
+        if ws.uninstalled_at is not None and not core.settings.multi_workspace:
+            # One workspace, token from the environment: a signed request from it again means
+            # the app was reinstalled (with OAuth, ``installed`` says so instead).
+            ws.uninstalled_at = None
         core.known_teams[team_id] = ws.id
         return ws.id
+
+
+def installed(core, team_id: str, installer: str | None, enterprise_id: str | None = None) -> bool:
+    """After an OAuth install: the workspace exists, is no longer marked uninstalled, and its
+    installer is an admin on the first install (or when the trust has no admin left, its
+    identities purged after an uninstall), never on a re-install. True when that made one."""
+    now = core.clock.now()
+    with core.db.Session() as s, s.begin():
+        first = s.scalar(select(Workspace.id).where(Workspace.team_id == team_id)) is None
+        ws = ensure_workspace(
+            s, team_id, now, core.settings.timezone, core.settings.admin_ids_for(team_id)
+        )
+        ws.uninstalled_at = None
+        if enterprise_id:
+            ws.enterprise_id = enterprise_id
+        has_admin = s.scalar(
+            select(Role.id).where(Role.workspace_id == ws.id, Role.role == "admin").limit(1)
+        )
+        granted = (first or has_admin is None) and bool(installer)
+        if granted and not _holds_admin(s, ws.id, installer):
+            s.add(
+                Role(
+                    workspace_id=ws.id,
+                    slack_user_id=installer,
+                    role="admin",
+                    granted_by="installer",
+                    created_at=now,
+                )
+            )
+            audit.record(s, ws.id, installer, "admin added (installer)", None, installer, now)
+        core.known_teams[team_id] = ws.id
+    return granted
+
+
+def note_enterprise(core, team_id: str, enterprise_id: str) -> None:
+    """Remember a workspace's Enterprise Grid organisation (from a request Slack signed), so
+    the worker can find an org-wide install's token for it; the workspace is still its own
+    island: every row hangs off its own workspace id."""
+    ensure_team(core, team_id)
+    with core.db.Session() as s, s.begin():
+        ws = s.scalar(select(Workspace).where(Workspace.team_id == team_id))
+        if ws.enterprise_id != enterprise_id:
+            ws.enterprise_id = enterprise_id
 
 
 def audience_list(audience) -> list[str]:
@@ -70,6 +128,19 @@ def ensure_workspace(
             )
     sync_items(s, ws.id, "bank", "bank", _bank_items(), now)
     return ws
+
+
+def _holds_admin(s: Session, workspace_id: int, user_id: str) -> bool:
+    return (
+        s.scalar(
+            select(Role.id).where(
+                Role.workspace_id == workspace_id,
+                Role.slack_user_id == user_id,
+                Role.role == "admin",
+            )
+        )
+        is not None
+    )
 
 
 def _admin_removed(s: Session, workspace_id: int, user_id: str) -> bool:

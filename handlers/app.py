@@ -20,13 +20,15 @@ from slack_sdk import WebClient
 from bot.core import Core
 from bot.slack_client import BOT_SCOPES
 from bot.web import PARSED_BODY
-from bot.workspaces import ensure_workspace
+from bot.workspaces import installed, note_enterprise
 from handlers import (
     admin_home,
     commands,
     home,
+    install,
     leadership,
     modals,
+    outage,
     pulse,
     reports,
     share,  # noqa: F401 - its subcommand joins the /pulse table on import
@@ -61,6 +63,8 @@ def build_app(core: Core) -> App:
     home.register(app, core)
     modals.register(app, core)
     admin_home.register(app, core)
+    install.register(app, core)
+    outage.register(app)
     return app
 
 
@@ -70,14 +74,18 @@ class TokensAuthorize(Authorize):
 
     def __init__(self, core: Core) -> None:
         self.core = core
+        self.noted: set[tuple[str, str]] = set()
 
     def __call__(self, *, context, enterprise_id, team_id, user_id) -> AuthorizeResult | None:
         from bot.slack_client import NotInstalled
 
         try:
-            bot = self.core.installations.bot(team_id)
+            bot = self.core.installations.bot(team_id, enterprise_id)
         except NotInstalled:
             return None
+        if enterprise_id and team_id and (enterprise_id, team_id) not in self.noted:
+            note_enterprise(self.core, team_id, enterprise_id)  # the worker looks tokens up by it
+            self.noted.add((enterprise_id, team_id))
         return AuthorizeResult(
             enterprise_id=enterprise_id,
             team_id=team_id,
@@ -109,22 +117,22 @@ def _oauth(core: Core) -> dict:
 
 
 def _installed(core: Core):
-    """After an install: create the workspace and make the installing person its first admin."""
+    """After an install: create the workspace; the installer becomes its first admin only if it
+    has none (bot.workspaces.installed), so re-installing grants nothing."""
 
     def success(args: SuccessArgs) -> BoltResponse:
         inst = args.installation
-        with core.db.Session() as s, s.begin():
-            ensure_workspace(
-                s,
-                inst.team_id,
-                core.clock.now(),
-                core.settings.timezone,
-                [inst.user_id],
-                "installer",
-            )
+        for team_id in install_teams(core, inst):
+            installed(core, team_id, inst.user_id, inst.enterprise_id)
         return args.default.success(args)
 
     return success
+
+
+def install_teams(core: Core, inst) -> list[str]:
+    """The workspaces an install covers: its own team (an org-wide Grid install names none;
+    its workspaces appear as their first requests arrive, see ``TokensAuthorize``)."""
+    return [inst.team_id] if inst.team_id else []
 
 
 def _install_failed(args: FailureArgs) -> BoltResponse:

@@ -16,7 +16,7 @@ from datetime import UTC
 
 from slack_bolt import App
 
-from bot import admin, audit, authz, question_admin, roles, schedules, slots, status
+from bot import admin, audit, authz, channels, question_admin, roles, schedules, slots, status
 from bot.admin import AdminError
 from bot.core import Core
 from bot.slack_client import ChatError
@@ -267,6 +267,7 @@ def _leaders(ctx: Ctx) -> None:
     if len(rest) != 1:
         raise UsageError("name exactly one channel (and optionally department:NAME)")
     channel_id, name = resolve_channel(ctx, rest[0])
+    channels.check(ctx.core, ctx.team, channel_id)  # never a channel shared outside the trust
     added = admin.add_leader_channel(ctx.core, ctx.team, ctx.user, channel_id, dept)
     what = f"the *{dept}* department's own summary" if dept else "summaries"
     if added:
@@ -631,7 +632,10 @@ def resolve_user(ctx: Ctx, token: str) -> str:
         if exc.error in ("user_not_found", "users_not_found"):
             raise AdminError("I can't find that person in this workspace.") from None
         raise
-    roles.eligible(roles.Person(member.user_id, member.is_bot, member.deleted))
+    roles.eligible(
+        roles.Person(member.user_id, member.is_bot, member.deleted, member.team_id, member.teams),
+        ctx.team,
+    )
     return member.user_id
 
 
@@ -660,7 +664,7 @@ def _role_command(role: str, name: str) -> Callable[[Ctx], None]:
             return
         changed = roles.revoke(ctx.core, ctx.team, ctx.user, user_id, role)
         note = ""
-        if changed and role == authz.ADMIN and user_id in ctx.core.settings.admin_ids:
+        if changed and role == authz.ADMIN and user_id in ctx.core.settings.admin_ids_for(ctx.team):
             note = (
                 " They are still listed in MEDPULSE_ADMINS, which only seeds the first admins: "
                 "they stay removed after a restart (tidy the list when convenient)."

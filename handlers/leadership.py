@@ -6,7 +6,7 @@ import logging
 
 from slack_bolt import App
 
-from bot import actions_log, checklist, checklist_export, gap
+from bot import actions_log, alt_text, authz, checklist, checklist_export, gap
 from bot.core import Core
 from bot.pulses import THEME_LABELS
 from handlers.commands import Ctx, UsageError, command
@@ -138,10 +138,21 @@ def _selected(values: dict, block: str, action: str) -> str | None:
 
 
 def register(app: App, core: Core) -> None:
+    def refused(ack, body, action: str) -> bool:
+        """A form is only what the client sent: the submitter's role is checked again here."""
+        if authz.permits(core, body["team"]["id"], body["user"]["id"], action):
+            return False
+        from handlers.modals import done_view
+
+        ack(response_action="update", view=done_view("Not allowed", authz.refusal(action)))
+        return True
+
     @app.view(CHECKLIST_VIEW)
     def on_checklist(ack, body, view):
         from bot.workspaces import ensure_team
 
+        if refused(ack, body, "checklist"):
+            return
         ws = ensure_team(core, body["team"]["id"])
         values = view["state"]["values"]
         ratings, notes = {}, {}
@@ -167,6 +178,8 @@ def register(app: App, core: Core) -> None:
     def on_action(ack, body, view):
         from bot.workspaces import ensure_team
 
+        if refused(ack, body, "action"):
+            return
         ws = ensure_team(core, body["team"]["id"])
         values = view["state"]["values"]
         text = (values.get("text", {}).get("text") or {}).get("value") or ""
@@ -223,6 +236,7 @@ def _checklist(ctx: Ctx) -> None:
             png,
             "medpulse-checklist.png",
             "Medical engagement checklist",
+            alt_text.checklist_page(gap.rows(ctx.core, ctx.workspace_id), ctx.core.k),
         )
         ctx.say("✅ The checklist page is in your DMs with medpulse.")
         return

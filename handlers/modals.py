@@ -17,7 +17,6 @@ from slack_bolt import App
 from bot import authz, question_admin, schedules, slots
 from bot.admin import AdminError
 from bot.core import Core
-from bot.workspaces import ensure_team
 from questions.model import GRADES, THEMES
 
 log = logging.getLogger("medpulse.modals")
@@ -293,9 +292,7 @@ def _origin(view: dict) -> str:
 
 
 def _allowed(core: Core, team: str, user: str, action: str) -> bool:
-    ws_id = ensure_team(core, team)
-    with core.db.Session() as s:
-        return authz.allowed(s, ws_id, user, action)
+    return authz.permits(core, team, user, action)
 
 
 def _refused(ack, action: str) -> None:

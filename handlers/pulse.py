@@ -25,6 +25,10 @@ log = logging.getLogger("medpulse.pulse")
 
 ANSWER = re.compile(r"^answer-(-?\d+)$")
 COMMENT_VIEW = "pulse_comment"
+NOT_STORED = (
+    "This comment was not stored: the pulse it belongs to is not one sent to you. "
+    "Use Add a comment on your own pulse."
+)
 CLOSED_NOTE = "Thanks for tapping, but this pulse has closed. Your next one will come soon."
 
 
@@ -165,6 +169,9 @@ def register(app: App, core: Core) -> None:
         )
         if outcome.status == "closed":
             ack(response_action="errors", errors={"comment": "Sorry, this pulse has closed."})
+            return
+        if outcome.status != "recorded":  # not this person's round: nothing was stored
+            ack(response_action="errors", errors={"comment": NOT_STORED})
             return
         ack(response_action="update", view=pulses.thanks_modal())
 

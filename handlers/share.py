@@ -4,6 +4,7 @@ authorisation is bot.authz's ("share" needs a leader)."""
 
 from __future__ import annotations
 
+from bot import channels
 from bot.department_share import share
 from handlers.commands import Ctx, UsageError, command, resolve_channel
 from handlers.parsing import keyword
@@ -23,6 +24,7 @@ def _share(ctx: Ctx) -> None:
     with ctx.core.db.Session() as s:
         dept, _ = _department_arg(s, ctx.workspace_id, dept)
     channel_id, name = resolve_channel(ctx, rest[0])
+    channels.check(ctx.core, ctx.team, channel_id)  # never a channel shared outside the trust
     ctx.say(f"⏳ Sharing {dept}'s results in #{name}…")
     held = share(ctx.core, ctx.team, ctx.workspace_id, ctx.user, channel_id, dept)
     if held:

@@ -85,12 +85,13 @@ def print_json(items: Iterable[QuestionItem], out: TextIO = sys.stdout) -> None:
 
 
 def check_file(path: str | Path, out: TextIO = sys.stdout) -> int:
-    """Validate a question file; print 'OK: N items' or the error. Returns the exit code."""
+    """Validate a question file; print 'OK: N items' or the error. Returns the exit code
+    (2: the file is bad input the operator can fix)."""
     try:
         items = import_file(path)
     except BankError as exc:
         out.write(f"error: {exc}\n")
-        return 1
+        return 2
     out.write(f"OK: {len(items)} items\n")
     return 0
 
@@ -158,7 +159,7 @@ def _run_import(
         items = import_file(file)
     except BankError as exc:
         out.write(f"error: {exc}\n")
-        return 1
+        return 2
     if store is None:
         out.write("error: import needs a database; no store was configured\n")
         return 2

@@ -97,6 +97,8 @@ def _read_yaml(path: Path, label: str) -> Any:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise BankError(label, f"cannot read file: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError:
+        raise BankError(label, "not UTF-8 text (is it a binary file?)") from None
     try:
         return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:

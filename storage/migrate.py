@@ -32,3 +32,27 @@ def current_heads(url: str) -> set[str]:
             return set(MigrationContext.configure(conn).get_current_heads())
     finally:
         engine.dispose()
+
+
+def head_revisions() -> set[str]:
+    """The revisions the code expects the database to be at (Alembic's heads)."""
+    from alembic.script import ScriptDirectory
+
+    return set(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads())
+
+
+def schema_problem(engine, heads: set[str] | None = None) -> str | None:
+    """None when the database answers and its schema is at the latest migration; otherwise what
+    is wrong, in a few words (for /readyz and for processes that do not migrate on start)."""
+    from alembic.runtime.migration import MigrationContext
+
+    try:
+        with engine.connect() as conn:
+            current = set(MigrationContext.configure(conn).get_current_heads())
+    except Exception as exc:  # noqa: BLE001 - any failure to answer means not ready
+        return f"database unreachable ({type(exc).__name__})"
+    expected = head_revisions() if heads is None else heads
+    if current != expected:
+        have = ", ".join(sorted(current)) or "never migrated"
+        return f"schema at {have}, not {', '.join(sorted(expected))}: run medpulse migrate"
+    return None

@@ -90,6 +90,12 @@ class Workspace(Base):
     name: Mapped[str] = mapped_column(String(200), default="")
     timezone: Mapped[str] = mapped_column(String(64), default="Europe/London")
     created_at: Mapped[datetime] = mapped_column(UTC_TS)
+    # Enterprise Grid: the organisation an org-wide install belongs to (its token is looked up
+    # by this); the workspace is still its own island of data.
+    enterprise_id: Mapped[str | None] = mapped_column(String(32))
+    # Set by app_uninstalled / tokens_revoked: no rounds, no posts; identity rows are removed
+    # once the grace period (MEDPULSE_UNINSTALL_GRACE_DAYS) has passed without a reinstall.
+    uninstalled_at: Mapped[datetime | None] = mapped_column(UTC_TS)
 
 
 class Role(Base):
@@ -318,6 +324,11 @@ class Delivery(Base):
         Index("ix_deliveries_due", "status", "not_before"),
         Index("ix_deliveries_reminder_due", "reminder", "reminder_due"),
         Index("ix_deliveries_tidy_due", "tidy", "tidy_due"),
+        # Claims go workspace by workspace (fair between trusts): each finds its own due rows
+        # without reading past another trust's backlog.
+        Index("ix_deliveries_ws_due", "workspace_id", "status", "not_before"),
+        Index("ix_deliveries_ws_reminder", "workspace_id", "reminder", "reminder_due"),
+        Index("ix_deliveries_ws_tidy", "workspace_id", "tidy", "tidy_due"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))

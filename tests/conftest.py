@@ -41,6 +41,8 @@ hyp_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "medpulse"))
 SECRET = "test-signing-secret"
 TOKEN = "xoxb-test"
 ADMIN = "UADMIN1"
+# Multi-workspace mode encrypts stored tokens; a test key (production keys live in configuration).
+TOKEN_KEY = "srJKyWa9EqcEpi3j0IQgZxE9GY7ZzvZChS3i8l1O0-k="
 LONDON = ZoneInfo("Europe/London")
 
 
@@ -148,3 +150,6 @@ def database(db_url):
     db = Database.connect(db_url)
     yield db
     db.dispose()
+
+
+from tests.multi import grid, region  # noqa: E402, F401 - trusts in multi-workspace mode

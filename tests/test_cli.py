@@ -138,41 +138,68 @@ def test_web_serves_health_checks_and_stops_on_sigterm(tmp_path):
 
 
 def test_demo_runs_in_a_fresh_directory_and_writes_summaries_and_charts(tmp_path):
-    out = _run(["demo", "--doctors", "40", "--rounds", "2", "--out", "out", "--quiet"], tmp_path)
+    out_dir, scratch = tmp_path / "out", tmp_path / "scratch"
+    scratch.mkdir()
+    out_dir.mkdir()
+    (out_dir / ".medpulse-demo").write_text("")  # an earlier run's folder...
+    (out_dir / "chart-34-C0LEADERS-medpulse-summary.png").write_bytes(b"old")  # ...and its chart
+    args = ["demo", "--doctors", "40", "--rounds", "2", "--out", "out", "--quiet"]
+    out = _run(args, tmp_path, TMPDIR=str(scratch))
     assert out.returncode == 0, out.stderr[-2000:]
-    files = sorted(p.name for p in (tmp_path / "out").iterdir())
+    files = sorted(p.name for p in out_dir.iterdir())
+    assert "chart-34-C0LEADERS-medpulse-summary.png" not in files  # two runs never mix
     assert any(f.startswith("summary-") and f.endswith(".json") for f in files)
     assert any(f.startswith("summary-") and f.endswith(".txt") for f in files)
-    charts = [tmp_path / "out" / f for f in files if f.endswith(".png")]
+    charts = [out_dir / f for f in files if f.endswith(".png")]
     assert charts and all(p.read_bytes().startswith(b"\x89PNG") for p in charts)
-    text = next((tmp_path / "out").glob("summary-*-C0LEADERS.txt")).read_text()
+    text = next(out_dir.glob("summary-*-C0LEADERS.txt")).read_text()
     assert "doctors answered" in text
+    index = (out_dir / "index.md").read_text()
+    assert "## Open first" in index and "index.md" in out.stderr
+    listed = {line.split("`")[1] for line in index.splitlines() if line.startswith("| `")}
+    assert listed == set(files) - {"index.md", ".medpulse-demo"}
+    assert list(scratch.iterdir()) == []  # the throwaway database is gone
+
+
+def test_demo_refuses_a_folder_it_did_not_write(tmp_path):
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "thesis.docx").write_text("precious")
+    out = _run(["demo", "--out", "mine"], tmp_path)
+    assert out.returncode == 2 and "did not write" in out.stderr, out.stderr
+    assert (tmp_path / "mine" / "thesis.docx").read_text() == "precious"
 
 
 def test_export_command_writes_a_csv(tmp_path):
+    from bot.fake_slack import FakeSlack
+
     db = f"sqlite:///{tmp_path / 'e.db'}"
-    out = _run(["export", "--out", "x.csv", "--team", "T0001"], tmp_path, DATABASE_URL=db)
+    with FakeSlack(bot_token="xoxb-e") as fake:
+        env = {"DATABASE_URL": db, "SLACK_BOT_TOKEN": "xoxb-e", "SLACK_API_URL": fake.api_url}
+        out = _run(["export", "--out", "x.csv", "--team", "T0001"], tmp_path, **env)
     assert out.returncode == 0, out.stderr
     assert (tmp_path / "x.csv").read_text().startswith("period,level,theme,item")
 
 
-TRUST_SET = """\
-set: trust-own
-items:
-  - id: trust-rota-fair
-    text: "The rota in my department is fair to everyone on it."
-    scale: agree5
-    theme: devolved-authority
-    source: custom
-    audience: all
-"""
+def test_questions_import_asks_which_workspace_when_several_are_installed(tmp_path):
+    from datetime import UTC, datetime
 
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import Session
 
-def test_questions_import_with_no_workspace_asks_for_team_instead_of_crashing(tmp_path):
-    (tmp_path / "mine.yaml").write_text(TRUST_SET)
+    from bot.workspaces import ensure_workspace
+
+    (tmp_path / "mine.yaml").write_text(
+        (Path(__file__).parent / "fixtures/trust-set.yaml").read_text()
+    )
     db = f"sqlite:///{tmp_path / 'q.db'}"
+    assert _run(["migrate"], tmp_path, DATABASE_URL=db).returncode == 0
+    engine = create_engine(db)
+    with Session(engine) as s, s.begin():
+        for team in ("T0001", "T0002"):
+            ensure_workspace(s, team, datetime.now(UTC), "Europe/London")
+    engine.dispose()
     out = _run(["questions", "import", "mine.yaml"], tmp_path, DATABASE_URL=db)
-    assert out.returncode == 1 and "--team" in out.stdout, out.stdout + out.stderr
+    assert out.returncode == 2 and "--team" in out.stderr, out.stdout + out.stderr
     assert "Traceback" not in out.stdout + out.stderr
     out = _run(["questions", "import", "mine.yaml", "--team", "T0001"], tmp_path, DATABASE_URL=db)
     assert out.returncode == 0 and "set 'mine' in team T0001: 1 new" in out.stdout, out.stderr

@@ -38,7 +38,14 @@ def test_share_posts_only_published_figures_and_says_replies_are_not_anonymous(
     assert "Surgery's figures are not shown this period" in said[-1].body["text"]
     unknown = slack.slash("share department:Nowhere <#C0MEDTEAM|c0medteam>", ADMIN).json()
     assert "no department called 'Nowhere'" in unknown["text"]
+    # A channel shared outside the trust (Slack Connect) is refused, with one line.
+    fake.add_channel("C0CONNECT", "connect", members=[ADMIN])
+    fake.add_team("T0OTHER", "xoxb-other", bot_user_id="UBOTO", name="other")
+    fake.share_channel("C0CONNECT", "T0OTHER", external=True)
+    outside = slack.slash("share department:Medicine <#C0CONNECT|connect>", ADMIN).json()
+    assert "shared with another organisation" in outside["text"]
     assert not _posts(fake, "C0MEDTEAM") and not _posts(fake, "C0SURGTEAM")
+    assert not _posts(fake, "C0CONNECT")
 
     reply = slack.slash("share department:medicine <#C0MEDTEAM|c0medteam>", ADMIN)
     done = wait_for(lambda: fake.response_posts(reply.response_key), timeout=30, what="shared")

@@ -17,10 +17,8 @@ from bot.settings import SettingsError
 from bot.slack_requests import SlackSender
 from bot.web import HttpServer
 from storage.models import Response, Round, Workspace
-from tests.conftest import SECRET, make_settings
+from tests.conftest import SECRET, TOKEN_KEY, make_settings
 from tests.helpers import answer_buttons, wait_for
-
-TOKEN_KEY = "srJKyWa9EqcEpi3j0IQgZxE9GY7ZzvZChS3i8l1O0-k="  # a test key: production keys live in configuration
 
 TEAMS = {
     # team: (token, installer, refresh_token, expires_in)
@@ -206,7 +204,12 @@ def test_slack_tokens_are_encrypted_at_rest(multi, fake):
 def test_multi_workspace_mode_will_not_start_without_a_token_key(fake, db_url):
     with pytest.raises(SettingsError) as err:
         make_settings(
-            fake, db_url, SLACK_BOT_TOKEN=None, SLACK_CLIENT_ID="1.2", SLACK_CLIENT_SECRET="s"
+            fake,
+            db_url,
+            SLACK_BOT_TOKEN=None,
+            SLACK_CLIENT_ID="1.2",
+            SLACK_CLIENT_SECRET="s",
+            MEDPULSE_ADMINS="",
         )
     line = str(err.value)
     assert line.startswith("MEDPULSE_TOKEN_KEY: expected a key") and "\n" not in line

@@ -188,7 +188,7 @@ def test_roster_import_command_line(fake, db_url, tmp_path):
         [exe, "roster", "import", str(bad)], env=env, capture_output=True, text=True, cwd=tmp_path
     )
     assert (
-        out.returncode == 1
+        out.returncode == 2
         and "line 3: malformed" in out.stdout
         and "Nothing was imported" in out.stdout
     )

@@ -288,7 +288,7 @@ def test_import_refuses_ids_used_elsewhere_and_bad_files(core, fake, slack, db_u
     clash = tmp_path / "clash.yaml"
     clash.write_text(TRUST_SET.replace("trust-rota-fair", key))
     out = _cli(fake, db_url, tmp_path, "import", str(clash), "--team", fake.team_id)
-    assert out.returncode == 1 and f"already used by another question set: {key}" in out.stdout
+    assert out.returncode == 2 and f"already used by another question set: {key}" in out.stderr
     # An ID from the shipped bank, and a file that fails validation: named precisely.
     bank_id = load_bank().items[1].id
     out = _cli(
@@ -298,10 +298,10 @@ def test_import_refuses_ids_used_elsewhere_and_bad_files(core, fake, slack, db_u
         "import",
         str(_write(tmp_path, "b.yaml", TRUST_SET.replace("trust-rota-fair", bank_id))),
     )
-    assert out.returncode == 1 and "duplicate id" in out.stdout
+    assert out.returncode == 2 and "duplicate id" in out.stdout
     bad = _write(tmp_path, "bad.yaml", TRUST_SET.replace("devolved-authority", "vibes"))
     out = _cli(fake, db_url, tmp_path, "import", str(bad))
-    assert out.returncode == 1 and "field 'theme'" in out.stdout
+    assert out.returncode == 2 and "field 'theme'" in out.stdout
     assert "Traceback" not in out.stdout + out.stderr
     with core.db.Session() as s:
         assert s.scalar(select(func.count()).where(QuestionSet.kind == "import")) == 0

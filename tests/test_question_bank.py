@@ -210,7 +210,7 @@ def test_cli_check(tmp_path: Path) -> None:
     assert cli.run(_args("--check", str(good)), out) == 0
     assert out.getvalue() == "OK: 1 items\n"
     out = io.StringIO()
-    assert cli.run(_args("--check", str(bad)), out) == 1
+    assert cli.run(_args("--check", str(bad)), out) == 2
     assert "item 'trust-no': field 'extra'" in out.getvalue()
 
 
