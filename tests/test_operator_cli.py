@@ -167,6 +167,7 @@ BROKEN = [
     ["export", "--out", "missing/x.csv"],
     ["forget", "not-a-user"],
     ["demo", "--doctors", "3"],
+    ["teams-package", "--host", "bad host", "--app-id", "x", "--out", "missing/x.zip"],
 ]
 
 
