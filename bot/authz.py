@@ -29,6 +29,7 @@ REQUIRED: dict[str, str] = {
     "gap": LEADER,
     "checklist": LEADER,
     "action": LEADER,
+    "share": LEADER,
     "schedule": ADMIN,
     "pause": ADMIN,
     "resume": ADMIN,

@@ -151,7 +151,11 @@ def pulse_text(n_questions: int) -> str:
     return f"Your anonymous medical engagement pulse: {n_questions} quick questions, 30 seconds."
 
 
-CLOSED_TEXT = "This medpulse pulse has closed. The next one will come to you here."
+# The second line says where the results are (bot.results_home): the same for everyone.
+CLOSED_TEXT = (
+    "This medpulse pulse has closed. The next one will come to you here.\n"
+    "See what everyone's answers add up to in medpulse's *Home* tab."
+)
 
 
 def closed_blocks(note: str = CLOSED_TEXT) -> list[dict]:

@@ -31,6 +31,7 @@ from handlers import (
     outage,
     pulse,
     reports,
+    share,  # noqa: F401 - its subcommand joins the /pulse table on import
 )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot import authz, membership, people
+from bot import authz, membership, people, results_home
 from bot.core import Core
 from bot.pulses import privacy_notice
 from bot.workspaces import ensure_team
@@ -154,11 +154,16 @@ def _for_whom(action) -> str:
 
 
 def publish(core: Core, client, team: str, user: str, notice: str | None = None) -> None:
-    """Render and publish one person's Home: the doctor part, plus the admin part for admins."""
+    """Render and publish one person's Home: the doctor part (their choices, what the answers
+    add up to, "you said, we did"), plus the admin part for admins."""
     from handlers import admin_home
 
     me = people.me(core, team, user)
     view = home_view(core, me, membership.group_line(membership.group_note(core, team, user)))
+    # What the answers add up to comes right after the doctor's status, before their choices.
+    at = next(i for i, b in enumerate(view["blocks"]) if b.get("block_id") == "home-opt") + 1
+    results = results_home.blocks(core, ensure_team(core, team), me.department)
+    view["blocks"][at:at] = results
     view["blocks"] += actions_blocks(core, team, me, _sees_all_actions(core, team, user))
     view["blocks"] += admin_home.blocks(core, team, user, notice)
     client.views_publish(user_id=user, view=view)
