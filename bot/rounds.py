@@ -322,10 +322,17 @@ def close_round(core: Core, round_id: int) -> None:
             .where(Delivery.round_id == round_id, ~in_flight)
             .values(**UNIFORM, claimed_by=None, claimed_at=None)
         )
+        # No token once a trust has uninstalled: nothing in Slack can be tidied, but the rows
+        # must still end the same for everyone (no reminder_ts left saying who was reminded).
+        gone = s.scalar(select(Workspace.uninstalled_at).where(Workspace.id == rnd.workspace_id))
         s.execute(
             update(Delivery)
             .where(Delivery.round_id == round_id, Delivery.status == "sent")
-            .values(tidy="pending", tidy_due=now + closing.DELAY)
+            .values(
+                **closing.TIDIED
+                if gone is not None
+                else {"tidy": "pending", "tidy_due": now + closing.DELAY}
+            )
         )
         _reshuffle(s, Response, round_id)
         _reshuffle(s, Comment, round_id)

@@ -221,6 +221,16 @@ def test_uninstall_deletes_tokens_stops_rounds_and_purges_identities_after_grace
             s.scalars(select(Workspace.team_id).join(Round).where(Round.id.in_(report.created)))
         )
         assert s.get(Round, a_round).status == "closed"
+        # No token is left to tidy A's DMs in Slack, but the rows end the same for everyone:
+        # no tidy-up waits for ever, and no reminder_ts says who was reminded.
+        states = set(
+            s.execute(
+                select(Delivery.tidy, Delivery.reminder, Delivery.reminder_ts).where(
+                    Delivery.round_id == a_round
+                )
+            ).all()
+        )
+    assert states == {("done", "none", None)}
     assert teams_of_new == {B}
 
     # Before the grace period ends identities stay (a reinstall would pick up); after, they go.
