@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from bot.claims import Claim
 from bot.pulses import THEME_LABELS
-from bot.summary import DeptRate, ItemScore, Summary, ThemeScore
+from bot.summary import OTHER_THEMES, DeptRate, ItemScore, Summary, ThemeScore
 from storage.auditor import CHANGED
 
 SECTION_MAX = 3000
@@ -198,8 +198,13 @@ def _comments_text(s: Summary) -> str:
     shown = [f"{theme}: {n}" for theme, n in s.comments.items() if n != label]
     rest = ""
     if len(shown) < len(s.comments):
-        rest = " · the rest" if shown else " · not"
-        rest += " split out by theme, to protect small groups"
+        others = s.comments.get(OTHER_THEMES, label) != label
+        rest = (
+            " · themes with few comments are counted together as Other themes, to protect "
+            "small groups"
+            if others
+            else " · not split out by theme, to protect small groups"
+        )
     line = f"*Comments this pulse: {s.comments_total}* (read them with `/pulse comments`)"
     return line + ("\n" + " · ".join(shown) if shown else "") + rest
 

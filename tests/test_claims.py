@@ -213,3 +213,21 @@ def test_an_item_never_flips_between_strength_and_concern_within_a_quarter_uncla
     assert claims.standing_claims(per, rounds, {1: info}, 5, changed=set()) == []
     kept = claims.standing_claims(per, rounds, {1: info}, 5, changed={"item:q1"})
     assert [c.kind for c in kept] == ["strength"]
+
+
+def test_comment_counts_say_how_small_themes_are_grouped():
+    from types import SimpleNamespace
+
+    from bot.summary import OTHER_THEMES
+    from bot.summary_blocks import _comments_text
+    from storage.anonymity import k_label
+
+    few = k_label(5)
+    pooled = SimpleNamespace(k=5, comments_total=20, comments={OTHER_THEMES: 20, "quality": few})
+    text = _comments_text(pooled)
+    assert "Other themes: 20" in text and "counted together as Other themes" in text
+    assert "the rest split out" not in text
+    hidden = SimpleNamespace(k=5, comments_total=7, comments={"quality": few, OTHER_THEMES: few})
+    assert "not split out by theme" in _comments_text(hidden)
+    plain = SimpleNamespace(k=5, comments_total=9, comments={"quality": 9})
+    assert "split out" not in _comments_text(plain) and "quality: 9" in _comments_text(plain)
