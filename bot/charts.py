@@ -51,9 +51,11 @@ def _trend(ax, summary: Summary) -> None:
     last_x, last_m, _, _ = shown[-1]
     ax.annotate(f"{last_m:.1f}", (last_x, last_m), textcoords="offset points", xytext=(0, 10),
                 ha="center", fontsize=13, color=INK, weight="bold")  # fmt: skip
+    # A missing point may be too few answers, held back for a smaller group, or a changed
+    # audience: "not shown" is true of all three (the summary's text says which).
     for x, (_, m, _) in zip(xs, points, strict=True):
         if m is None:
-            ax.annotate("too\nfew", (x, 0.4), ha="center", fontsize=8, color=MUTED)
+            ax.annotate("not\nshown", (x, 5.0), ha="center", va="center", fontsize=8, color=MUTED)
     ax.set_xticks(xs, [label for label, _, _ in points], rotation=45, ha="right", fontsize=9)
     ax.set_ylim(0, 10)
     ax.set_ylabel("0–10", color=MUTED)

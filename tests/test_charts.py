@@ -79,6 +79,24 @@ def test_long_titles_wrap_and_keep_the_period_on_its_own_line():
     assert all(len(line) <= 50 for line in lines)
 
 
+def test_a_hidden_period_reads_not_shown_clear_of_the_legend(monkeypatch):
+    """Hidden is not always "too few" (a smaller group's protection, a changed audience)."""
+    import matplotlib.axes
+
+    notes = []
+    real = matplotlib.axes.Axes.annotate
+
+    def spy(self, text, xy, *args, **kwargs):
+        notes.append((text, xy))
+        return real(self, text, xy, *args, **kwargs)
+
+    monkeypatch.setattr(matplotlib.axes.Axes, "annotate", spy)
+    charts.summary_png(_model(0, hidden_latest=True), TITLE)
+    hidden = [(text, xy) for text, xy in notes if "shown" in text]
+    assert hidden == [("not\nshown", (11, 5.0))]
+    assert not [text for text, _ in notes if "few" in text]
+
+
 def test_hidden_periods_and_empty_models_still_draw():
     _decode(charts.summary_png(_model(3, hidden_latest=True), TITLE))
     empty = Summary("6 Oct 2026", None, 5)
