@@ -26,7 +26,9 @@ The rules (one place for each):
   any summary of the same quarter is not named unless its change is itself a claim.
 * **Hard to reach.** A department is named when its response rate is credibly at least 10 points
   below the rest of the trust's, or credibly at least 10 points below its own earlier pulses (BH
-  over both tests of every department), with the reason in words. A department with fewer than
+  over both tests of every department), with the reason in words. Its own earlier pulses are
+  only those where the auditor published its figure (a pooled rate over a held-back pulse,
+  less the published ones, would give the hidden count). A department with fewer than
   k responses is said to be too few to report; one hidden only to protect a smaller group is
   said to be held back, never given a count it does not have.
 """
