@@ -26,7 +26,9 @@ The rules (one place for each):
   any summary of the same quarter is not named unless its change is itself a claim.
 * **Hard to reach.** A department is named when its response rate is credibly at least 10 points
   below the rest of the trust's, or credibly at least 10 points below its own earlier pulses (BH
-  over both tests of every department), with the reason in words. A department with fewer than
+  over both tests of every department), with the reason in words. Its own earlier pulses are
+  only those where the auditor published its figure (a pooled rate over a held-back pulse,
+  less the published ones, would give the hidden count). A department with fewer than
   k responses is said to be too few to report; one hidden only to protect a smaller group is
   said to be held back, never given a count it does not have.
 """
@@ -470,13 +472,19 @@ def reach_claims(
     parts: list[Participation],
     round_ids: list[int],
     k: int,
+    published: dict[int, frozenset[str]],
 ) -> tuple[list[Claim], list[str]]:
     """Hard-to-reach claims and the departments held back only for protection.
 
     ``shown``: department -> (invited, responded) of the latest pulse, for departments whose
-    figures are published; ``hidden``: departments whose figures are not. Falling compares the
-    department's recent pulses with the ones before, as changes do (``windows``); each side is
-    stated only when it pools at least k responses.
+    figures are published; ``hidden``: departments whose figures are not; ``published``: round
+    id -> departments whose participation figure the auditor published in that pulse. Falling
+    compares the department's recent pulses with the ones before, as changes do (``windows``),
+    pooling only pulses in which its own figure was published: a pooled rate that took in a
+    pulse where it was held back (fewer than k, held back to protect a smaller group, or the
+    audience changed), less the published pulses, would give the hidden count. Such a pulse is
+    left out of both sides (and the words say so); a side left empty or under k responses
+    makes no falling claim.
     """
     by_round = _rates(parts)
     latest = by_round.get(round_ids[0], {})
@@ -491,11 +499,17 @@ def reach_claims(
             tests.append(
                 (dept, "low", stats.diff_proportions(a, b), stats.p_diff_proportions(a, b), None)
             )
-        now = _pooled(by_round, round_ids[:recent], dept)
-        before = _pooled(by_round, round_ids[recent : recent + earlier], dept)
-        if earlier and now.n and before.n and min(now.successes, before.successes) >= k:
+        now_ids = _published_in(round_ids[:recent], dept, published)
+        before_ids = _published_in(round_ids[recent : recent + earlier], dept, published)
+        now, before = _pooled(by_round, now_ids, dept), _pooled(by_round, before_ids, dept)
+        if now.n and before.n and min(now.successes, before.successes) >= k:
             d = stats.diff_proportions(now, before)
-            sides = (100 * now.estimate, 100 * before.estimate, recent, earlier)
+            sides = (
+                100 * now.estimate,
+                100 * before.estimate,
+                (len(now_ids), recent),
+                (len(before_ids), earlier),
+            )
             tests.append((dept, "falling", d, stats.p_diff_proportions(now, before), sides))
     hits = stats.benjamini_hochberg([t[3] for t in tests], FDR) if tests else []
     reasons: dict[str, list] = {}
@@ -523,17 +537,36 @@ def reach_claims(
     return out, held
 
 
+def _published_in(round_ids: list[int], dept: str, published: dict) -> list[int]:
+    """The pulses of ``round_ids`` in which the auditor published ``dept``'s figure."""
+    return [r for r in round_ids if dept in published.get(r, ())]
+
+
 def _pooled(by_round, round_ids: list[int], dept: str) -> stats.Proportion:
     cells = [by_round[r][dept] for r in round_ids if dept in by_round.get(r, {})]
     return stats.Proportion(sum(c[1] for c in cells), sum(c[0] for c in cells))
 
 
-def _falling_words(now: float, before: float, recent: int, earlier: int) -> str:
-    if recent > 1:
-        return f"falling: {now:.0f}% over the last {recent} pulses, from {before:.0f}% in the {earlier} before"
-    if earlier == 1:
+def _falling_words(now: float, before: float, recent: tuple, earlier: tuple) -> str:
+    """The fall in words; ``recent``/``earlier``: (pulses pooled, pulses in the window), fewer
+    pooled where the department's figure was not published in some of them."""
+    (r_used, r_all), (e_used, e_all) = recent, earlier
+    left_out = "" if (r_used, e_used) == (r_all, e_all) else LEFT_OUT
+    if r_all > 1:
+        now_side = f"the last {r_all}" if r_used == r_all else f"{r_used} of the last {r_all}"
+        before_side = f"the {e_all}" if e_used == e_all else f"{e_used} of the {e_all}"
+        return (
+            f"falling: {now:.0f}% over {now_side} pulses, from {before:.0f}% in {before_side} "
+            f"before{left_out}"
+        )
+    if e_all == 1:
         return f"down from {before:.0f}% at the pulse before"
-    return f"down from {before:.0f}% on the average of the {earlier} pulses before"
+    if e_used == e_all:
+        return f"down from {before:.0f}% on the average of the {e_all} pulses before"
+    return f"down from {before:.0f}% in {e_used} of the {e_all} pulses before{left_out}"
+
+
+LEFT_OUT = " (pulses where its figure was not published left out)"
 
 
 def _reach_claim(dept: str, figures: tuple[int, int], why: list, overall: float) -> Claim:
@@ -658,9 +691,12 @@ def build(
     answered: tuple[int, int],
     departments: tuple[dict[str, tuple[int, int]], list[str]] | None = None,
     parts: list[Participation] | None = None,
+    published: dict[int, frozenset[str]] | None = None,
 ) -> Claims:
     """Every claim of one summary. ``rounds``: closed periods, newest first; ``answered``:
-    (invited, responded) of the latest; ``departments``: (shown, hidden) for the trust view."""
+    (invited, responded) of the latest; ``departments``: (shown, hidden) for the trust view;
+    ``published``: per round id, the departments whose participation figure was published
+    (none given: no department's figure is pooled over pulses)."""
     round_ids = [r.round_id for r in rounds]
     out = Claims(pulses=len(rounds))
     out.items.append(participation_claim(*answered))
@@ -670,6 +706,8 @@ def build(
     out.items += changes
     out.items += standing_claims(per_round, rounds, infos, k, {c.subject for c in changes})
     if departments is not None:
-        reach, out.held_back = reach_claims(*departments, parts or [], round_ids, k)
+        reach, out.held_back = reach_claims(
+            *departments, parts or [], round_ids, k, published or {}
+        )
         out.items += reach
     return out

@@ -437,6 +437,21 @@ def participation_disclosure(
     return published.breakdowns(counts, k, cross=cross, changed=changed), cells
 
 
+def published_departments(
+    parts: list[queries.Participation], round_ids: list[int], k: int
+) -> dict[int, frozenset[str]]:
+    """Per pulse, the departments whose participation figure the auditor published that pulse
+    (``participation_disclosure``): the only pulses a department's figure pooled over several
+    may take in, since the pooled figure less the published ones would give a hidden one."""
+    out = {}
+    for r in round_ids:
+        decision, cells = participation_disclosure(parts, r, k)
+        out[r] = frozenset(
+            d for d, _ in cells if d is not None and decision.shown(("department", d))
+        )
+    return out
+
+
 def _fill_cross(summary: Summary, parts: list[queries.Participation], latest: int, k: int) -> None:
     """Department x grade where the auditor shows its cells; the grade line is replaced by one
     sentence when every grade is held back and not only for being small."""
@@ -553,7 +568,7 @@ def build(
 
 def _fill_claims(summary: Summary, per_round: PerRound, rounds, infos, parts) -> None:
     """The claims, and the older fields read from them (so every statement has evidence)."""
-    depts = None
+    depts, published = None, None
     if summary.department is None:
         shown = {
             d.department: (d.invited, d.responded)
@@ -568,6 +583,9 @@ def _fill_claims(summary: Summary, per_round: PerRound, rounds, infos, parts) ->
             if d.recorded and not d.shown and d.reason != auditor.CHANGED
         ]
         depts = (shown, hidden)
+        recent, earlier = claims_model.windows(len(rounds))
+        window = [r.round_id for r in rounds[: recent + earlier]]
+        published = published_departments(parts, window, summary.k)
     found = claims_model.build(
         per_round,
         rounds,
@@ -576,6 +594,7 @@ def _fill_claims(summary: Summary, per_round: PerRound, rounds, infos, parts) ->
         (summary.invited, summary.respondents),
         depts,
         parts,
+        published,
     )
     summary.claims = found
     summary.changes = [c.text for c in found.of("change")]

@@ -9,10 +9,12 @@ import re
 import numpy as np
 import pytest
 from scipy import stats as sps
+from sqlalchemy import select
 
 from bot import stats, summary
 from bot.gap import GapRow, gap_line
 from bot.summary_blocks import FIRST_PULSE, MORE, PER_SECTION, footer, summary_blocks
+from storage.models import Department, Round, RoundParticipation
 from tests.blockkit import validate
 from tests.test_summary import Trust, _keys
 
@@ -231,3 +233,81 @@ def test_comment_counts_say_how_small_themes_are_grouped():
     assert "not split out by theme" in _comments_text(hidden)
     plain = SimpleNamespace(k=5, comments_total=9, comments={"quality": 9})
     assert "split out" not in _comments_text(plain) and "quality: 9" in _comments_text(plain)
+
+
+# --------------------------------------------------------------------------- hard to reach
+
+
+STEADY = [("A", None, 100, 70), ("C", None, 10, 6)]
+
+
+def _b_rounds(t, rates: list[int], hidden_at: int | None = None, hidden=None) -> list[int]:
+    """Pulses (oldest first) where department B answered ``rates[i]`` of 100; at ``hidden_at``
+    the participation is ``hidden`` instead (a pulse where the auditor holds B back)."""
+    rids = []
+    for i, b in enumerate(rates):
+        parts = hidden if i == hidden_at else [*STEADY, ("B", None, 100, b)]
+        rids.append(t.round({"headline-engagement": [7] * 60}, participation=parts))
+    return rids
+
+
+def _set_responded(core, rid: int, counts: dict[str, int]) -> None:
+    with core.db.Session() as s, s.begin():
+        for row in s.scalars(select(RoundParticipation).where(RoundParticipation.round_id == rid)):
+            name = s.get(Department, row.department_id).name
+            row.responded = counts.get(name, row.responded)
+
+
+def _reach(s) -> list:
+    return [c for c in s.claims.items if c.kind in ("hard_to_reach", "too_few")]
+
+
+@pytest.mark.parametrize(
+    "why,hidden,other,changed",
+    [  # B's pulse is held back; ``other`` moves its hidden count, keeping every total the same
+        ("small", [("A", None, 100, 70), ("B", None, 100, 1), ("C", None, 10, 4)],
+         {"B": 4, "C": 1}, False),
+        ("protect", [("A", None, 100, 70), ("B", None, 100, 9), ("C", None, 10, 2)],
+         {"B": 7, "C": 4}, False),
+        ("changed", [("A", None, 100, 70), ("B", None, 100, 60), ("C", None, 10, 6)],
+         {"B": 50, "A": 80}, True),
+    ],
+)  # fmt: skip
+@pytest.mark.parametrize("rates,hidden_at", [([75, 75, 25], 1), ([75, 75, 75, 25, 25, 25], 4)])
+def test_a_falling_department_never_pools_a_pulse_where_it_was_held_back(
+    core, fake, why, hidden, other, changed, rates, hidden_at
+):
+    """The subtraction attack: a pooled rate over pulses that include one where B was held
+    back, minus B's published pulses, gives the hidden count. So nothing published may depend
+    on that count: the same summary whatever it was, and B still named where the published
+    pulses alone show the fall."""
+    t = Trust(core, fake)
+    rids = _b_rounds(t, rates, hidden_at, hidden)
+    if changed:
+        with core.db.Session() as s, s.begin():
+            s.get(Round, rids[hidden_at]).audience_changed = True
+    with core.db.Session() as s:
+        parts = summary.queries.participation(s, rids)
+    decision, _ = summary.participation_disclosure(parts, rids[hidden_at], core.k)
+    assert decision.reason(("department", "B")) == {"small": "small"}.get(why, why)
+    first = summary.build(core, t.ws)
+    _set_responded(core, rids[hidden_at], other)
+    second = summary.build(core, t.ws)
+    assert _reach(first) == _reach(second)
+    detail = [_text(summary_blocks(s, "x", detail=True)) for s in (first, second)]
+    assert detail[0] == detail[1]
+    claim = first.claims.about("department:B", "hard_to_reach")
+    assert claim is not None and "falling" in claim.direction  # the fall is still named
+    assert "75%" in claim.text and "of the" in claim.text  # from B's published pulses only
+
+
+def test_a_falling_department_whose_every_pulse_was_published_is_still_named(core, fake):
+    t = Trust(core, fake)
+    _b_rounds(t, [75, 75, 75, 25, 25, 25])
+    s = summary.build(core, t.ws)
+    claim = s.claims.about("department:B", "hard_to_reach")
+    assert claim is not None and claim.direction == "low,falling"
+    assert claim.text == (
+        "B: 25% answered, against 48% across the trust; "
+        "falling: 25% over the last 3 pulses, from 75% in the 3 before"
+    )
