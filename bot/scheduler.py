@@ -13,6 +13,7 @@ tick). With an injected clock, tests and the demo call ``tick`` directly.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
@@ -106,6 +107,7 @@ class Scheduler:
         self._logged_skips: set[str] = set()
         self._last_purge: datetime | None = None
         self._aps = None
+        self._ticking = threading.Lock()  # held while a tick runs (stop waits on it)
         self.leadership = Leadership(core.db)
 
     def tick(self) -> TickReport:
@@ -217,26 +219,28 @@ class Scheduler:
             id="tick",
             next_run_time=datetime.now(UTC),
         )
+        self._aps = aps  # before start: the first tick runs at once and checks it
         aps.start()
-        self._aps = aps
 
     def _tick_and_plan(self) -> None:
-        if not self.leadership.holds():
-            return  # standing by: another process runs the schedule
-        try:
-            self.tick()
-        except Exception:
-            log.exception("scheduler tick failed")
-        self._plan_next()
+        with self._ticking:
+            if self._aps is None or not self.leadership.holds():
+                return  # stopping, or standing by: another process runs the schedule
+            try:
+                self.tick()
+            except Exception:
+                log.exception("scheduler tick failed")
+            self._plan_next()
 
     def _plan_next(self) -> None:
         """A date job at the soonest upcoming slot, so rounds start on the minute, not up to 30 s late."""
-        if self._aps is None:
+        aps = self._aps
+        if aps is None:
             return
         now = self.core.clock.now()
         upcoming = [slots.next_slot(cad, now) for _, _, _, cad, _ in self._schedules()]
         if upcoming:
-            self._aps.add_job(
+            aps.add_job(
                 self._tick_and_plan,
                 "date",
                 run_date=min(upcoming),
@@ -246,7 +250,16 @@ class Scheduler:
             )
 
     def stop(self) -> None:
-        if self._aps is not None:
-            self._aps.shutdown(wait=True)
-            self._aps = None
+        """Stop taking jobs, then wait for a running tick to finish.
+
+        Not ``shutdown(wait=True)``: APScheduler holds its job-store lock while it waits for
+        running jobs, and a tick that ends by planning its next slot (``add_job``) needs that
+        lock, so the two would wait on each other for ever (seen as a worker that ignored
+        SIGTERM). Our own lock waits for the tick instead.
+        """
+        aps, self._aps = self._aps, None
+        if aps is not None:
+            aps.shutdown(wait=False)
+            with self._ticking:
+                pass
         self.leadership.release()

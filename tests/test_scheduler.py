@@ -151,3 +151,26 @@ def test_scheduled_rounds_respect_quiet_hours_and_preferred_windows(core, fake, 
             window,
             local,
         )
+
+
+def test_stop_returns_while_a_tick_is_planning_its_next_slot(core, fake):
+    """A worker told to stop (SIGTERM) mid-tick must stop: APScheduler's shutdown(wait=True)
+    held its job-store lock while the tick, ending in add_job for its next slot, waited for
+    that same lock, and neither ever finished."""
+    _setup(core, fake)
+    planning, release = threading.Event(), threading.Event()
+
+    class SlowTick(Scheduler):
+        def tick(self):
+            planning.set()
+            release.wait(10)  # the tick is still running when stop() is called
+            return super().tick()
+
+    sched = SlowTick(core, sync_audience=False)
+    sched.start(interval=60)
+    assert planning.wait(10), "the first tick did not start"
+    stopper = threading.Thread(target=sched.stop)
+    stopper.start()
+    release.set()
+    stopper.join(15)
+    assert not stopper.is_alive(), "stop() never returned: deadlocked with the running tick"
