@@ -378,6 +378,16 @@ def diff_means(a: Mean, b: Mean, confidence: float = 0.95) -> Diff:
     If both samples have zero spread the interval collapses to the point difference.
     """
     _check_confidence(confidence)
+    d, se2, df = _welch(a, b)
+    if se2 == 0.0:
+        return Diff(d, d, d)
+    half = t_ppf(0.5 + confidence / 2.0, df) * math.sqrt(se2)
+    return Diff(d, d - half, d + half)
+
+
+def _welch(a: Mean, b: Mean) -> tuple[float, float, float]:
+    """(difference, its squared standard error, Welch-Satterthwaite df); df is 0 when the
+    squared standard error is. One place, so the interval and the p-value always agree."""
     va, vb = a.variance, b.variance
     if va is None or vb is None:
         raise ValueError("each period needs at least 2 answers for a difference of means")
@@ -385,10 +395,8 @@ def diff_means(a: Mean, b: Mean, confidence: float = 0.95) -> Diff:
     sa, sb = va / a.n, vb / b.n
     se2 = sa + sb
     if se2 == 0.0:
-        return Diff(d, d, d)
-    df = se2 * se2 / (sa * sa / (a.n - 1) + sb * sb / (b.n - 1))
-    half = t_ppf(0.5 + confidence / 2.0, df) * math.sqrt(se2)
-    return Diff(d, d - half, d + half)
+        return d, 0.0, 0.0
+    return d, se2, se2 * se2 / (sa * sa / (a.n - 1) + sb * sb / (b.n - 1))
 
 
 def pool_means(items: Iterable[Mean]) -> Mean:
@@ -555,15 +563,9 @@ def mean_to_0_100(kind: ItemKind, raw: Mean, reverse: bool = False) -> Mean:
 def p_diff_means(a: Mean, b: Mean) -> float:
     """Two-sided p-value of Welch's test of ``a - b = 0``: the same statistic and degrees of
     freedom as ``diff_means``, so p < 0.05 exactly when its 95% interval excludes zero."""
-    va, vb = a.variance, b.variance
-    if va is None or vb is None:
-        raise ValueError("each period needs at least 2 answers for a difference of means")
-    d = a.total / a.n - b.total / b.n
-    sa, sb = va / a.n, vb / b.n
-    se2 = sa + sb
+    d, se2, df = _welch(a, b)
     if se2 == 0.0:
         return 1.0 if d == 0.0 else 0.0
-    df = se2 * se2 / (sa * sa / (a.n - 1) + sb * sb / (b.n - 1))
     return min(1.0, 2.0 * _t_upper_tail(abs(d) / math.sqrt(se2), df))
 
 
