@@ -68,7 +68,7 @@ class _Bodies:
     """Signed block_actions bodies, built once so the load generator spends its CPU on sending."""
 
     def __init__(self, fake, doctors: list[str]) -> None:
-        from bot.slack_requests import SlackSender
+        from simulator.slack_requests import SlackSender
         from tests.helpers import answer_buttons, pulse_message
 
         class Capture(SlackSender):
@@ -178,7 +178,7 @@ def _closed_loop(port, taps, clients: int, seconds: float) -> tuple[float, int]:
 def _answers_stored(core) -> tuple[int, int]:
     from sqlalchemy import func, select
 
-    from bot import answers
+    from bot.rounds import answers
     from storage.models import Response
 
     with core.db.Session() as s:
@@ -204,8 +204,8 @@ def main(argv=None) -> int:
     ap.add_argument("--db", help="PostgreSQL server URL (a throwaway database is made and dropped)")
     args = ap.parse_args(argv)
 
-    from bot.delivery import DeliveryWorker
-    from bot.fake_slack import FakeSlack
+    from bot.delivery.outbox import DeliveryWorker
+    from simulator.fake_slack import FakeSlack
     from storage.migrate import upgrade
     from storage.scratch import scratch_database
 

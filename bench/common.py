@@ -63,11 +63,11 @@ def open_round(fake, db_url: str, doctors: int, prefix: str = "UD"):
     """A workspace whose channel of ``doctors`` people is the audience, and a manual round to
     all of them with its outbox written. Returns (core, doctor ids, round result, setup seconds)
     where setup covers the audience sync and the round (not adding users to the fake)."""
-    from bot.admin import set_audience
+    from bot.admin.operations import set_audience
     from bot.clock import SystemClock
-    from bot.rounds import create_round
-    from bot.runtime import build_core
-    from bot.workspaces import ensure_team
+    from bot.people.workspaces import ensure_team
+    from bot.rounds.lifecycle import create_round
+    from server.runtime import build_core
 
     ids = [f"{prefix}{i:06d}" for i in range(doctors)]
     for uid in ids:

@@ -36,8 +36,8 @@ TARGET = 1.5
 
 def _trust(fake, core, team: str) -> int:
     """A workspace with its channel of doctors as the audience; returns the audience id."""
-    from bot.admin import set_audience
-    from bot.workspaces import ensure_team
+    from bot.admin.operations import set_audience
+    from bot.people.workspaces import ensure_team
 
     fake.add_team(team, TOKENS[team], bot_user_id="UBOT" + team[-1], name=team.lower())
     ids = [f"U{team[2]}{i:05d}" for i in range(SIZES[team])]
@@ -66,10 +66,10 @@ def _all_sent(core, round_id: int) -> bool:
 def scenario(server: str | None, flooded: bool) -> dict[str, float]:
     """One run on a fresh database: the quiet trust's round time, with or without the flood."""
     from bot.clock import SystemClock
-    from bot.delivery import DeliveryWorker
-    from bot.fake_slack import FakeSlack
-    from bot.rounds import create_round
-    from bot.runtime import GatewayCache, build_core
+    from bot.delivery.outbox import DeliveryWorker
+    from bot.rounds.lifecycle import create_round
+    from server.runtime import GatewayCache, build_core
+    from simulator.fake_slack import FakeSlack
     from storage.migrate import upgrade
     from storage.scratch import scratch_database
 

@@ -52,7 +52,7 @@ def main(argv=None) -> int:
     )
     args = ap.parse_args(argv)
 
-    from bot.fake_slack import FakeSlack
+    from simulator.fake_slack import FakeSlack
     from storage.migrate import upgrade
     from storage.scratch import scratch_database
 

@@ -1,7 +1,7 @@
 """Benchmark: a full summary over 1,000,000 stored answers, aggregated in SQL.
 
 Builds a trust with 12 closed fortnightly periods and N answers (default 1,000,000) in the real
-schema, then times `bot.summary.build` (every figure of the weekly summary: item and theme
+schema, then times `bot.insights.summary.build` (every figure of the weekly summary: item and theme
 scores, changes, participation), one department's view, and, beside them in the same run, a pandas `groupby` of the same
 rows already in memory (the baseline: what an in-process loop over loaded data would cost at best).
 
@@ -28,8 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 def _core(url: str):
     from bot.clock import FakeClock
-    from bot.runtime import build_core
     from bot.settings import load_settings
+    from server.runtime import build_core
     from storage.migrate import upgrade
 
     upgrade(url)
@@ -43,7 +43,7 @@ def _setup_rounds(core, periods: int):
     """Workspace, departments, closed rounds and their participation; returns ids."""
     from sqlalchemy import select
 
-    from bot.workspaces import ensure_team
+    from bot.people.workspaces import ensure_team
     from storage.models import (
         Audience,
         Department,
@@ -170,7 +170,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     import pandas as pd
 
-    from bot import summary
+    from bot.insights import summary
     from storage.scratch import scratch_database
 
     url, drop = scratch_database(args.db, "medpulse_bench")

@@ -28,10 +28,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.fake_teams import FakeTeams  # noqa: E402
-from bot.msteams.connector import BotConnector, Outcome, TokenSource  # noqa: E402
-from bot.msteams.gateway import TeamsGateway  # noqa: E402
-from bot.msteams.pacer import TenantPacer  # noqa: E402
+from integrations.msteams.connector import BotConnector, Outcome, TokenSource  # noqa: E402
+from integrations.msteams.gateway import TeamsGateway  # noqa: E402
+from integrations.msteams.pacer import TenantPacer  # noqa: E402
+from simulator.fake_teams import FakeTeams  # noqa: E402
 
 QUESTIONS = [
     {

@@ -3,13 +3,13 @@
 Many simulated trusts (seeded; 150 to 2,000 doctors; 6 to 12 pulses), some with nothing planted
 and some with planted effects of known size (a theme rising, an item falling, a department's
 response rate falling, a department hard to reach from the start), are run through the real
-round (``bot.rounds.create_round``, rotation, outbox, ``close_round``), answer
-(``bot.answers.record_answer``) and summary (``bot.summary.build`` and its claims) code on a real
+round (``bot.rounds.lifecycle.create_round``, rotation, outbox, ``close_round``), answer
+(``bot.rounds.answers.record_answer``) and summary (``bot.insights.summary.build`` and its claims) code on a real
 database. Only Slack is left out: deliveries are marked sent instead of being posted (the demo,
 ``medpulse demo``, drives the same doctors through Slack's HTTP path end to end).
 
 Every claim of every summary (one after each pulse) is scored against the simulation's truth
-(``bot.simulation.World.claim_is_true``):
+(``simulator.population.World.claim_is_true``):
 * precision: the share of claims that are true (statements of fact such as "182 of 300
   answered" and "too few to report" are true by construction and not counted);
 * recall: the share of planted effects named by the last summary of their trust, for trusts of
@@ -34,7 +34,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.simulation import Dept, Plant, TrustSpec, World  # noqa: E402
+from simulator.population import Dept, Plant, TrustSpec, World  # noqa: E402
 
 TARGETS = {"precision": 0.9, "recall": 0.8, "false_per_null_summary": 0.1}
 RECALL_FROM = 300  # doctors: recall is judged on trusts at least this big
@@ -151,8 +151,8 @@ def scratch_dir() -> str:
 
 def core_for(db_url: str):
     from bot.clock import FakeClock
-    from bot.runtime import build_core
     from bot.settings import load_settings
+    from server.runtime import build_core
     from storage.migrate import upgrade
 
     upgrade(db_url)
@@ -166,7 +166,7 @@ def setup_trust(core, world: World, team_id: str) -> tuple[int, int]:
     """The workspace, its audience and its doctors (department and grade, as a roster gives)."""
     from sqlalchemy import select
 
-    from bot.workspaces import ensure_team
+    from bot.people.workspaces import ensure_team
     from storage.models import Audience, Department, Participant, Workspace
 
     ws = ensure_team(core, team_id)
@@ -201,8 +201,8 @@ def run_pulse(core, world: World, team_id: str, audience_id: int, pulse: int) ->
     answer path, and the real close. Returns the round id."""
     from sqlalchemy import select, update
 
-    from bot.answers import record_answer
-    from bot.rounds import close_round, create_round
+    from bot.rounds.answers import record_answer
+    from bot.rounds.lifecycle import close_round, create_round
     from storage.models import Delivery, Participant
 
     result = create_round(core, audience_id, f"pulse-{pulse}", manual=True, n_questions=QUESTIONS)
@@ -273,7 +273,7 @@ def score_summary(world: World, claims, pulse: int, core) -> Score:
 
 
 def run_trust(core, spec: TrustSpec, team_id: str) -> Score:
-    from bot import summary
+    from bot.insights import summary
 
     world = World(spec, prefix=f"U{team_id}")
     ws, audience = setup_trust(core, world, team_id)

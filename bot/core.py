@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bot.clock import Clock, SystemClock
-from bot.roundfacts import Memo
+from bot.rounds.facts import Memo
 from bot.settings import Settings
 from storage.db import Database
 
@@ -37,7 +37,7 @@ class Core:
     link_key: bytes = b""
     known_teams: dict[str, int] = field(default_factory=dict)
     installations: object | None = None  # InstallationTokens in multi-workspace (OAuth) mode
-    facts: Memo = field(default_factory=Memo)  # bot.roundfacts: what a round fixed at creation
+    facts: Memo = field(default_factory=Memo)  # bot.rounds.facts: what a round fixed at creation
     on_stop: list[Callable[[], None]] = field(default_factory=list)  # run by stop(), in order
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 

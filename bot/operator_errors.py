@@ -2,7 +2,7 @@
 
 Exit code 2 means bad input the operator can fix (a missing file, a mistyped workspace, a roster
 that is not a roster); 1 means a failure outside their control (the database or Slack cannot be
-reached). The CLI has one error boundary (``bot.cli.main``) that hands every exception to
+reached). The CLI has one error boundary (``server.cli.main``) that hands every exception to
 :func:`describe`, so commands raise instead of printing and returning codes themselves.
 """
 
@@ -43,7 +43,7 @@ def _database(exc: Exception) -> tuple[str, int]:
 
 
 def _slack(exc: Exception) -> tuple[str, int]:
-    from bot.slack_client import Permanent
+    from integrations.slack.gateway import Permanent
 
     reason = getattr(exc, "error", None) or _first_line(exc) or type(exc).__name__
     if isinstance(exc, Permanent):
@@ -56,8 +56,8 @@ def describe(exc: BaseException) -> tuple[str, int]:
     from alembic.util.exc import CommandError
     from sqlalchemy.exc import InterfaceError, OperationalError
 
-    from bot.admin import AdminError
-    from bot.slack_client import ChatError, NotInstalled
+    from bot.admin.operations import AdminError
+    from integrations.slack.gateway import ChatError, NotInstalled
 
     if isinstance(exc, OperatorError):
         return str(exc), exc.code

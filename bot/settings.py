@@ -71,7 +71,7 @@ class Settings(BaseSettings):
     @classmethod
     def _token_key(cls, v: str | None, info: ValidationInfo) -> str | None:
         """Multi-workspace mode keeps Slack tokens in the database: never without this key."""
-        from storage.slack_oauth import valid_key
+        from integrations.slack.oauth_store import valid_key
 
         if v and not valid_key(v):
             raise ValueError("a Fernet key: 44 characters of URL-safe base64" + KEY_HINT)
@@ -104,7 +104,7 @@ class Settings(BaseSettings):
     @classmethod
     def _admins(cls, v: str, info: ValidationInfo) -> str:
         """Plain IDs seed every workspace, so they are only accepted with one workspace; with
-        many (OAuth) each admin is named with their trust, TEAM:USER (bot.workspaces)."""
+        many (OAuth) each admin is named with their trust, TEAM:USER (bot.people.workspaces)."""
         ids = [p.strip() for p in v.split(",") if p.strip()]
         multi = info.data.get("slack_client_id") and info.data.get("slack_client_secret")
         if multi:
@@ -147,7 +147,7 @@ class Settings(BaseSettings):
     def _grade_names(cls, v: str | None) -> str | None:
         if not v:
             return None
-        from bot.grade_names import GradeTableError, table
+        from bot.people.grade_names import GradeTableError, table
 
         try:
             table(v)

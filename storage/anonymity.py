@@ -23,7 +23,7 @@ What we cannot promise
   summing to 8 while the smallest shown one has 5 are probably 4 each). They learn counts,
   never answers: the answers of hidden groups are only available pooled over >= k people.
 * A reader who knows some respondents' answers (their own, or accounts they control) can
-  subtract them from a group of k. The sock-puppet rule (``bot.membership``) makes the obvious
+  subtract them from a group of k. The sock-puppet rule (``bot.rounds.membership``) makes the obvious
   version visible; the rest is in the README's threat model.
 """
 

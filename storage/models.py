@@ -147,7 +147,7 @@ class Audience(Base):
     created_at: Mapped[datetime] = mapped_column(UTC_TS)
     synced_at: Mapped[datetime | None] = mapped_column(UTC_TS)
     # Who was asked at the latest round, as a fingerprint of (person, department, grade): a
-    # round whose fingerprint differs publishes nothing finer than the whole (bot.membership).
+    # round whose fingerprint differs publishes nothing finer than the whole (bot.rounds.membership).
     members_hash: Mapped[str | None] = mapped_column(String(64))
     members: Mapped[int | None] = mapped_column(Integer)
     changed_at: Mapped[datetime | None] = mapped_column(UTC_TS)
@@ -294,9 +294,9 @@ class Round(Base):
     closed_at: Mapped[datetime | None] = mapped_column(UTC_TS)
     invited: Mapped[int] = mapped_column(Integer, default=0)
     # Its audience (people, departments, grades) differs from the previous round's: nothing
-    # finer than the whole audience is stored or published for it (bot.membership).
+    # finer than the whole audience is stored or published for it (bot.rounds.membership).
     audience_changed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
-    # Who the round asked, with departments and grades, as one hash (bot.membership): close
+    # Who the round asked, with departments and grades, as one hash (bot.rounds.membership): close
     # compares it again, so people moved while the round is open count as an audience change.
     members_hash: Mapped[str | None] = mapped_column(String(64))
 
@@ -356,7 +356,7 @@ class Delivery(Base):
     reminder_due: Mapped[datetime | None] = mapped_column(UTC_TS)
     # Needed to delete the reminder when the round closes; cleared by that tidy-up.
     reminder_ts: Mapped[str | None] = mapped_column(String(32))
-    # The tidy-up at close (bot.closing): none | pending | sending | done | failed. Every DM of
+    # The tidy-up at close (bot.rounds.closing): none | pending | sending | done | failed. Every DM of
     # a closed round is redrawn to the same closed message and its reminder deleted.
     tidy: Mapped[str] = mapped_column(String(16), default="none")
     tidy_due: Mapped[datetime | None] = mapped_column(UTC_TS)
@@ -467,6 +467,6 @@ class LeaderAction(Base):
 
 
 # slack_sdk's installation and OAuth state tables live in our migrations too.
-from storage import slack_oauth as _slack_oauth  # noqa: E402
+from integrations.slack import oauth_store as _slack_oauth  # noqa: E402
 
 _slack_oauth.register(Base.metadata)

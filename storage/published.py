@@ -60,7 +60,7 @@ def breakdowns(
     """What may be shown of one population by department and grade.
 
     ``changed``: the audience changed since the previous round, so nothing finer than the
-    whole is published (``bot.membership``)."""
+    whole is published (``bot.rounds.membership``)."""
     table = breakdown_table(cells, cross)
     withheld = [g.key for g in table.groups if g.key != TOTAL] if changed else []
     return auditor.decide(table, k, withheld)

@@ -18,11 +18,11 @@ from hypothesis import settings as hyp_settings
 from sqlalchemy import create_engine, text
 
 from bot.clock import FakeClock
-from bot.fake_slack import FakeSlack
-from bot.runtime import build_core, build_wsgi
 from bot.settings import load_settings
-from bot.slack_requests import SlackSender
-from bot.web import HttpServer
+from server.runtime import build_core, build_wsgi
+from server.web import HttpServer
+from simulator.fake_slack import FakeSlack
+from simulator.slack_requests import SlackSender
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.models import Base
@@ -138,7 +138,7 @@ def slack(server, fake):
 
 @pytest.fixture
 def worker(core):
-    from bot.delivery import DeliveryWorker
+    from bot.delivery.outbox import DeliveryWorker
 
     w = DeliveryWorker(core, concurrency=8, backoff=0.01)
     yield w

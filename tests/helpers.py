@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from bot.fake_slack import FakeSlack
+from simulator.fake_slack import FakeSlack
 
 
 def wait_for(cond: Callable[[], object], timeout: float = 10.0, what: str = "condition"):

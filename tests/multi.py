@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from bot.fake_slack import FakeSlack
-from bot.runtime import build_core, build_wsgi
-from bot.slack_requests import SlackSender
-from bot.web import HttpServer
+from server.runtime import build_core, build_wsgi
+from server.web import HttpServer
+from simulator.fake_slack import FakeSlack
+from simulator.slack_requests import SlackSender
 from tests.conftest import SECRET, TOKEN_KEY, make_settings
 
 TEAMS = ("T0AAA", "T0BBB", "T0CCC")

@@ -3,7 +3,7 @@ accessibility section), checked on the files as the fake Slack received them."""
 
 from __future__ import annotations
 
-from bot import summary
+from bot.insights import summary
 from storage.models import Workspace
 from tests.conftest import ADMIN
 from tests.helpers import doctors, wait_for

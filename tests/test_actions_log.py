@@ -8,11 +8,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from bot import actions_log, authz, roles
-from bot.roster import import_roster
-from bot.scheduler import Scheduler
-from bot.workspaces import ensure_team
-from handlers.leadership import action_modal
+from bot.admin import you_said_we_did as actions_log
+from bot.people import authz, roles
+from bot.people.roster import import_roster
+from bot.people.workspaces import ensure_team
+from bot.rounds.scheduler import Scheduler
+from integrations.slack.listeners.leadership import action_modal
 from storage.models import AuditEntry, Department, Participant, Round
 from tests.blockkit import validate
 from tests.conftest import ADMIN

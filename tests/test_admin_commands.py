@@ -8,12 +8,13 @@ import time
 import pytest
 from sqlalchemy import func, select
 
-from bot import fake_slack, roles
-from bot.authz import ADMIN as ADMIN_ROLE
-from bot.authz import LEADER
-from bot.runtime import build_core
-from bot.workspaces import ensure_team
-from handlers.commands import COMMANDS, CONTINUED, usage_of
+from bot.people import roles
+from bot.people.authz import ADMIN as ADMIN_ROLE
+from bot.people.authz import LEADER
+from bot.people.workspaces import ensure_team
+from integrations.slack.listeners.commands import COMMANDS, CONTINUED, usage_of
+from server.runtime import build_core
+from simulator import fake_slack
 from storage.models import Audience, AuditEntry, LeaderChannel, Role, Round, Schedule
 from tests.conftest import ADMIN
 from tests.helpers import doctors, wait_for
@@ -366,7 +367,7 @@ def test_slow_slack_lookup_still_acks_within_three_seconds(core, fake, slack):
 
 
 def test_a_bug_is_a_readable_reply_not_a_stack_trace(core, fake, slack, monkeypatch):
-    from bot import status
+    from bot.admin import status
 
     def broken(core, team):
         raise RuntimeError("boom")
@@ -391,7 +392,7 @@ def test_no_round_is_created_by_any_admin_query(core, fake, slack):
 
 
 def test_long_listings_are_split_under_slacks_message_size(core, fake, slack):
-    from bot import question_admin
+    from bot.admin import questions as question_admin
 
     set_audience(fake, slack)
     for i in range(40):  # a trust with many of its own questions

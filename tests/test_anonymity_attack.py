@@ -17,7 +17,7 @@ from pathlib import Path
 
 from sqlalchemy import DateTime, inspect, select, text
 
-from bot.scheduler import Scheduler
+from bot.rounds.scheduler import Scheduler
 from storage.models import (
     Comment,
     Delivery,
@@ -50,7 +50,7 @@ def _roster_csv(ids: list[str]) -> str:
 
 
 def _play_round(core, fake, slack, worker):
-    from bot.roster import import_roster
+    from bot.people.roster import import_roster
 
     ids = doctors(fake, sum(n for _, n in ROSTER))
     reply = slack.slash("audience <#C0DOCTORS|doctors>", ADMIN)
@@ -157,7 +157,7 @@ def test_while_open_only_the_key_outside_the_database_links_answers(core, fake, 
     with core.db.Session() as s:
         hashes = set(s.scalars(select(Response.link_hash)))
     assert None not in hashes and len(hashes) == len(truth)
-    from bot.answers import link_hash
+    from bot.rounds.answers import link_hash
 
     uid, vid, _ = truth[0]
     with core.db.Session() as s:
@@ -430,7 +430,7 @@ CHAIN = [("A", "consultant", 1), ("A", "resident", 6), ("B", "consultant", 7),
 
 
 def _audience(core, fake, slack, roster) -> dict[str, tuple[str, str]]:
-    from bot.roster import import_roster
+    from bot.people.roster import import_roster
 
     ids = doctors(fake, sum(n for *_, n in roster))
     cells, i = {}, 0
@@ -498,7 +498,7 @@ def _two_rounds(core, fake, slack, worker, clock, roster, comments=None):
 
 def test_attack_3_no_stored_segment_narrows_to_a_small_cell(core, fake, slack, worker, clock):
     cells, truth = _two_rounds(core, fake, slack, worker, clock, CHAIN)
-    from bot.answers import link_hash
+    from bot.rounds.answers import link_hash
 
     # While open: the segment on each row is the same for everyone in the same true cell.
     with core.db.Session() as s:
@@ -685,7 +685,7 @@ def test_attack_7_sock_puppets_get_no_breakdown_and_the_target_sees_the_change(
 
     assert "Your pulse group:* 21 doctors. It last changed on" in home(target)
     # The admin moves four accounts they control into the target's department...
-    from bot.roster import import_roster
+    from bot.people.roster import import_roster
 
     moved = "slack_id,department,grade\n" + "\n".join(f"{u},Cardiology,consultant" for u in puppets)
     assert import_roster(core, fake.team_id, moved).imported
@@ -724,7 +724,7 @@ def test_attack_7b_people_moved_while_a_round_is_open_count_as_an_audience_chang
     """The admin waits for an unchanged round to open, then swaps the target's colleagues for
     puppets (a roster import) before anyone answers: close sees the move, so the round
     publishes nothing finer than the whole audience and the target's answer stays pooled."""
-    from bot.roster import import_roster
+    from bot.people.roster import import_roster
 
     cells = _audience(core, fake, slack, [("Medicine", "consultant", 20), ("Cardio", "sas", 5)])
     ids = list(cells)

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import func, select
 
-from bot.redraws import Redraws
+from integrations.slack.redraws import Redraws
 from storage.models import Response
 from tests.conftest import ADMIN
 from tests.helpers import answer_buttons, doctors, pulse_message, tap_notes, wait_for

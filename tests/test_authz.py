@@ -1,4 +1,4 @@
-"""Authorisation is decided in bot.authz alone, and holds for every /pulse command over HTTP:
+"""Authorisation is decided in bot.people.authz alone, and holds for every /pulse command over HTTP:
 someone without the role gets the refusal, and nothing changes, in the database or in Slack."""
 
 from __future__ import annotations
@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-import handlers.app  # noqa: F401 - registers every listener module, so COMMANDS is complete
-from bot import authz, roles
-from handlers.commands import COMMANDS
+import integrations.slack.listeners.app  # noqa: F401 - registers every listener module, so COMMANDS is complete
+from bot.people import authz, roles
+from integrations.slack.listeners.commands import COMMANDS
 from storage.models import Base, Schedule
 from tests.conftest import ADMIN
 from tests.helpers import wait_for
@@ -107,7 +107,7 @@ def test_refusal_says_who_can_and_how_to_get_access():
 
 
 def test_unknown_actions_fail_closed(core, fake):
-    from bot.workspaces import ensure_team
+    from bot.people.workspaces import ensure_team
 
     ws = ensure_team(core, fake.team_id)
     with core.db.Session() as s:

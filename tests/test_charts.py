@@ -9,8 +9,8 @@ import matplotlib.image as mpimg
 import numpy as np
 import pytest
 
-from bot import charts, summary
-from bot.summary import Headline, Summary, ThemeScore
+from bot.insights import charts, summary
+from bot.insights.summary import Headline, Summary, ThemeScore
 from tests.test_summary import Trust, _keys
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -51,7 +51,7 @@ def _model(themes: int, hidden_latest: bool = False) -> Summary:
 
 
 def summary_themes():
-    from bot.pulses import THEME_LABELS
+    from bot.rounds.doctor import THEME_LABELS
 
     return THEME_LABELS
 

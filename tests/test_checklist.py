@@ -10,9 +10,10 @@ import matplotlib.image as mpimg
 import pytest
 from sqlalchemy import select
 
-from bot import checklist, checklist_export, gap
-from bot.workspaces import ensure_team
-from handlers.leadership import checklist_modal
+from bot.insights import checklist, gap
+from bot.insights import checklist_chart as checklist_export
+from bot.people.workspaces import ensure_team
+from integrations.slack.listeners.leadership import checklist_modal
 from storage.models import AssessmentRating, AuditEntry
 from tests.blockkit import validate
 

@@ -11,9 +11,9 @@ import pytest
 from scipy import stats as sps
 from sqlalchemy import select
 
-from bot import stats, summary
-from bot.gap import GapRow, gap_line
-from bot.summary_blocks import FIRST_PULSE, MORE, PER_SECTION, footer, summary_blocks
+from bot.insights import stats, summary
+from bot.insights.gap import GapRow, gap_line
+from integrations.slack.summary_blocks import FIRST_PULSE, MORE, PER_SECTION, footer, summary_blocks
 from storage.models import Department, Round, RoundParticipation
 from tests.blockkit import validate
 from tests.test_summary import Trust, _keys
@@ -198,7 +198,7 @@ def test_every_sentence_of_the_short_view_is_a_claim_or_a_fixed_line(core, fake)
 def test_an_item_never_flips_between_strength_and_concern_within_a_quarter_unclaimed():
     from datetime import date, timedelta
 
-    from bot import claims
+    from bot.insights import claims
     from storage.queries import ItemStats, Period, VersionInfo
 
     info = VersionInfo(1, "q1", "Q one", "agree5", "quality-strategy", "s", False, False)
@@ -220,8 +220,8 @@ def test_an_item_never_flips_between_strength_and_concern_within_a_quarter_uncla
 def test_comment_counts_say_how_small_themes_are_grouped():
     from types import SimpleNamespace
 
-    from bot.summary import OTHER_THEMES
-    from bot.summary_blocks import _comments_text
+    from bot.insights.summary import OTHER_THEMES
+    from integrations.slack.summary_blocks import _comments_text
     from storage.anonymity import k_label
 
     few = k_label(5)

@@ -170,7 +170,7 @@ def test_demo_refuses_a_folder_it_did_not_write(tmp_path):
 
 
 def test_export_command_writes_a_csv(tmp_path):
-    from bot.fake_slack import FakeSlack
+    from simulator.fake_slack import FakeSlack
 
     db = f"sqlite:///{tmp_path / 'e.db'}"
     with FakeSlack(bot_token="xoxb-e") as fake:
@@ -186,7 +186,7 @@ def test_questions_import_asks_which_workspace_when_several_are_installed(tmp_pa
     from sqlalchemy import create_engine
     from sqlalchemy.orm import Session
 
-    from bot.workspaces import ensure_workspace
+    from bot.people.workspaces import ensure_workspace
 
     (tmp_path / "mine.yaml").write_text(
         (Path(__file__).parent / "fixtures/trust-set.yaml").read_text()

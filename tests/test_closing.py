@@ -7,10 +7,10 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from bot.delivery import DeliveryWorker
-from bot.messages import CLOSED_TEXT
-from bot.retention import forget
-from bot.scheduler import Scheduler
+from bot.admin.retention import forget
+from bot.delivery.outbox import DeliveryWorker
+from bot.rounds.scheduler import Scheduler
+from integrations.slack.pulse_blocks import CLOSED_TEXT
 from storage.models import Delivery
 from tests.conftest import ADMIN
 from tests.helpers import answer_buttons, dm_history, doctors, pulse_message, wait_for

@@ -12,12 +12,12 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from bot.admin import set_audience
+from bot.admin.operations import set_audience
 from bot.clock import SystemClock
-from bot.delivery import DeliveryWorker
-from bot.rounds import create_round
-from bot.runtime import build_core
-from bot.workspaces import ensure_team
+from bot.delivery.outbox import DeliveryWorker
+from bot.people.workspaces import ensure_team
+from bot.rounds.lifecycle import create_round
+from server.runtime import build_core
 from storage.models import Delivery
 from tests.conftest import ADMIN, SECRET, TOKEN, make_settings
 from tests.helpers import dms_of_kind, doctors, wait_for

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from scipy import stats as sps
 
-from bot import export
+from bot.insights import export
 from tests.disclosure_attack import isolated_sets
 from tests.test_summary import Trust, _keys
 

@@ -26,8 +26,8 @@ from slack_sdk.http_retry import builtin_handlers
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from slack_sdk.signature import SignatureVerifier
 
-from bot.fake_slack import FakeSlack
-from bot.slack_requests import SlackSender, compute_signature, view_state
+from simulator.fake_slack import FakeSlack
+from simulator.slack_requests import SlackSender, compute_signature, view_state
 
 SECRET = "test-signing-secret"
 

@@ -11,8 +11,8 @@ from datetime import date, timedelta
 from scipy import stats as sps
 from sqlalchemy import select
 
-from bot import checklist, gap
-from bot.workspaces import ensure_team
+from bot.insights import checklist, gap
+from bot.people.workspaces import ensure_team
 from storage.models import Audience, QuestionItem, QuestionVersion, Response, Round
 from tests.blockkit import validate
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import storage.slack_oauth  # noqa: F401 - registers the OAuth tables on the metadata
+import integrations.slack.oauth_store  # noqa: F401 - registers the OAuth tables on the metadata
 from storage.models import Base
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from bot.delivery import DeliveryWorker
+from bot.delivery.outbox import DeliveryWorker
 from storage.models import Participant, Role, Workspace
 from tests.helpers import wait_for
 from tests.multi import GRID, ORG, SHARED, grid_admin

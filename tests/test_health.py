@@ -10,9 +10,9 @@ from urllib.parse import urlencode
 import pytest
 from sqlalchemy import create_engine
 
-from bot.runtime import build_core, build_wsgi
-from bot.slack_requests import SlackSender
-from bot.web import HttpServer
+from server.runtime import build_core, build_wsgi
+from server.web import HttpServer
+from simulator.slack_requests import SlackSender
 from tests.conftest import ADMIN, SECRET, make_settings
 from tests.test_web import get
 

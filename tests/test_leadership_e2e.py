@@ -8,10 +8,10 @@ from datetime import timedelta
 import matplotlib.image as mpimg
 from sqlalchemy import select
 
-from bot import checklist, gap
-from bot.roster import import_roster
-from bot.scheduler import Scheduler
-from bot.workspaces import ensure_team
+from bot.insights import checklist, gap
+from bot.people.roster import import_roster
+from bot.people.workspaces import ensure_team
+from bot.rounds.scheduler import Scheduler
 from storage.models import QuestionItem, QuestionVersion, Response, Workspace
 from tests.blockkit import validate
 from tests.conftest import ADMIN

@@ -11,11 +11,11 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import func, select
 
-from bot.delivery import DeliveryWorker
-from bot.runtime import build_core, build_wsgi
+from bot.delivery.outbox import DeliveryWorker
 from bot.settings import SettingsError
-from bot.slack_requests import SlackSender
-from bot.web import HttpServer
+from server.runtime import build_core, build_wsgi
+from server.web import HttpServer
+from simulator.slack_requests import SlackSender
 from storage.models import Response, Round, Workspace
 from tests.conftest import SECRET, TOKEN_KEY, make_settings
 from tests.helpers import answer_buttons, wait_for
@@ -172,7 +172,7 @@ def _every_stored_value(core) -> str:
 def test_slack_tokens_are_encrypted_at_rest(multi, fake):
     """A copy of the database holds no usable token: every bot, refresh and rotated token is
     stored under the Fernet key from configuration (which is not in the database either)."""
-    from storage.slack_oauth import KeyMismatch
+    from integrations.slack.oauth_store import KeyMismatch
 
     core, server = multi
     for team in TEAMS:
@@ -192,7 +192,7 @@ def test_slack_tokens_are_encrypted_at_rest(multi, fake):
     # A different key cannot open them: one clear error, not a token.
     from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
 
-    from storage.slack_oauth import EncryptedInstallationStore
+    from integrations.slack.oauth_store import EncryptedInstallationStore
 
     other = EncryptedInstallationStore("111.222", core.db.engine, Fernet.generate_key().decode())
     with pytest.raises(KeyMismatch, match="MEDPULSE_TOKEN_KEY"):

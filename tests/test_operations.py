@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
-from bot import logs
-from bot.retention import apply_retention, cutoff, forget, parse_user
-from bot.scheduler import Scheduler
+from bot.admin.retention import apply_retention, cutoff, forget, parse_user
+from bot.rounds.scheduler import Scheduler
+from server import logs
 from storage.models import Comment, Delivery, Participant, Response
 from tests.conftest import ADMIN
 from tests.helpers import answer_buttons, doctors, pulse_message, wait_for

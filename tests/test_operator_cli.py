@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
-from bot.workspaces import ensure_workspace
+from bot.people.workspaces import ensure_workspace
 from storage.models import Participant, Workspace
 from tests.conftest import SECRET, TOKEN
 from tests.helpers import doctors
@@ -181,7 +181,7 @@ def test_every_subcommand_with_broken_input_gives_no_traceback(tmp_path, args):
 
 
 def test_every_subcommand_is_in_the_broken_input_test():
-    from bot.cli import build_parser
+    from server.cli import build_parser
 
     sub = next(a for a in build_parser()._actions if a.dest == "cmd")
     assert set(sub.choices) == {args[0] for args in BROKEN}

@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from bot.roster import import_roster
-from bot.scheduler import Scheduler
+from bot.people.roster import import_roster
+from bot.rounds.scheduler import Scheduler
 from storage.models import Delivery, Department, Participant
 from tests.conftest import ADMIN, SECRET, TOKEN
 from tests.helpers import answer_buttons, dms_of_kind, doctors, pulse_message, wait_for

@@ -20,11 +20,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
-from bot.admin import set_audience
+from bot.admin.operations import set_audience
 from bot.clock import SystemClock
-from bot.runtime import build_core
-from bot.slack_requests import SlackSender
-from bot.workspaces import ensure_team
+from bot.people.workspaces import ensure_team
+from server.runtime import build_core
+from simulator.slack_requests import SlackSender
 from storage.migrate import upgrade
 from storage.models import Delivery, Response, Round, Schedule
 from storage.scratch import scratch_database

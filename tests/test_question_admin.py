@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from bot import question_admin
-from bot.admin import AdminError, audience_id_for
-from bot.rounds import enabled_items
+from bot.admin import questions as question_admin
+from bot.admin.operations import AdminError, audience_id_for
+from bot.rounds.lifecycle import enabled_items
 from questions.loader import load_bank
 from storage.models import (
     AuditEntry,
@@ -48,7 +48,7 @@ items:
 
 
 def _ws_id(core, fake) -> int:
-    from bot.workspaces import ensure_team
+    from bot.people.workspaces import ensure_team
 
     return ensure_team(core, fake.team_id)
 
@@ -331,7 +331,7 @@ def test_questions_listing_needs_no_database(fake, tmp_path):
 
 
 def test_import_set_names_are_checked(core, fake):
-    from bot.workspaces import ensure_team
+    from bot.people.workspaces import ensure_team
 
     ensure_team(core, fake.team_id)
     for bad in ("bank", "custom", "Has Spaces", ""):

@@ -1,4 +1,4 @@
-"""Tests for bot.ratelimit: pacing, shared pauses, AIMD with a ceiling, registry, shutdown.
+"""Tests for bot.delivery.limiter: pacing, shared pauses, AIMD with a ceiling, registry, shutdown.
 
 Single-threaded tests run on a fake clock whose sleep just moves time, so they take no real
 time. Tests that need real threads use real time but keep every wait at 0.3 s or less.
@@ -12,7 +12,7 @@ from collections import deque
 
 import pytest
 
-from bot.ratelimit import AdaptiveLimiter, LimiterConfig, LimiterRegistry
+from bot.delivery.limiter import AdaptiveLimiter, LimiterConfig, LimiterRegistry
 
 
 class FakeTime:

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from bot.grade_names import GradeTableError, build, table
 from bot.operator_errors import OperatorError
-from bot.roster import import_file, import_roster
-from bot.runtime import build_core
-from bot.workspaces import ensure_team
+from bot.people.grade_names import GradeTableError, build, table
+from bot.people.roster import import_file, import_roster
+from bot.people.workspaces import ensure_team
+from server.runtime import build_core
 from storage.models import Department, Participant
 from tests.conftest import make_settings
 from tests.fixtures.make_rosters import EXPECTED_GRADES, ROWS
@@ -99,7 +99,7 @@ def test_a_trust_adds_grade_names_without_code(core, fake, tmp_path, db_url):
     clash = tmp_path / "clash.yaml"
     clash.write_text("consultant:\n  - FY1\n")
     with pytest.raises(GradeTableError, match="FY1"):
-        build([Path("bot/nhs_grades.yaml"), clash])
+        build([Path("bot/people/nhs_grades.yaml"), clash])
 
 
 def test_an_unknown_grade_lists_the_accepted_names(core, fake):
@@ -191,7 +191,7 @@ def test_files_that_are_not_rosters_get_one_line(core, fake):
 
 
 def test_many_trusts_an_import_lands_only_in_the_named_installed_workspace(multi, fake):  # noqa: F811
-    from bot.installed import resolve_team
+    from server.installed import resolve_team
     from tests.test_oauth import TEAMS, _install
 
     core, server = multi

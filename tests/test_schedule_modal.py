@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
-from bot.scheduler import Scheduler
+from bot.rounds.scheduler import Scheduler
 from storage.models import AuditEntry, Round, Schedule
 from tests.conftest import ADMIN
 from tests.helpers import doctors, wait_for

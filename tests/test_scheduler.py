@@ -10,10 +10,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from bot.admin import set_audience
-from bot.runtime import build_core
-from bot.scheduler import Scheduler
-from bot.workspaces import ensure_team
+from bot.admin.operations import set_audience
+from bot.people.workspaces import ensure_team
+from bot.rounds.scheduler import Scheduler
+from server.runtime import build_core
 from storage.models import Delivery, Participant, Round, Schedule
 from tests.conftest import ADMIN
 from tests.helpers import doctors

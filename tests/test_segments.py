@@ -1,4 +1,4 @@
-"""Segments decided per question for everyone at once (bot.segments): what a database reader
+"""Segments decided per question for everyone at once (bot.rounds.segments): what a database reader
 sees grouped by the stored segment never narrows to fewer than k answers."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from collections import Counter
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot import segments
+from bot.rounds import segments
 
 cell_size = st.one_of(st.sampled_from([0, 1, 1, 2, 4]), st.integers(0, 12), st.integers(5, 30))
 tables = st.dictionaries(

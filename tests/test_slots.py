@@ -1,4 +1,4 @@
-"""Tests for bot.slots: slot placement across DST, parity, consistency and parsing."""
+"""Tests for bot.rounds.slots: slot placement across DST, parity, consistency and parsing."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.slots import (
+from bot.rounds.slots import (
     Cadence,
     describe,
     due_slot,

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from bot.admin import set_audience
-from bot.delivery import DeliveryWorker
-from bot.rounds import create_round
-from bot.runtime import build_core
-from handlers.app import socket_mode
+from bot.admin.operations import set_audience
+from bot.delivery.outbox import DeliveryWorker
+from bot.rounds.lifecycle import create_round
+from integrations.slack.listeners.app import socket_mode
+from server.runtime import build_core
 from storage.models import Response
 from tests.conftest import ADMIN, make_settings
 from tests.helpers import answer_buttons, doctors, pulse_message, tap_notes, wait_for

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.specialties import aliases, specialty_of
+from bot.insights.specialties import aliases, specialty_of
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""Tests for bot.stats: hand-worked examples, published values, and scipy as the oracle.
+"""Tests for bot.insights.stats: hand-worked examples, published values, and scipy as the oracle.
 
 scipy is a test-only dependency; the module under test uses only the standard library.
 """
@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats as sps
 
-from bot.stats import (
+from bot.insights.stats import (
     BASELINE_PERIODS,
     Z95,
     Diff,

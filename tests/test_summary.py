@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 from scipy import stats as sps
 from sqlalchemy import select
 
-from bot import summary
-from bot.summary_blocks import summary_blocks
-from bot.workspaces import ensure_team, new_version
+from bot.insights import summary
+from bot.people.workspaces import ensure_team, new_version
+from integrations.slack.summary_blocks import summary_blocks
 from storage import published
 from storage.models import (
     Audience,
@@ -152,7 +152,7 @@ def _theme(s: summary.Summary, theme: str) -> summary.ThemeScore:
 
 
 def _welch_verdict(now: list[float], before: list[float]) -> str:
-    """The verdict worked out with scipy's Welch test interval (independent of bot.stats)."""
+    """The verdict worked out with scipy's Welch test interval (independent of bot.insights.stats)."""
     ci = sps.ttest_ind(now, before, equal_var=False).confidence_interval(0.95)
     return "up" if ci.low > 0 else "down" if ci.high < 0 else "no clear change"
 
@@ -548,7 +548,7 @@ def test_comment_lists_join_to_no_group_smaller_than_k(cells, k):
     """Attack 6: list the comments trust-wide, per theme and per department, then match texts
     across the lists. Each comment's label is the same everywhere, and the comments sharing a
     comment's evidence (which department lists hold it, and its label) are always >= k."""
-    from handlers.reports import comment_lines
+    from integrations.slack.listeners.reports import comment_lines
 
     # Fewer than k comments in all: the trust-wide list rests on the period's respondents
     # (>= k, checked by /pulse comments), no department list or label is shown.
@@ -589,7 +589,7 @@ def test_comment_lists_join_to_no_group_smaller_than_k(cells, k):
 
 
 def _label(theme):
-    from bot.pulses import THEME_LABELS
+    from bot.rounds.doctor import THEME_LABELS
 
     return THEME_LABELS.get(theme, theme) if theme else "Other"
 

@@ -13,9 +13,9 @@ from zoneinfo import ZoneInfo
 import matplotlib.image as mpimg
 from sqlalchemy import select
 
-from bot.roster import import_roster
-from bot.scheduler import Scheduler
-from bot.summary_job import post_due_summaries
+from bot.insights.posting import post_due_summaries
+from bot.people.roster import import_roster
+from bot.rounds.scheduler import Scheduler
 from storage.models import QuestionItem, QuestionVersion
 from tests.blockkit import validate
 from tests.conftest import ADMIN

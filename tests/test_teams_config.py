@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.msteams.config import OPENID_URL, TeamsConfig, TeamsConfigError
-from bot.msteams.events import strip_mentions
+from integrations.msteams.config import OPENID_URL, TeamsConfig, TeamsConfigError
+from integrations.msteams.events import strip_mentions
 
 FULL = {"TEAMS_APP_ID": "app", "TEAMS_APP_PASSWORD": "pw", "TEAMS_TENANT_ID": "tenant-1"}
 

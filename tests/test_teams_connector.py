@@ -7,8 +7,7 @@ import random
 
 import pytest
 
-from bot.fake_teams import FakeTeams
-from bot.msteams.connector import (
+from integrations.msteams.connector import (
     BotConnector,
     DeliveryUncertain,
     GaveUp,
@@ -18,6 +17,7 @@ from bot.msteams.connector import (
     TooBig,
     Undeliverable,
 )
+from simulator.fake_teams import FakeTeams
 
 
 class Sleeps(list):

@@ -17,13 +17,13 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
-from bot.fake_teams import FakeTeams  # noqa: E402
-from bot.msteams import cards, events  # noqa: E402
-from bot.msteams.auth import KeySet, TokenVerifier  # noqa: E402
-from bot.msteams.connector import BotConnector, Outcome, TokenSource  # noqa: E402
-from bot.msteams.gateway import TeamsGateway  # noqa: E402
-from bot.msteams.web import TeamsEndpoint, TextReply  # noqa: E402
-from bot.web import HttpServer  # noqa: E402
+from integrations.msteams import cards, events  # noqa: E402
+from integrations.msteams.auth import KeySet, TokenVerifier  # noqa: E402
+from integrations.msteams.connector import BotConnector, Outcome, TokenSource  # noqa: E402
+from integrations.msteams.gateway import TeamsGateway  # noqa: E402
+from integrations.msteams.web import TeamsEndpoint, TextReply  # noqa: E402
+from server.web import HttpServer  # noqa: E402
+from simulator.fake_teams import FakeTeams  # noqa: E402
 
 AGREE5 = [
     {"value": str(v), "label": label}

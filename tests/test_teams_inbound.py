@@ -10,11 +10,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.fake_teams import FakeTeams
-from bot.msteams import events
-from bot.msteams.auth import AuthError, KeySet, TokenVerifier
-from bot.msteams.web import CardReply, TeamsEndpoint
-from bot.web import HttpServer
+from integrations.msteams import events
+from integrations.msteams.auth import AuthError, KeySet, TokenVerifier
+from integrations.msteams.web import CardReply, TeamsEndpoint
+from server.web import HttpServer
+from simulator.fake_teams import FakeTeams
 
 
 class Recorder:
@@ -273,7 +273,7 @@ def test_an_unreachable_key_server_gives_503_not_500(fake):
 
 
 def test_cached_keys_keep_serving_while_the_key_server_is_down(fake):
-    from bot.msteams.auth import KeysUnavailable
+    from integrations.msteams.auth import KeysUnavailable
 
     down = {"now": False}
 
@@ -296,7 +296,7 @@ def test_cached_keys_keep_serving_while_the_key_server_is_down(fake):
 
 
 def test_the_endpoint_is_built_from_the_teams_settings(fake):
-    from bot.msteams.config import TeamsConfig
+    from integrations.msteams.config import TeamsConfig
 
     recorder = Recorder()
     endpoint = TeamsEndpoint.from_config(TeamsConfig.from_env(fake.env()), recorder)

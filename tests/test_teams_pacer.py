@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.msteams.pacer import TenantPacer
+from integrations.msteams.pacer import TenantPacer
 
 
 class Clock:

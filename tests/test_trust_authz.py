@@ -1,4 +1,4 @@
-"""Every Bolt listener either needs no role or checks it through bot.authz, forms included; a
+"""Every Bolt listener either needs no role or checks it through bot.people.authz, forms included; a
 comment form for someone else's round says nothing was stored; round creation reads only its own
 trust's departments. Driven over HTTP in multi-workspace mode against the fake Slack."""
 
@@ -7,9 +7,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import event, func, select
 
-from bot import authz, checklist
-from handlers.app import build_app
-from handlers.pulse import NOT_STORED
+from bot.insights import checklist
+from bot.people import authz
+from integrations.slack.listeners.app import build_app
+from integrations.slack.listeners.pulse import NOT_STORED
 from storage.models import Comment, LeaderAction
 from tests.helpers import pulse_message, wait_for
 from tests.multi import TEAMS, doctor_ids, installer
@@ -107,7 +108,7 @@ def test_leadership_forms_need_the_role_and_work_with_it(trust_a):
 
 
 def test_a_comment_for_a_round_not_sent_to_you_says_it_was_not_stored(region):
-    from bot.delivery import DeliveryWorker
+    from bot.delivery.outbox import DeliveryWorker
 
     fake, core = region.fake, region.core
     for team in (A, B):

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from bot.delivery import HOLD, DeliveryWorker, Job, fair_shares, interleave
+from bot.delivery.outbox import HOLD, DeliveryWorker, Job, fair_shares, interleave
 from storage.models import Delivery, Workspace
 from tests.multi import TEAMS, installer
 from tests.test_admin_commands import say

@@ -10,9 +10,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from bot import uninstall
-from bot.delivery import DeliveryWorker
-from bot.scheduler import Scheduler
+from bot.delivery.outbox import DeliveryWorker
+from bot.people import uninstall
+from bot.rounds.scheduler import Scheduler
 from bot.settings import SettingsError, load_settings
 from storage.models import (
     AuditEntry,
@@ -142,7 +142,7 @@ def test_a_channel_shared_outside_the_trust_is_refused_when_set(region):
 
 
 def test_a_channel_that_becomes_shared_stops_receiving_and_admins_are_told(region):
-    from bot.summary_job import post_summary
+    from bot.insights.posting import post_summary
 
     fake, slack = region.fake, region.sender(A)
     assert "will receive summaries" in say(

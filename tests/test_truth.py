@@ -1,4 +1,4 @@
-"""Known truth: summaries of simulated trusts (bot.simulation) run through the real round, answer
+"""Known truth: summaries of simulated trusts (simulator.population) run through the real round, answer
 and summary code claim only what is true, and name what was planted (bench/truth.py at a small
 size with a fixed seed; the full-size run and its figures are in BENCHMARKS.md)."""
 
@@ -8,9 +8,9 @@ import re
 
 from bench.truth import TARGETS, evaluate, make_specs, run_trust, score_summary
 from bench.truth import core_for as _core_for
-from bot.demo import HARD_TO_REACH, IMPROVING_THEME, demo_spec
-from bot.pulses import THEME_LABELS
-from bot.simulation import World
+from bot.rounds.doctor import THEME_LABELS
+from simulator.demo import HARD_TO_REACH, IMPROVING_THEME, demo_spec
+from simulator.population import World
 
 
 def test_known_truth_targets_on_small_trusts_with_a_fixed_seed(db_url):
@@ -30,7 +30,7 @@ def test_the_demo_trust_final_summary_names_what_was_planted_and_nothing_else(db
     resident doctors' involvement, and makes no claim the simulation did not plant. (Earlier
     summaries of one trust are not held to zero: a 5% false discovery rate allows a fluke now
     and then; the targets over many trusts are the test above.)"""
-    from bot import summary
+    from bot.insights import summary
 
     core = _core_for(db_url)
     try:

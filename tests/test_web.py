@@ -90,7 +90,7 @@ def test_the_body_is_parsed_once_as_bolt_would_and_a_forged_parse_cannot_slip_in
 
 
 def test_parse_slack_body_matches_what_slack_sends():
-    from bot.web import parse_slack_body
+    from server.web import parse_slack_body
 
     form = "application/x-www-form-urlencoded"
     assert parse_slack_body(form, b"payload=%7B%22type%22%3A%22block_actions%22%7D") == {

@@ -1,4 +1,4 @@
-"""Tests for bot.windows: quiet hours, weekends, preferred windows, DST and spreading."""
+"""Tests for bot.rounds.windows: quiet hours, weekends, preferred windows, DST and spreading."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.windows import WINDOWS, is_quiet, next_allowed, spread, tomorrow_in_window
+from bot.rounds.windows import WINDOWS, is_quiet, next_allowed, spread, tomorrow_in_window
 
 LONDON = "Europe/London"
 NEW_YORK = "America/New_York"

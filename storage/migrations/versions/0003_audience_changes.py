@@ -5,7 +5,7 @@ Revises: 0002
 
 Rounds closed before this revision had their segments decided person by person (a consultant
 alone in a department was stored with the department but no grade, a group of one). The data
-step re-decides every closed round's segments for everyone at once (``bot.segments.plan``), the
+step re-decides every closed round's segments for everyone at once (``bot.rounds.segments.plan``), the
 rule that close now applies. It uses the larger of the default minimum group size and
 ``MEDPULSE_MIN_GROUP`` from the environment, so it never protects less than the default.
 """
@@ -41,7 +41,7 @@ def _min_group() -> int:
 
 
 def _recoarsen_closed_rounds(bind, k: int) -> None:
-    from bot.segments import plan
+    from bot.rounds.segments import plan
 
     rounds = sa.table("rounds", sa.column("id"), sa.column("status"))
     closed = [r for (r,) in bind.execute(sa.select(rounds.c.id).where(rounds.c.status == "closed"))]

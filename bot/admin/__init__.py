@@ -1,0 +1,1 @@
+"""Administration: what admins change, and the audit log that records it."""

@@ -1,0 +1,1 @@
+"""Delivery: the outbox and the rate limiter that paces every platform's sends."""

@@ -1,0 +1,1 @@
+"""Insights: statistics, summaries, charts, exports and the results doctors see."""

@@ -1,0 +1,1 @@
+"""People: trusts (workspaces), audiences, rosters, preferences and roles."""

@@ -1,0 +1,1 @@
+"""The Slack adapter: gateway, tokens, Block Kit views, Bolt listeners."""

@@ -1,0 +1,1 @@
+"""The process: command line, settings wiring, HTTP front door and logging."""

@@ -1,0 +1,1 @@
+"""The simulator: fake Slack and Teams servers, signed requests, simulated doctors, the demo."""
