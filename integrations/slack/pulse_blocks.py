@@ -9,19 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-SCALE_CHOICES: dict[str, list[tuple[int, str]]] = {
-    "agree5": [
-        (1, "Strongly disagree"),
-        (2, "Disagree"),
-        (3, "Neutral"),
-        (4, "Agree"),
-        (5, "Strongly agree"),
-    ],
-    "scale0_10": [(i, str(i)) for i in range(11)],
-    "yes_no_unsure": [(1, "Yes"), (0, "No"), (-1, "Not sure")],
-}
+from questions import scales
 
-SCALE_HINT = {"scale0_10": "0 = not at all · 10 = completely"}
+SCALE_CHOICES = scales.CHOICES
+SCALE_HINT = scales.HINTS
 
 PRIVACY = (
     "🔒 Anonymous: your answers are stored without your name, and leaders only ever see "
@@ -37,12 +28,8 @@ class Question:
     help: str | None = None
 
 
-def value_label(scale: str, value: int) -> str:
-    return dict(SCALE_CHOICES[scale]).get(value, str(value))
-
-
-def valid_value(scale: str, value: int) -> bool:
-    return value in dict(SCALE_CHOICES.get(scale, []))
+value_label = scales.label
+valid_value = scales.valid
 
 
 def answer_value(round_id: int, version_id: int, value: int) -> str:
