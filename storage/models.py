@@ -466,6 +466,49 @@ class LeaderAction(Base):
     text: Mapped[str] = mapped_column(String(300))
 
 
+
+class RegionMember(Base):
+    """A trust's membership of the region (issue 17): one row per opt-in, closed by its opt-out.
+
+    Why rows rather than a flag: opting in is revocable, and the history (who was in the
+    region when a comparison was posted) stays answerable; the audit log says who did it."""
+
+    __tablename__ = "region_members"
+    __table_args__ = (Index("ix_region_members_workspace", "workspace_id", "opted_in_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    opted_in_at: Mapped[datetime] = mapped_column(UTC_TS)
+    opted_out_at: Mapped[datetime | None] = mapped_column(UTC_TS)
+
+
+class SpecialtyMap(Base):
+    """A trust's own mapping of one department onto the shared specialty list, overriding the
+    list's aliases (``bot.insights.specialties``); ``specialty`` None: never compared."""
+
+    __tablename__ = "specialty_maps"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    department_id: Mapped[int] = mapped_column(
+        ForeignKey("departments.id", ondelete="CASCADE"), unique=True
+    )
+    specialty: Mapped[str | None] = mapped_column(String(100))
+    set_at: Mapped[datetime] = mapped_column(UTC_TS)
+
+
+class RegionChannel(Base):
+    """The regional leaders' channel: one per deployment, in the workspace of the (opted-in)
+    trust whose admin set it, since a channel lives in one workspace and is posted to with
+    that workspace's token (``bot.admin.region``)."""
+
+    __tablename__ = "region_channel"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), unique=True
+    )
+    channel_id: Mapped[str] = mapped_column(String(32))
+    set_at: Mapped[datetime] = mapped_column(UTC_TS)
+
+
 # slack_sdk's installation and OAuth state tables live in our migrations too.
 from integrations.slack import oauth_store as _slack_oauth  # noqa: E402
 
