@@ -152,13 +152,15 @@ def _record_ts(core: Core, ws_id: int, channel_id: str, slot_key: str, ts: str) 
 def _leadership_sections(core: Core, ws_id: int, model: summary.Summary) -> list[dict]:
     """The perception gap and "you said, we did" sections (issue-8 features) for a trust summary."""
     from bot.admin import you_said_we_did as actions_log
-    from bot.insights import gap
+    from bot.insights import gap, participation
     from integrations.slack.summary_blocks import actions_section
 
     if model.suppressed_reason:
         return []
-    return gap.gap_section_blocks(core, ws_id) + actions_section(
-        actions_log.themes_with_actions(core, ws_id), model.concerns
+    return (
+        gap.gap_section_blocks(core, ws_id)
+        + actions_section(actions_log.themes_with_actions(core, ws_id), model.concerns)
+        + participation.section_blocks(core, ws_id)  # closing the loop: before and after
     )
 
 
@@ -229,6 +231,12 @@ def post_due_summaries(core: Core, now: datetime) -> int:
                 log.exception(
                     "weekly summary to %s failed; will retry on the next tick", channel_id
                 )
+    from bot.insights import region  # the monthly regional comparison rides the same tick
+
+    try:
+        posted += region.post_due(core, now)
+    except Exception:
+        log.exception("regional comparison failed; will retry on the next tick")
     return posted
 
 

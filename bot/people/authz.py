@@ -30,6 +30,7 @@ REQUIRED: dict[str, str] = {
     "checklist": LEADER,
     "action": LEADER,
     "share": LEADER,
+    "region": ADMIN,
     "schedule": ADMIN,
     "pause": ADMIN,
     "resume": ADMIN,

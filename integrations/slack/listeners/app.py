@@ -29,6 +29,7 @@ from integrations.slack.listeners import (
     modals,
     outage,
     pulse,
+    region,  # noqa: F401 - its subcommand joins the /pulse table on import
     reports,
     share,  # noqa: F401 - its subcommand joins the /pulse table on import
 )

@@ -1,0 +1,93 @@
+"""The regional comparison's chart: response rate and headline score by trust, and the
+specialties with a regional figure, each bar with its 95% interval and n, names on the left so
+they never overlap.
+
+It draws the ``region.Comparison`` and nothing else: a trust whose own summary holds its figure
+back gets no bar and is named underneath with "not shown"; a specialty under three trusts is
+listed in words, never drawn.
+"""
+
+from __future__ import annotations
+
+import io
+import textwrap
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from bot.insights.charts import ACCENT, BAND, INK, MUTED  # noqa: E402
+from bot.insights.region import MIN_TRUSTS, Comparison, title  # noqa: E402
+
+HARD = "#b45309"
+ROW = 0.42  # inches per bar
+
+
+def _bars(ax, names, values, cis, ns, top: float, unit: str, colours=None) -> None:
+    """Horizontal bars, best first from the top, with interval whiskers and 'n=' beside each."""
+    ys = list(range(len(names)))[::-1]
+    errs = [
+        [v - lo for v, (lo, _) in zip(values, cis, strict=True)],
+        [hi - v for v, (_, hi) in zip(values, cis, strict=True)],
+    ]
+    ax.barh(ys, values, color=colours or BAND, edgecolor=ACCENT, height=0.6)
+    ax.errorbar(values, ys, xerr=errs, fmt="none", ecolor=INK, capsize=3, lw=1)
+    for y, v, (_, hi), n in zip(ys, values, cis, ns, strict=True):
+        ax.text(min(hi, top) + top * 0.015, y, f"{v:.{1 if top == 10 else 0}f}{unit}  n={n}",
+                va="center", fontsize=8, color=MUTED)  # fmt: skip
+    ax.set_yticks(ys, [textwrap.shorten(n, 34) for n in names], fontsize=9)
+    ax.set_xlim(0, top * 1.32)  # room for the labels right of the whiskers
+    ax.spines[["top", "right"]].set_visible(False)
+
+
+def png(c: Comparison) -> bytes:
+    """The chart as PNG bytes, 880 px wide."""
+    shown = [t for t in c.trusts if not t.held]
+    headed = [t for t in shown if t.headline is not None]
+    panels = [("rate", len(shown)), ("headline", len(headed)), ("specialty", len(c.specialties))]
+    panels = [(p, n) for p, n in panels if n]
+    notes = [
+        f"{t.name}: not shown (its own summary holds its figures back)" for t in c.trusts if t.held
+    ]
+    if c.too_few:
+        notes.append(f"No regional figure (fewer than {MIN_TRUSTS} trusts): {', '.join(c.too_few)}")
+    notes.append(
+        "Whiskers: 95% intervals; n = doctors asked (rates) or answers (headline). Each trust's "
+        "figures are those its own summary publishes; a specialty pools published department "
+        f"figures from {MIN_TRUSTS}+ trusts. No figure from fewer than {c.k} people."
+    )
+    wrapped = [line for m in notes for line in textwrap.wrap(m, 105)]
+    notes_h = 0.2 * len(wrapped) + 0.4
+    heights = [max(1.3, ROW * n + 0.8) for _, n in panels] or [1.0]
+    fig = plt.figure(figsize=(8, sum(heights) + notes_h + 1.0))
+    grid = fig.add_gridspec(len(heights), 1, height_ratios=heights)
+    fig.suptitle(title(c), fontsize=13, color=INK, x=0.02, ha="left")
+    for i, (kind, _) in enumerate(panels):
+        ax = fig.add_subplot(grid[i, 0])
+        if kind == "rate":
+            _bars(ax, [t.name for t in shown], [t.rate for t in shown],
+                  [t.rate_ci for t in shown], [t.invited for t in shown], 100, "%")  # fmt: skip
+            ax.set_title(
+                "Response rate by trust (latest pulse)", loc="left", fontsize=10, color=INK
+            )
+        elif kind == "headline":
+            _bars(ax, [t.name for t in headed], [t.headline for t in headed],
+                  [t.headline_ci for t in headed], [t.headline_n for t in headed], 10, "")  # fmt: skip
+            ax.set_title("Headline engagement by trust (0–10)", loc="left", fontsize=10, color=INK)
+        else:
+            rows = c.specialties
+            names = [f"{r.specialty} · hard to reach in {r.hard_to_reach}/{r.trusts}" for r in rows]
+            colours = [HARD if r.hard_to_reach else BAND for r in rows]
+            _bars(ax, names, [r.rate for r in rows], [r.rate_ci for r in rows],
+                  [r.invited for r in rows], 100, "%", colours)  # fmt: skip
+            ax.set_title("Response rate by specialty, across trusts", loc="left", fontsize=10,
+                         color=INK)  # fmt: skip
+    if not panels:
+        fig.text(0.02, 0.5, "No trust in the region publishes figures yet.", color=INK)
+    fig.text(0.02, 0.01, "\n".join(wrapped), fontsize=8, color=MUTED, va="bottom")
+    fig.tight_layout(rect=(0, notes_h / fig.get_figheight(), 1, 0.97))
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    return buf.getvalue()
