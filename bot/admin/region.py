@@ -101,7 +101,7 @@ def overrides(s: Session, workspace_id: int) -> dict[str, str | None]:
         .join(SpecialtyMap, SpecialtyMap.department_id == Department.id)
         .where(SpecialtyMap.workspace_id == workspace_id)
     )
-    return dict(rows.tuples().all())
+    return {name: spec for name, spec in rows}
 
 
 def specialty_named(text: str) -> str | None:
