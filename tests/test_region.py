@@ -137,15 +137,18 @@ def test_the_monthly_job_posts_once_a_month_to_the_regional_channel(region):
     r = region
     seed_region(r.core)
     r.fake.add_channel("CREGION", "region-leads", members=[installer(A)], team_id=A)
-    for team in (A, B):
-        say(r.fake, r.sender(team), "region join", installer(team))
+    joined = say(r.fake, r.sender(A), 'region join "name:Northfield Trust"', installer(A))
+    assert "in the region" in joined
+    say(r.fake, r.sender(B), "region join", installer(B))
     say(r.fake, r.sender(A), "region channel <#CREGION|region-leads>", installer(A))
+    assert "named Northfield Trust there" in say(r.fake, r.sender(A), "region status", installer(A))
     assert regional.post_due(r.core, datetime(2026, 11, 24, 12, tzinfo=UTC)) == 0  # not due
     first = datetime(2026, 12, 1, 9, 5, tzinfo=UTC)
     assert posting.post_due_summaries(r.core, first) == 1
     assert posting.post_due_summaries(r.core, first + timedelta(minutes=15)) == 0
     (post,) = posts_in(r.fake, "CREGION")
     assert "December 2026" in text_of(post) and "T0CCC" not in text_of(post)
+    assert "*Northfield Trust* (period from" in text_of(post)
     # The host leaving clears the channel: nothing more is posted until another sets one.
     say(r.fake, r.sender(A), "region leave", installer(A))
     assert regional.post_due(r.core, datetime(2027, 1, 1, 9, 5, tzinfo=UTC)) == 0

@@ -56,12 +56,21 @@ def is_member(core: Core, workspace_id: int) -> bool:
         return workspace_id in members(s)
 
 
-def join(core: Core, workspace_id: int, actor: str) -> str:
-    """Opt the trust in (audited); saying so when it already is."""
+def _rename(s: Session, workspace_id: int, actor: str, name: str | None, now) -> None:
+    """The trust's name as the region reads it (a workspace is often named for a team)."""
+    ws = s.get(Workspace, workspace_id)
+    if name and name.strip() and name.strip() != ws.name:
+        audit.record(s, workspace_id, actor, "trust name", ws.name or None, name.strip(), now)
+        ws.name = name.strip()[:200]
+
+
+def join(core: Core, workspace_id: int, actor: str, name: str | None = None) -> str:
+    """Opt the trust in (audited), under ``name`` when given; saying so when it already is."""
     now = core.clock.now()
     with core.db.Session() as s, s.begin():
+        _rename(s, workspace_id, actor, name, now)
         if _active(s, workspace_id) is not None:
-            return "This trust is already in the region."
+            return "This trust is already in the region" + (f", named {name}." if name else ".")
         s.add(RegionMember(workspace_id=workspace_id, opted_in_at=now))
         audit.record(s, workspace_id, actor, "region opt-in", None, "in", now)
     return (
@@ -219,7 +228,12 @@ def status_lines(core: Core, workspace_id: int) -> list[str]:
     here = workspace_id in inside
     ch = channel(core)
     lines = [
-        "*This trust is in the region.*" if here else "*This trust is not in the region.*",
+        (
+            f"*This trust is in the region*, named {names[workspace_id]} there "
+            '(`/pulse region join name:"Trust name"` renames it).'
+            if here
+            else "*This trust is not in the region.*"
+        ),
         f"Trusts in the region: {', '.join(names[i] for i in inside) or 'none yet'}.",
         (
             f"Regional channel: <#{ch.channel_id}> (hosted by {names.get(ch.workspace_id)})."

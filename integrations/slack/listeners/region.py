@@ -10,7 +10,7 @@ from integrations.slack.listeners.commands import Ctx, UsageError, command, reso
 from integrations.slack.listeners.parsing import keyword
 
 USAGE = (
-    "/pulse region join | leave | status | map department:NAME specialty:NAME (or specialty:none)"
+    "/pulse region join [name:TRUST] | leave | status | map department:NAME specialty:NAME (or specialty:none)"
     " | channel #name | post"
 )
 
@@ -26,7 +26,10 @@ def _region(ctx: Ctx) -> None:
     action, *args = ctx.parsed.args or ["status"]
     action = action.lower()
     if action == "join":
-        ctx.say(admin_region.join(ctx.core, ctx.workspace_id, ctx.user))
+        name, rest = keyword(args, "name")
+        if rest:
+            raise UsageError('to name the trust, type `/pulse region join name:"Trust name"`')
+        ctx.say(admin_region.join(ctx.core, ctx.workspace_id, ctx.user, name))
     elif action == "leave":
         ctx.say(admin_region.leave(ctx.core, ctx.workspace_id, ctx.user))
     elif action == "status" and not args:
