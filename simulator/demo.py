@@ -442,6 +442,9 @@ def main(argv: list[str] | None = None) -> int:
         file=sys.stderr,
     )
     written = run(args.doctors, args.rounds, Path(args.out), args.seed, args.quiet)
+    from simulator import region_demo  # issue 17: a region of three trusts, compared
+
+    written += region_demo.run(Path(args.out), args.seed)
     index = demo_output.write_index(Path(args.out), written, args.doctors, args.rounds)
     print(
         f"Done in {time.monotonic() - started:.0f} s. Wrote {len(written)} files to {args.out}/; "

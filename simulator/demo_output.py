@@ -29,7 +29,16 @@ CHARTS = {
 }
 
 
-DEMO_FILE = re.compile(r"(summary-\d+-\w+\.(json|txt)|chart-\d+-[\w.-]+\.png|index\.md)$")
+DEMO_FILE = re.compile(
+    r"(summary-\d+-\w+\.(json|txt)|chart-\d+-[\w.-]+\.png|index\.md|region-[\w-]+\.(json|txt|png))$"
+)
+REGION = {  # simulator.region_demo's files
+    "region-comparison.txt": "the region's monthly comparison of three trusts, as the regional "
+    "leaders' channel reads it",
+    "region-comparison.json": "the same comparison as Block Kit JSON",
+    "region-chart.png": "the comparison's chart: response rate and headline by trust, and by "
+    "specialty where three or more trusts contribute",
+}
 
 
 def _ours(out: Path) -> bool:
@@ -59,6 +68,8 @@ def reset(out: Path) -> None:
 
 def _what(path: Path) -> str:
     name = path.name
+    if name in REGION:
+        return REGION[name]
     m = re.match(r"summary-(\d+)-(\w+)\.(json|txt)$", name)
     if m:
         where = CHANNELS.get(m.group(2), f"channel {m.group(2)}")
@@ -97,6 +108,17 @@ def write_index(out: Path, files: list[Path], doctors: int, rounds: int) -> Path
         lines.append(f"1. `{summary.name}`: the latest summary the medical directors received.")
     if chart:
         lines.append(f"2. `{chart.name}`: the latest chart posted to that channel.")
+    if any(f.name in REGION for f in files):
+        lines += [
+            "",
+            "## The region",
+            "",
+            "Three more simulated trusts on one medpulse opt in to a region "
+            "(`simulator/region_demo.py` says what is planted). Open `region-comparison.txt` "
+            "and `region-chart.png`. Planted: Emergency Medicine is hard to reach in two trusts "
+            "of three, and Northfield's doctors answer more often after it shares results back; "
+            "the comparison says only what its figures show beyond noise.",
+        ]
     lines += ["", "## Every file", "", "| File | What it shows |", "|---|---|"]
     lines += [f"| `{f.name}` | {_what(f)} |" for f in files]
     index = out / "index.md"

@@ -160,11 +160,11 @@ def words(r: BeforeAfter | None) -> str:
             "response rates."
         )
     lo, hi = 100 * r.diff.lo, 100 * r.diff.hi
-    gap = f"{100 * r.diff.estimate:+.0f} points, 95% interval {lo:+.0f} to {hi:+.0f}"
+    ci = f"95% interval {lo:+.0f} to {hi:+.0f} points"
     verdict = (
-        f"{r.verdict} by {abs(100 * r.diff.estimate):.0f} points ({gap})"
+        f"{r.verdict} by {abs(100 * r.diff.estimate):.0f} points ({ci})"
         if r.clear
-        else f"no clear change ({gap})"
+        else f"no clear change ({100 * r.diff.estimate:+.0f} points, {ci})"
     )
     return (
         f"Since results were first shared back ({when}): {_pct(r.after)} answered over "

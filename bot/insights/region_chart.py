@@ -36,8 +36,10 @@ def _bars(ax, names, values, cis, ns, top: float, unit: str, colours=None) -> No
     for y, v, (_, hi), n in zip(ys, values, cis, ns, strict=True):
         ax.text(min(hi, top) + top * 0.015, y, f"{v:.{1 if top == 10 else 0}f}{unit}  n={n}",
                 va="center", fontsize=8, color=MUTED)  # fmt: skip
-    ax.set_yticks(ys, [textwrap.shorten(n, 34) for n in names], fontsize=9)
+    ax.set_yticks(ys, names, fontsize=9)
     ax.set_xlim(0, top * 1.32)  # room for the labels right of the whiskers
+    ax.set_xticks([top * i / 5 for i in range(6)])  # the scale stops at its top
+    ax.spines["bottom"].set_bounds(0, top)
     ax.spines[["top", "right"]].set_visible(False)
 
 
@@ -53,31 +55,36 @@ def png(c: Comparison) -> bytes:
     if c.too_few:
         notes.append(f"No regional figure (fewer than {MIN_TRUSTS} trusts): {', '.join(c.too_few)}")
     notes.append(
-        "Whiskers: 95% intervals; n = doctors asked (rates) or answers (headline). Each trust's "
+        "Whiskers: 95% intervals; n = doctors asked (response rates) or answers (headline); "
+        "orange: hard to reach in at least one trust. Each trust's "
         "figures are those its own summary publishes; a specialty pools published department "
         f"figures from {MIN_TRUSTS}+ trusts. No figure from fewer than {c.k} people."
     )
     wrapped = [line for m in notes for line in textwrap.wrap(m, 105)]
     notes_h = 0.2 * len(wrapped) + 0.4
-    heights = [max(1.3, ROW * n + 0.8) for _, n in panels] or [1.0]
+    heights = [max(1.3, (ROW * 1.4 if p == "specialty" else ROW) * n + 0.8) for p, n in panels]
+    heights = heights or [1.0]
     fig = plt.figure(figsize=(8, sum(heights) + notes_h + 1.0))
     grid = fig.add_gridspec(len(heights), 1, height_ratios=heights)
     fig.suptitle(title(c), fontsize=13, color=INK, x=0.02, ha="left")
     for i, (kind, _) in enumerate(panels):
         ax = fig.add_subplot(grid[i, 0])
         if kind == "rate":
-            _bars(ax, [t.name for t in shown], [t.rate for t in shown],
+            _bars(ax, [textwrap.shorten(t.name, 34) for t in shown], [t.rate for t in shown],
                   [t.rate_ci for t in shown], [t.invited for t in shown], 100, "%")  # fmt: skip
             ax.set_title(
                 "Response rate by trust (latest pulse)", loc="left", fontsize=10, color=INK
             )
         elif kind == "headline":
-            _bars(ax, [t.name for t in headed], [t.headline for t in headed],
+            _bars(ax, [textwrap.shorten(t.name, 34) for t in headed], [t.headline for t in headed],
                   [t.headline_ci for t in headed], [t.headline_n for t in headed], 10, "")  # fmt: skip
             ax.set_title("Headline engagement by trust (0–10)", loc="left", fontsize=10, color=INK)
         else:
             rows = c.specialties
-            names = [f"{r.specialty} · hard to reach in {r.hard_to_reach}/{r.trusts}" for r in rows]
+            names = [
+                f"{textwrap.shorten(r.specialty, 30)}\nhard to reach in {r.hard_to_reach or 'none'} of {r.trusts}"
+                for r in rows
+            ]
             colours = [HARD if r.hard_to_reach else BAND for r in rows]
             _bars(ax, names, [r.rate for r in rows], [r.rate_ci for r in rows],
                   [r.invited for r in rows], 100, "%", colours)  # fmt: skip
