@@ -346,3 +346,27 @@ def test_the_leaders_summary_says_whether_sharing_back_was_followed_by_more_answ
     assert "higher by" in line and "not a controlled comparison" in line
     _, _, _, blocks = posting.render(core, ws)
     assert any("Closing the loop" in b.get("text", {}).get("text", "") for b in blocks)
+
+
+def test_a_shared_department_is_compared_around_its_own_share(core, fake):
+    from bot.people.workspaces import ensure_team
+
+    ws = ensure_team(core, fake.team_id)
+    for i in range(8):
+        medicine = 8 if i < 4 else 15  # of 20 asked: 40% before its share, 75% after
+        if i == 6:
+            medicine = 3  # under k: held back, so pooled on neither side
+        rows = [("Medicine", 20, medicine), ("Surgery", 20, 10), ("Cardiology", 20, 10)]
+        closed_pulse(core, ws, rows, T0 + timedelta(days=14 * i), HEAD)
+    with core.db.Session() as s, s.begin():
+        since = T0 + timedelta(days=14 * 4 - 2)
+        audit.record(s, ws, "ULEAD", "department share", None, "Medicine → C1", since)
+    r = participation.of_department(core, ws, "Medicine")
+    assert (r.pulses_before, r.pulses_after) == (4, 3)
+    assert (r.before.successes, r.after.successes, r.after.n) == (32, 45, 60)
+    assert r.clear and r.verdict == "higher"
+    _, _, _, blocks = posting.render(core, ws)  # the trust summary's section lists it
+    (loop,) = [b for b in blocks if "Closing the loop" in b.get("text", {}).get("text", "")]
+    said = loop["text"]["text"]
+    assert "• Medicine: Since results were first shared back" in said and "Surgery" not in said
+    assert "75% (95% interval" in said and "over 3 pulses" in said

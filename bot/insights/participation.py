@@ -26,7 +26,8 @@ from datetime import datetime
 from sqlalchemy import func, select
 
 from bot.core import Core
-from bot.insights import stats
+from bot.insights import stats, summary
+from storage import queries
 from storage.models import AuditEntry, Round, RoundParticipation
 
 SHARE_ACTIONS = ("department share",)  # audit-log actions that share results back
@@ -125,6 +126,49 @@ def pulses(core: Core, workspace_id: int) -> list[Pulse]:
     return [Pulse(c, d, int(i or 0), int(n or 0)) for c, d, i, n in rows if d is not None]
 
 
+def first_department_share(core: Core, workspace_id: int, department: str) -> datetime | None:
+    """When the department's results were first posted into a channel (``/pulse share``)."""
+    with core.db.Session() as s:
+        rows = s.execute(
+            select(AuditEntry.at, AuditEntry.new).where(
+                AuditEntry.workspace_id == workspace_id, AuditEntry.action.in_(SHARE_ACTIONS)
+            )
+        ).all()
+    return min((at for at, new in rows if (new or "").startswith(f"{department} → ")), default=None)
+
+
+def department_pulses(core: Core, workspace_id: int, department: str) -> list[Pulse]:
+    """The department's closed pulses in which the auditor published its own participation
+    figure (``summary.published_departments``): a pooled rate must take in no other."""
+    with core.db.Session() as s:
+        periods = queries.closed_periods(s, workspace_id, 52)
+        ids = [p.round_id for p in periods]
+        parts = queries.participation(s, ids)
+        when = {
+            r: (c, d)
+            for r, c, d in s.execute(
+                select(Round.id, Round.created_at, Round.closed_at).where(Round.id.in_(ids))
+            )
+        }
+    shown = summary.published_departments(parts, ids, core.k)
+    out = []
+    for r in ids:
+        if department not in shown.get(r, ()):
+            continue
+        mine = [p for p in parts if p.round_id == r and p.department == department]
+        out.append(Pulse(*when[r], sum(p.invited for p in mine), sum(p.responded for p in mine)))
+    return out
+
+
+def of_department(core: Core, workspace_id: int, department: str) -> BeforeAfter | None:
+    """The department's before and after its own first share, or None if never shared."""
+    since = first_department_share(core, workspace_id, department)
+    if since is None:
+        return None
+    pulses_ = department_pulses(core, workspace_id, department)
+    return judge([before_after(pulses_, since, core.k)])[0]
+
+
 def of_trust(core: Core, workspace_id: int) -> BeforeAfter | None:
     """The trust's before and after (judged on its own), or None if it never shared back."""
     since = first_share(core, workspace_id)
@@ -145,11 +189,12 @@ def _pulses(n: int) -> str:
     return f"{n} pulse" + ("" if n == 1 else "s")
 
 
-def words(r: BeforeAfter | None) -> str:
+def words(r: BeforeAfter | None, department: str | None = None) -> str:
     """One line, true whatever the data: a change is named only when ``clear``."""
     if r is None:
+        where = f"{department}'s channel" if department else "a department's channel"
         return (
-            "Results have not been shared back into a department's channel yet "
+            f"Results have not been shared back into {where} yet "
             "(`/pulse share`), so there is no before and after to compare."
         )
     when = f"{r.since.day} {r.since:%b %Y}"
@@ -174,12 +219,41 @@ def words(r: BeforeAfter | None) -> str:
     )
 
 
+def shared_departments(core: Core, workspace_id: int) -> list[str]:
+    """Departments whose results were shared back, most recently first shared first."""
+    with core.db.Session() as s:
+        rows = s.execute(
+            select(AuditEntry.new, func.min(AuditEntry.at))
+            .where(AuditEntry.workspace_id == workspace_id, AuditEntry.action.in_(SHARE_ACTIONS))
+            .group_by(AuditEntry.new)
+        ).all()
+    first: dict[str, datetime] = {}
+    for new, at in rows:
+        dept = (new or "").rpartition(" → ")[0]
+        if dept and (dept not in first or at < first[dept]):
+            first[dept] = at
+    return sorted(first, key=lambda d: first[d], reverse=True)
+
+
+PER_SECTION = 3  # shared departments listed in the leaders' summary
+
+
+def section_lines(core: Core, workspace_id: int) -> list[str]:
+    """The trust's before and after, then each recently shared department's own (its rate
+    around its own first share, pooling only pulses where its figure was published), judged
+    together (one Benjamini-Hochberg family)."""
+    depts = shared_departments(core, workspace_id)[:PER_SECTION]
+    found = [
+        (None, of_trust(core, workspace_id)),
+        *((d, of_department(core, workspace_id, d)) for d in depts),
+    ]
+    judged = judge([r for _, r in found])
+    out = [words(judged[0])]
+    out += [f"• {d}: {words(r, d)}" for (d, _), r in zip(found[1:], judged[1:], strict=True)]
+    return out
+
+
 def section_blocks(core: Core, workspace_id: int) -> list[dict]:
     """The leaders' summary section: does sharing results back go with more answers?"""
-    line = words(of_trust(core, workspace_id))
-    return [
-        {
-            "type": "section",
-            "text": {"type": "mrkdwn", "text": f"*Closing the loop*\n{line}"[:3000]},
-        }
-    ]
+    text = "*Closing the loop*\n" + "\n".join(section_lines(core, workspace_id))
+    return [{"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}]
