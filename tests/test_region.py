@@ -131,6 +131,8 @@ def test_opted_in_trusts_make_a_regional_comparison_and_an_opt_out_leaves_it(reg
     assert "T0BBB" in comparison(r)
     (png,) = [f for f in r.fake.uploaded_files.values() if f.completed and f.data][-1:]
     assert mpimg.imread(io.BytesIO(png.data), format="png").shape[1] >= 800
+    assert png.alt_txt.startswith("Chart: Regional comparison") and "T0BBB" in png.alt_txt
+    assert "Emergency Medicine 35%, hard to reach in 2 of 3" in png.alt_txt
 
 
 def test_the_monthly_job_posts_once_a_month_to_the_regional_channel(region):

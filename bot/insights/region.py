@@ -312,7 +312,8 @@ def post(core: Core, slot_key: str | None = None, now: datetime | None = None) -
         raise
     try:
         png = region_chart.png(comparison)
-        gw.upload_png(posted.channel, png, "medpulse-region.png", text, None)
+        alt = region_chart.alt(comparison)
+        gw.upload_png(posted.channel, png, "medpulse-region.png", text, None, alt)
     except Exception:  # noqa: BLE001 - the figures are posted; a missing chart must not repost
         log.exception("regional chart upload to %s failed", ch.channel_id)
     return None
@@ -362,10 +363,17 @@ def post_due(core: Core, now: datetime) -> int:
     if ch is None:
         return 0
     with core.db.Session() as s:
-        tz = s.get(Workspace, ch.workspace_id).timezone
-        if len(membership.members(s)) < 2:
+        when = due(now, s.get(Workspace, ch.workspace_id).timezone)
+        slot = f"region:{when:%Y-%m}"
+        if len(membership.members(s)) < 2 or now - when > GRACE:
             return 0  # a region of one trust compares nothing
-    when = due(now, tz)
-    if now - when > GRACE:
+        done = s.scalar(
+            select(SummaryPost.id).where(
+                SummaryPost.workspace_id == ch.workspace_id,
+                SummaryPost.channel_id == ch.channel_id,
+                SummaryPost.slot_key == slot,
+            )
+        )
+    if done is not None:  # every tick asks; only the first of the month posts
         return 0
-    return int(post(core, f"region:{when:%Y-%m}", now) is None)
+    return int(post(core, slot, now) is None)

@@ -98,3 +98,33 @@ def png(c: Comparison) -> bytes:
     fig.savefig(buf, format="png", dpi=110)
     plt.close(fig)
     return buf.getvalue()
+
+
+def alt(c: Comparison) -> str:
+    """The chart's figures in words, for screen readers (only what the chart draws)."""
+    shown = [t for t in c.trusts if not t.held]
+    parts = [f"Chart: {title(c)}."]
+    if shown:
+        parts.append(
+            "Response rate by trust: "
+            + "; ".join(f"{t.name} {t.rate:.0f}% of {t.invited}" for t in shown)
+            + "."
+        )
+    headed = [t for t in shown if t.headline is not None]
+    if headed:
+        parts.append(
+            "Headline engagement out of 10: "
+            + "; ".join(f"{t.name} {t.headline:.1f}" for t in headed)
+            + "."
+        )
+    if c.specialties:
+        parts.append(
+            "Response rate by specialty across trusts: "
+            + "; ".join(
+                f"{r.specialty} {r.rate:.0f}%, hard to reach in {r.hard_to_reach} of {r.trusts}"
+                for r in c.specialties
+            )
+            + "."
+        )
+    text = " ".join(parts)
+    return text if len(text) <= 1000 else text[:999] + "…"
