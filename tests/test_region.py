@@ -372,3 +372,24 @@ def test_a_shared_department_is_compared_around_its_own_share(core, fake):
     said = loop["text"]["text"]
     assert "• Medicine: Since results were first shared back" in said and "Surgery" not in said
     assert "75% (95% interval" in said and "over 3 pulses" in said
+
+
+def test_the_demo_region_writes_its_comparison_and_chart_and_finds_what_was_planted(tmp_path):
+    from simulator import region_demo
+
+    files = region_demo.run(tmp_path)
+    assert [f.name for f in files] == [
+        "region-comparison.txt",
+        "region-comparison.json",
+        "region-chart.png",
+    ]
+    text = (tmp_path / "region-comparison.txt").read_text()
+    for t in region_demo.TRUSTS:
+        assert f"*{t.name}* (period from" in text
+    (em,) = [line for line in text.splitlines() if line.startswith("• Emergency Medicine:")]
+    assert em.endswith("hard to reach in 2 of 3 trusts")
+    assert "contribute): Obstetrics and Gynaecology, Paediatrics" in text
+    north, *others = text.split("*Closing the loop")[1].splitlines()[1:4]
+    assert north.startswith("• Northfield") and "higher by" in north
+    assert all("not been shared back" in line for line in others)
+    assert mpimg.imread(io.BytesIO(files[2].read_bytes()), format="png").shape[1] >= 800
