@@ -128,7 +128,11 @@ def test_opted_in_trusts_make_a_regional_comparison_and_an_opt_out_leaves_it(reg
     assert {"region opt-in", "region opt-out"} <= set(actions) and row.opted_out_at is not None
     # Revocable both ways: B joins again and is back in the next one.
     say(r.fake, r.sender(B), "region join", installer(B))
-    assert "T0BBB" in comparison(r)
+    # C keeps its Paeds out of comparisons altogether ("none"), whatever the list would match.
+    kept = say(r.fake, r.sender(C), "region map department:paeds specialty:none", installer(C))
+    assert "Paeds is left out of regional comparisons" in kept
+    text = comparison(r)
+    assert "T0BBB" in text and "Paediatrics" not in text
     (png,) = [f for f in r.fake.uploaded_files.values() if f.completed and f.data][-1:]
     assert mpimg.imread(io.BytesIO(png.data), format="png").shape[1] >= 800
     assert png.alt_txt.startswith("Chart: Regional comparison") and "T0BBB" in png.alt_txt

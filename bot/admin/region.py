@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.admin import audit
@@ -113,11 +113,6 @@ def overrides(s: Session, workspace_id: int) -> dict[str, str | None]:
     return {name: spec for name, spec in rows}
 
 
-def specialty_named(text: str) -> str | None:
-    """The shared list's specialty a typed name means (any alias, any case), or None."""
-    return specialties.aliases().get(specialties._norm(text))
-
-
 @dataclass(frozen=True)
 class Mapping:
     department: str
@@ -139,7 +134,9 @@ def mappings(core: Core, workspace_id: int) -> list[Mapping]:
 
 def set_mapping(core: Core, workspace_id: int, actor: str, department: str, specialty: str) -> str:
     """Map one department onto the shared list (or ``none``), audited; one line back."""
-    wanted = None if specialty.strip().lower() == NOT_COMPARED else specialty_named(specialty)
+    wanted = (
+        None if specialty.strip().lower() == NOT_COMPARED else specialties.specialty_of(specialty)
+    )
     if wanted is None and specialty.strip().lower() != NOT_COMPARED:
         listed = ", ".join(sorted(set(specialties.aliases().values())))
         raise AdminError(f"{specialty!r} is not on the shared specialty list. It has: {listed}")
@@ -147,7 +144,8 @@ def set_mapping(core: Core, workspace_id: int, actor: str, department: str, spec
     with core.db.Session() as s, s.begin():
         dept = s.scalar(
             select(Department).where(
-                Department.workspace_id == workspace_id, Department.name.ilike(department)
+                Department.workspace_id == workspace_id,
+                func.lower(Department.name) == department.strip().lower(),
             )
         )
         if dept is None:
