@@ -49,6 +49,16 @@ def seed_region(core) -> None:
             closed_pulse(core, ws, rows, start + timedelta(days=14 * i), HEAD)
 
 
+def next_pulse(r, *teams: str) -> None:
+    """An hour on, each of ``teams`` opens a pulse (the same figures) that closes five days
+    later; the clock then moves past the close."""
+    r.core.clock.advance(timedelta(hours=1))
+    for team in teams:
+        ws = workspace_id(r.core, team)
+        closed_pulse(r.core, ws, DEPARTMENTS[team], r.core.clock.now(), HEAD)
+    r.core.clock.advance(timedelta(days=6))
+
+
 def posts_in(fake, channel: str) -> list:
     return [m for (ch, _), m in fake.messages.items() if ch == channel and m.blocks]
 
@@ -97,6 +107,7 @@ def test_opted_in_trusts_make_a_regional_comparison_and_an_opt_out_leaves_it(reg
     assert "hard to reach in 2 of 3 trusts" in text  # A and C name their A&E / ED hard to reach
 
     # Trust C maps its own department name onto the shared list: Cardiology now has three.
+    r.core.clock.advance(timedelta(hours=1))
     mapped = say(
         r.fake,
         r.sender(C),
@@ -110,14 +121,27 @@ def test_opted_in_trusts_make_a_regional_comparison_and_an_opt_out_leaves_it(reg
     assert "'Wizardry' is not on the shared specialty list" in unknown
     status = say(r.fake, r.sender(C), "region status", installer(C))
     assert "Cardio Ward → Cardiology (set here)" in status and "ED → Emergency Medicine" in status
+    # Until each trust has a pulse after the change, no specialty figure: this comparison less
+    # the last would otherwise be C's Cardio Ward on its own.
+    text = comparison(r)
+    assert "Specialty figures leave out T0AAA, T0BBB, T0CCC for now" in text
+    assert "• Cardiology" not in text and "• Emergency Medicine" not in text
+    next_pulse(r, A, B)
+    text = comparison(r)
+    assert "Specialty figures leave out T0CCC for now" in text and "• Cardiology" not in text
+    next_pulse(r, C)
     text = comparison(r)
     assert "• Cardiology: 42 of 60 answered" in text and "contribute): Paediatrics" in text
+    assert "leave out" not in text
 
     # B opts out: it disappears from the next comparison, and Emergency Medicine with it.
+    r.core.clock.advance(timedelta(hours=1))
     assert "left the region" in say(r.fake, r.sender(B), "region leave", installer(B))
     text = comparison(r)
     assert "T0BBB" not in text and "(2 trusts)" in text
-    assert "• Emergency Medicine" not in text
+    assert "• Emergency Medicine" not in text and "leave out T0AAA, T0CCC" in text
+    next_pulse(r, A, C)
+    text = comparison(r)
     assert "contribute): Cardiology, Emergency Medicine, General Surgery, Paediatrics" in text
     with r.core.db.Session() as s:
         b = workspace_id(r.core, B)
@@ -131,6 +155,7 @@ def test_opted_in_trusts_make_a_regional_comparison_and_an_opt_out_leaves_it(reg
     # C keeps its Paeds out of comparisons altogether ("none"), whatever the list would match.
     kept = say(r.fake, r.sender(C), "region map department:paeds specialty:none", installer(C))
     assert "Paeds is left out of regional comparisons" in kept
+    next_pulse(r, A, B, C)
     text = comparison(r)
     assert "T0BBB" in text and "Paediatrics" not in text
     (png,) = [f for f in r.fake.uploaded_files.values() if f.completed and f.data][-1:]

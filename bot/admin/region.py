@@ -18,6 +18,7 @@ and another member sets a new one. The channel may be shared with the other trus
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -98,6 +99,20 @@ def leave(core: Core, workspace_id: int, actor: str) -> str:
         "✅ This trust has left the region: the next comparison leaves it out. "
         "`/pulse region join` brings it back."
     )
+
+
+def changed_after(s: Session, after: datetime) -> datetime | None:
+    """The latest change to who is in the region or how a department maps, after ``after``."""
+    times = [
+        s.scalar(
+            select(func.max(RegionMember.opted_in_at)).where(RegionMember.opted_in_at > after)
+        ),
+        s.scalar(
+            select(func.max(RegionMember.opted_out_at)).where(RegionMember.opted_out_at > after)
+        ),
+        s.scalar(select(func.max(SpecialtyMap.set_at)).where(SpecialtyMap.set_at > after)),
+    ]
+    return max((t for t in times if t is not None), default=None)
 
 
 # --------------------------------------------------------------------------- specialties

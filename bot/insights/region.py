@@ -31,13 +31,13 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
 from bot.admin import region as membership
 from bot.core import Core
 from bot.insights import participation, specialties, stats, summary
-from storage.models import SummaryPost, Workspace
+from storage.models import Round, SummaryPost, Workspace
 
 log = logging.getLogger("medpulse.region")
 
@@ -101,6 +101,8 @@ class Comparison:
     trusts: list[TrustRow] = field(default_factory=list)
     specialties: list[SpecialtyRow] = field(default_factory=list)
     too_few: list[str] = field(default_factory=list)  # specialties under MIN_TRUSTS
+    waiting: list[str] = field(default_factory=list)  # trusts left out of specialty figures
+    changed: datetime | None = None  # when the region changed since its first comparison
 
 
 def specialty_rows(
@@ -188,12 +190,21 @@ def build(core: Core, now: datetime | None = None) -> Comparison:
         inside = membership.members(s)
         workspaces = {w.id: w for w in s.scalars(select(Workspace).where(Workspace.id.in_(inside)))}
         chosen = {ws: membership.overrides(s, ws) for ws in inside}
-    out = Comparison(f"{now:%B %Y}", core.k)
+        latest = _latest_pulses(s, inside)
+        first = s.scalar(
+            select(func.min(SummaryPost.posted_at)).where(SummaryPost.slot_key.like("region%"))
+        )
+        changed = None if first is None else membership.changed_after(s, first)
+    out = Comparison(f"{now:%B %Y}", core.k, changed=changed)
     figures, loops = [], []
     for ws in inside:
         model = summary.build(core, ws)
         out.trusts.append(trust_row(_name(workspaces[ws]), model))
-        figures.append(trust_figures(ws, model, chosen[ws]))
+        if changed is not None and (latest.get(ws) is None or latest[ws] <= changed):
+            out.waiting.append(_name(workspaces[ws]))  # see ``_latest_pulses``
+            figures.append(TrustFigures(ws, {}))
+        else:
+            figures.append(trust_figures(ws, model, chosen[ws]))
         since = participation.first_share(core, ws)
         loops.append(
             None
@@ -204,6 +215,23 @@ def build(core: Core, now: datetime | None = None) -> Comparison:
     out.trusts = [replace(row, loop=loop) for row, loop in zip(out.trusts, judged, strict=True)]
     out.specialties, out.too_few = specialty_rows(figures)
     return out
+
+
+def _latest_pulses(s, workspaces: list[int]) -> dict[int, datetime]:
+    """When each trust's latest pulse closed.
+
+    Why: a specialty figure is a sum over trusts, and two comparisons around a change to who is
+    in it (a trust joining or leaving, a department remapped) would differ by that trust's own
+    department figure if every other trust's figure were the same in both. So after such a
+    change (once a comparison has been posted), a trust's departments count again only from a
+    pulse that closed after it: every figure in the sum is then new, and the difference mixes
+    several trusts' unknown changes (one reader can take out only their own)."""
+    rows = s.execute(
+        select(Round.workspace_id, func.max(Round.closed_at))
+        .where(Round.workspace_id.in_(workspaces), Round.status == "closed")
+        .group_by(Round.workspace_id)
+    )
+    return {w: at for w, at in rows}
 
 
 # --------------------------------------------------------------------------- words
@@ -243,6 +271,13 @@ def lines(c: Comparison) -> list[str]:
         )
     if not c.specialties:
         out.append("No specialty has published figures from enough trusts yet.")
+    if c.waiting:
+        out.append(
+            f"Specialty figures leave out {', '.join(c.waiting)} for now: the region changed on "
+            f"{c.changed.day} {c.changed:%b %Y} (a trust joined or left, or a department was "
+            "mapped anew), so they count again from their next pulse, and the change can't be "
+            "worked out by comparing this with an earlier comparison."
+        )
     if c.too_few:
         out.append(
             f"No regional figure (fewer than {MIN_TRUSTS} trusts contribute): "
@@ -310,6 +345,8 @@ def post(core: Core, slot_key: str | None = None, now: datetime | None = None) -
         if slot_key:
             _unclaim(core, ch, slot_key)
         raise
+    if not slot_key:  # on demand: recorded too, as a comparison a later one could be set against
+        _claim(core, ch, f"region-demand:{posted.ts}")
     try:
         png = region_chart.png(comparison)
         alt = region_chart.alt(comparison)
