@@ -17,6 +17,12 @@ What may be shown, and why it is safe
   allow, and each trust's auditor already made sure those isolate no group under k. A regional
   figure that took in a held-back department would break this (the regional sum less the other
   trusts' published figures gives it); ``tests/test_region.py`` checks both with the auditor.
+* Over time: two comparisons around a trust joining or leaving (or a department remapped) would
+  differ by that trust's figure if nothing else had changed, so after such a change a trust's
+  departments count again only from a pulse closed after it (``_latest_pulses``). Not covered
+  (needs the previous comparison's contributors stored): with four or more trusts, a department
+  that stops contributing because its trust's newest pulse held it back, while no other trust
+  has a new pulse, leaves its previous figure (published inside its trust) as the difference.
 * Hard to reach is counted only from the trusts' own hard-to-reach claims (BH-controlled there),
   and only for a specialty with a regional figure; the comparison itself adds no claim of its
   own beyond the before/after, which is judged across the trusts together (``participation``).
