@@ -116,55 +116,54 @@ def _install(fake, base: str, t: DemoTrust) -> None:
         raise RuntimeError(f"demo install of {t.team} failed: {page[:200]}")
 
 
+def _closed_round(s, ws: int, i: int):
+    """The i-th pulse's closed round (and its audience, the first time), in a session."""
+    from sqlalchemy import select
+
+    from storage.models import Audience, Round
+
+    opened = START + timedelta(days=14 * i)
+    aud = s.scalar(select(Audience).where(Audience.workspace_id == ws))
+    if aud is None:
+        aud = Audience(workspace_id=ws, channel_id="CDOCS", name="doctors", created_at=opened)
+        s.add(aud)
+        s.flush()
+    rnd = Round(workspace_id=ws, audience_id=aud.id, slot_key=f"demo-{i}", status="closed",
+                seed=i, created_at=opened, period_start=date(opened.year, opened.month,
+                opened.day), closes_at=opened + timedelta(days=5),
+                closed_at=opened + timedelta(days=5))  # fmt: skip
+    s.add(rnd)
+    s.flush()
+    return rnd
+
+
 def _pulse(core, ws: int, t: DemoTrust, i: int, rng: random.Random, people: dict) -> None:
     """One closed pulse of simulated doctors: each answers with their own chance."""
     from sqlalchemy import select
 
-    from storage.models import (
-        Audience,
-        Department,
-        QuestionItem,
-        QuestionVersion,
-        Response,
-        Round,
-        RoundParticipation,
-    )
+    from storage.models import Department, QuestionItem, QuestionVersion, Response
+    from storage.models import RoundParticipation as Part
 
-    opened = START + timedelta(days=14 * i)
     lift = UPLIFT if t.shares and i >= SHARE_AFTER else 0.0
     with core.db.Session() as s, s.begin():
-        aud = s.scalar(select(Audience).where(Audience.workspace_id == ws))
-        if aud is None:
-            aud = Audience(workspace_id=ws, channel_id="CDOCS", name="doctors", created_at=opened)
-            s.add(aud)
-            s.flush()
         version = s.scalar(
             select(QuestionVersion.id)
             .join(QuestionItem)
             .where(QuestionItem.workspace_id == ws, QuestionItem.key == "headline-engagement")
         )
-        rnd = Round(workspace_id=ws, audience_id=aud.id, slot_key=f"demo-{i}", status="closed",
-                    seed=i, created_at=opened, period_start=date(opened.year, opened.month,
-                    opened.day), closes_at=opened + timedelta(days=5),
-                    closed_at=opened + timedelta(days=5))  # fmt: skip
-        s.add(rnd)
-        s.flush()
+        rnd = _closed_round(s, ws, i)
         for name, _, _ in t.departments:
             dept = s.scalar(
                 select(Department).where(Department.workspace_id == ws, Department.name == name)
-            )
-            if dept is None:
-                dept = Department(workspace_id=ws, name=name)
-                s.add(dept)
-                s.flush()
-            chances = people[name]
-            answered = [c for c in chances if rng.random() < min(0.95, c + lift)]
-            s.add(RoundParticipation(round_id=rnd.id, department_id=dept.id, grade=None,
-                                     invited=len(chances), responded=len(answered)))  # fmt: skip
+            ) or Department(workspace_id=ws, name=name)
+            s.add(dept)
+            s.flush()
+            answered = [c for c in people[name] if rng.random() < min(0.95, c + lift)]
+            s.add(Part(round_id=rnd.id, department_id=dept.id, grade=None,
+                       invited=len(people[name]), responded=len(answered)))  # fmt: skip
             for _ in answered:
-                value = round(rng.gauss(t.headline, 1.8))
-                s.add(Response(workspace_id=ws, round_id=rnd.id, version_id=version,
-                               value=max(0, min(10, value))))  # fmt: skip
+                value = max(0, min(10, round(rng.gauss(t.headline, 1.8))))
+                s.add(Response(workspace_id=ws, round_id=rnd.id, version_id=version, value=value))
         rnd.invited = sum(len(c) for c in people.values())
 
 
@@ -194,9 +193,19 @@ def _slash(fake, sender, text: str, user: str, timeout: float = 60.0) -> str:
     return shown
 
 
+def _slack(fake) -> None:
+    """Three workspaces, each with its admin; Northfield has the regional and A&E channels."""
+    north = TRUSTS[0]
+    for t in TRUSTS:
+        fake.add_team(t.team, "xoxb-" + t.team.lower(), bot_user_id="UBOT" + t.team[3:],
+                      name=t.name)  # fmt: skip
+        fake.add_user(admin(t), name="admin." + t.team.lower(), team_id=t.team)
+    fake.add_channel("CREGION", "region-leads", members=[admin(north)], team_id=north.team)
+    fake.add_channel("CNAE", "ae-team", members=[admin(north)], team_id=north.team)
+
+
 def _run(out: Path, seed: int, tmp: Path) -> list[Path]:
     from cryptography.fernet import Fernet
-    from sqlalchemy import select
 
     from bot.clock import FakeClock
     from bot.settings import load_settings
@@ -204,67 +213,64 @@ def _run(out: Path, seed: int, tmp: Path) -> list[Path]:
     from server.web import HttpServer
     from simulator.demo import blocks_text
     from simulator.fake_slack import FakeSlack
-    from simulator.slack_requests import SlackSender
     from storage.migrate import upgrade
-    from storage.models import Workspace
 
-    rng = random.Random(seed)
     db_url = f"sqlite:///{tmp / 'region.db'}"
     upgrade(db_url)
     secret = secrets.token_hex(16)
-    clock = FakeClock(START)
-    north = TRUSTS[0]
     with FakeSlack(bot_token="xoxb-unused") as fake:
-        for t in TRUSTS:
-            fake.add_team(
-                t.team, "xoxb-" + t.team.lower(), bot_user_id="UBOT" + t.team[3:], name=t.name
-            )
-            fake.add_user(admin(t), name="admin." + t.team.lower(), team_id=t.team)
-        fake.add_channel("CREGION", "region-leads", members=[admin(north)], team_id=north.team)
-        fake.add_channel("CNAE", "ae-team", members=[admin(north)], team_id=north.team)
+        _slack(fake)
         settings = load_settings(
             _env_file=None, SLACK_BOT_TOKEN=None, SLACK_SIGNING_SECRET=secret,
             SLACK_API_URL=fake.api_url, DATABASE_URL=db_url, SLACK_CLIENT_ID="111.222",
             SLACK_CLIENT_SECRET="demo", MEDPULSE_ADMINS="",
             MEDPULSE_TOKEN_KEY=Fernet.generate_key().decode(), MEDPULSE_MIN_GROUP=5,
         )  # fmt: skip
-        core = build_core(settings, clock=clock)
+        core = build_core(settings, clock=FakeClock(START))
         server = HttpServer(build_wsgi(core), host="127.0.0.1", port=0, threads=4).start()
         try:
-            senders = {}
-            for t in TRUSTS:
-                _install(fake, server.url, t)
-                senders[t.team] = SlackSender(server.url + "/slack/events", secret,
-                                              team_id=t.team, response_url_base=fake.response_url_base,
-                                              bot_user_id="UBOT" + t.team[3:])  # fmt: skip
-            with core.db.Session() as s:
-                ws = {w.team_id: w.id for w in s.scalars(select(Workspace))}
-            people = {
-                t.team: {n: [min(0.95, max(0.02, rng.gauss(p, 0.12))) for _ in range(size)]
-                         for n, size, p in t.departments}
-                for t in TRUSTS
-            }  # fmt: skip
-            for i in range(PULSES):
-                if i == SHARE_AFTER:  # Northfield shares A&E's results back into its channel
-                    clock.set(START + timedelta(days=14 * i - 2))
-                    _slash(fake, senders[north.team], 'share "department:A&E" <#CNAE|ae-team>',
-                           admin(north))  # fmt: skip
-                for t in TRUSTS:
-                    _pulse(core, ws[t.team], t, i, rng, people[t.team])
-            clock.set(START + timedelta(days=14 * PULSES + 3))
-            for t in TRUSTS:
-                _slash(fake, senders[t.team], f'region join "name:{t.name}"', admin(t))
-            east = TRUSTS[2]
-            _slash(fake, senders[east.team],
-                   'region map "department:Cardio Ward" specialty:Cardiology', admin(east))  # fmt: skip
-            _slash(
-                fake, senders[north.team], "region channel <#CREGION|region-leads>", admin(north)
-            )
-            _slash(fake, senders[north.team], "region post", admin(north))
+            _script(core, fake, server.url, secret, random.Random(seed))
         finally:
             server.stop()
             core.db.dispose()
         return _write(fake, out, blocks_text)
+
+
+def _script(core, fake, url: str, secret: str, rng: random.Random) -> None:
+    """Install, run the pulses (Northfield shares back midway), then the region's commands."""
+    from sqlalchemy import select
+
+    from simulator.slack_requests import SlackSender
+    from storage.models import Workspace
+
+    north, east = TRUSTS[0], TRUSTS[2]
+    senders = {}
+    for t in TRUSTS:
+        _install(fake, url, t)
+        senders[t.team] = SlackSender(url + "/slack/events", secret, team_id=t.team,
+                                      response_url_base=fake.response_url_base,
+                                      bot_user_id="UBOT" + t.team[3:])  # fmt: skip
+    with core.db.Session() as s:
+        ws = {w.team_id: w.id for w in s.scalars(select(Workspace))}
+    people = {
+        t.team: {n: [min(0.95, max(0.02, rng.gauss(p, 0.12))) for _ in range(size)]
+                 for n, size, p in t.departments}
+        for t in TRUSTS
+    }  # fmt: skip
+    for i in range(PULSES):
+        if i == SHARE_AFTER:  # Northfield shares A&E's results back into its channel
+            core.clock.set(START + timedelta(days=14 * i - 2))
+            _slash(fake, senders[north.team], 'share "department:A&E" <#CNAE|ae-team>',
+                   admin(north))  # fmt: skip
+        for t in TRUSTS:
+            _pulse(core, ws[t.team], t, i, rng, people[t.team])
+    core.clock.set(START + timedelta(days=14 * PULSES + 3))
+    for t in TRUSTS:
+        _slash(fake, senders[t.team], f'region join "name:{t.name}"', admin(t))
+    _slash(fake, senders[east.team], 'region map "department:Cardio Ward" specialty:Cardiology',
+           admin(east))  # fmt: skip
+    _slash(fake, senders[north.team], "region channel <#CREGION|region-leads>", admin(north))
+    _slash(fake, senders[north.team], "region post", admin(north))
 
 
 def _write(fake, out: Path, blocks_text) -> list[Path]:

@@ -466,7 +466,6 @@ class LeaderAction(Base):
     text: Mapped[str] = mapped_column(String(300))
 
 
-
 class RegionMember(Base):
     """A trust's membership of the region (issue 17): one row per opt-in, closed by its opt-out.
 

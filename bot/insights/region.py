@@ -202,7 +202,7 @@ def build(core: Core, now: datetime | None = None) -> Comparison:
         )
         changed = None if first is None else membership.changed_after(s, first)
     out = Comparison(f"{now:%B %Y}", core.k, changed=changed)
-    figures, loops = [], []
+    figures = []
     for ws in inside:
         model = summary.build(core, ws)
         out.trusts.append(trust_row(_name(workspaces[ws]), model))
@@ -211,16 +211,18 @@ def build(core: Core, now: datetime | None = None) -> Comparison:
             figures.append(TrustFigures(ws, {}))
         else:
             figures.append(trust_figures(ws, model, chosen[ws]))
-        since = participation.first_share(core, ws)
-        loops.append(
-            None
-            if since is None
-            else participation.before_after(participation.pulses(core, ws), since, core.k)
-        )
-    judged = participation.judge(loops)
+    judged = participation.judge([_loop(core, ws) for ws in inside])
     out.trusts = [replace(row, loop=loop) for row, loop in zip(out.trusts, judged, strict=True)]
     out.specialties, out.too_few = specialty_rows(figures)
     return out
+
+
+def _loop(core: Core, ws: int) -> participation.BeforeAfter | None:
+    """The trust's before and after sharing back, unjudged (the region judges them together)."""
+    since = participation.first_share(core, ws)
+    if since is None:
+        return None
+    return participation.before_after(participation.pulses(core, ws), since, core.k)
 
 
 def _latest_pulses(s, workspaces: list[int]) -> dict[int, datetime]:

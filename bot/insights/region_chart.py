@@ -43,56 +43,60 @@ def _bars(ax, names, values, cis, ns, top: float, unit: str, colours=None) -> No
     ax.spines[["top", "right"]].set_visible(False)
 
 
-def png(c: Comparison) -> bytes:
-    """The chart as PNG bytes, 880 px wide."""
+def _panels(c: Comparison) -> list[tuple]:
+    """(title, names, values, intervals, n, scale top, unit, colours) of each panel with bars."""
     shown = [t for t in c.trusts if not t.held]
     headed = [t for t in shown if t.headline is not None]
-    panels = [("rate", len(shown)), ("headline", len(headed)), ("specialty", len(c.specialties))]
-    panels = [(p, n) for p, n in panels if n]
+    rows = c.specialties
+    panels = [
+        ("Response rate by trust (latest pulse)", [textwrap.shorten(t.name, 34) for t in shown],
+         [t.rate for t in shown], [t.rate_ci for t in shown], [t.invited for t in shown], 100,
+         "%", None),
+        ("Headline engagement by trust (0–10)", [textwrap.shorten(t.name, 34) for t in headed],
+         [t.headline for t in headed], [t.headline_ci for t in headed],
+         [t.headline_n for t in headed], 10, "", None),
+        ("Response rate by specialty, across trusts",
+         [f"{textwrap.shorten(r.specialty, 30)}\nhard to reach in {r.hard_to_reach or 'none'} "
+          f"of {r.trusts}" for r in rows],
+         [r.rate for r in rows], [r.rate_ci for r in rows], [r.invited for r in rows], 100, "%",
+         [HARD if r.hard_to_reach else BAND for r in rows]),
+    ]  # fmt: skip
+    return [p for p in panels if p[1]]
+
+
+def _notes(c: Comparison) -> list[str]:
+    """What the chart does not draw, and how to read it, wrapped to the image's width."""
     notes = [
         f"{t.name}: not shown (its own summary holds its figures back)" for t in c.trusts if t.held
     ]
+    if c.waiting:
+        notes.append(f"Not in specialty figures until their next pulse: {', '.join(c.waiting)}")
     if c.too_few:
         notes.append(f"No regional figure (fewer than {MIN_TRUSTS} trusts): {', '.join(c.too_few)}")
     notes.append(
         "Whiskers: 95% intervals; n = doctors asked (response rates) or answers (headline); "
-        "orange: hard to reach in at least one trust. Each trust's "
-        "figures are those its own summary publishes; a specialty pools published department "
-        f"figures from {MIN_TRUSTS}+ trusts. No figure from fewer than {c.k} people."
+        "orange: hard to reach in at least one trust. Each trust's figures are those its own "
+        f"summary publishes; a specialty pools published department figures from {MIN_TRUSTS}+ "
+        f"trusts. No figure from fewer than {c.k} people."
     )
-    wrapped = [line for m in notes for line in textwrap.wrap(m, 105)]
-    notes_h = 0.2 * len(wrapped) + 0.4
-    heights = [max(1.3, (ROW * 1.4 if p == "specialty" else ROW) * n + 0.8) for p, n in panels]
-    heights = heights or [1.0]
+    return [line for m in notes for line in textwrap.wrap(m, 105)]
+
+
+def png(c: Comparison) -> bytes:
+    """The chart as PNG bytes, 880 px wide: a panel of bars per figure shown, notes below."""
+    panels, notes = _panels(c), _notes(c)
+    notes_h = 0.2 * len(notes) + 0.4
+    heights = [max(1.3, ROW * (1.4 if p[7] else 1.0) * len(p[1]) + 0.8) for p in panels] or [1.0]
     fig = plt.figure(figsize=(8, sum(heights) + notes_h + 1.0))
     grid = fig.add_gridspec(len(heights), 1, height_ratios=heights)
     fig.suptitle(title(c), fontsize=13, color=INK, x=0.02, ha="left")
-    for i, (kind, _) in enumerate(panels):
+    for i, (name, *bars) in enumerate(panels):
         ax = fig.add_subplot(grid[i, 0])
-        if kind == "rate":
-            _bars(ax, [textwrap.shorten(t.name, 34) for t in shown], [t.rate for t in shown],
-                  [t.rate_ci for t in shown], [t.invited for t in shown], 100, "%")  # fmt: skip
-            ax.set_title(
-                "Response rate by trust (latest pulse)", loc="left", fontsize=10, color=INK
-            )
-        elif kind == "headline":
-            _bars(ax, [textwrap.shorten(t.name, 34) for t in headed], [t.headline for t in headed],
-                  [t.headline_ci for t in headed], [t.headline_n for t in headed], 10, "")  # fmt: skip
-            ax.set_title("Headline engagement by trust (0–10)", loc="left", fontsize=10, color=INK)
-        else:
-            rows = c.specialties
-            names = [
-                f"{textwrap.shorten(r.specialty, 30)}\nhard to reach in {r.hard_to_reach or 'none'} of {r.trusts}"
-                for r in rows
-            ]
-            colours = [HARD if r.hard_to_reach else BAND for r in rows]
-            _bars(ax, names, [r.rate for r in rows], [r.rate_ci for r in rows],
-                  [r.invited for r in rows], 100, "%", colours)  # fmt: skip
-            ax.set_title("Response rate by specialty, across trusts", loc="left", fontsize=10,
-                         color=INK)  # fmt: skip
+        _bars(ax, *bars)
+        ax.set_title(name, loc="left", fontsize=10, color=INK)
     if not panels:
         fig.text(0.02, 0.5, "No trust in the region publishes figures yet.", color=INK)
-    fig.text(0.02, 0.01, "\n".join(wrapped), fontsize=8, color=MUTED, va="bottom")
+    fig.text(0.02, 0.01, "\n".join(notes), fontsize=8, color=MUTED, va="bottom")
     fig.tight_layout(rect=(0, notes_h / fig.get_figheight(), 1, 0.97))
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)
