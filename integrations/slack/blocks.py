@@ -1,0 +1,139 @@
+"""Block Kit, written once: the blocks and elements every Slack view of medpulse is made of.
+
+Built with ``slack_sdk.models.blocks`` (its classes know Block Kit's shapes) and clipped here to
+Slack's limits, so a long department name or status never makes Slack refuse a whole view.
+Also the one definition of what a Slack user ID looks like.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from slack_sdk.models.blocks import (
+    ButtonElement,
+    ConfirmObject,
+    ContextBlock,
+    DividerBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    Option,
+    PlainTextObject,
+    SectionBlock,
+    StaticSelectElement,
+)
+
+#: A Slack user ID: U (or W, on Enterprise Grid) and upper-case letters and digits. Slack
+#: documents no fixed length; real IDs run 9 to 11 characters.
+USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+#: A user or channel ID inside free text (an audit entry's value): the same letters, with at
+#: least one digit so an upper-case word ("USE", "CANCEL") is never taken for one.
+ID_IN_TEXT = re.compile(r"\b([UWCG](?=[A-Z0-9]*[0-9])[A-Z0-9]{4,})\b")
+
+TEXT_MAX = 3000  # a section's text
+OPTION_MAX = 75  # an option's label
+OPTIONS_MAX = 100  # options in one select
+CONTEXT_MAX = 2000
+
+
+def is_user_id(text: str) -> bool:
+    return bool(USER_ID.match(text))
+
+
+def plain(text: str) -> dict:
+    return PlainTextObject(text=text).to_dict()
+
+
+def section(text: str, block_id: str | None = None, accessory: dict | None = None) -> dict:
+    block = SectionBlock(text=MarkdownTextObject(text=text[:TEXT_MAX]), block_id=block_id)
+    out = block.to_dict()
+    if accessory is not None:
+        out["accessory"] = accessory
+    return out
+
+
+def sections(paragraphs: Iterable[str]) -> list[dict]:
+    return [section(p) for p in paragraphs if p]
+
+
+def context(text: str) -> dict:
+    return ContextBlock(elements=[MarkdownTextObject(text=text[:CONTEXT_MAX])]).to_dict()
+
+
+def header(text: str) -> dict:
+    return HeaderBlock(text=text[:150]).to_dict()
+
+
+def divider() -> dict:
+    return DividerBlock().to_dict()
+
+
+def option(label: str, value: str) -> dict:
+    return Option(text=PlainTextObject(text=label[:OPTION_MAX]), value=value).to_dict()
+
+
+def select(
+    action_id: str,
+    options: Iterable[tuple[str, str]],
+    current: str | None = None,
+    placeholder: str | None = None,
+) -> dict:
+    """A single-choice menu over (value, label) pairs, showing ``current`` when it is one."""
+    opts = [
+        Option(text=PlainTextObject(text=label[:OPTION_MAX]), value=value)
+        for value, label in list(options)[:OPTIONS_MAX]
+    ]
+    chosen = next((o for o in opts if current is not None and o.value == current), None)
+    return StaticSelectElement(
+        action_id=action_id,
+        placeholder=PlainTextObject(text=placeholder) if placeholder else None,
+        options=opts,
+        initial_option=chosen,
+    ).to_dict()
+
+
+def button(
+    action_id: str,
+    label: str,
+    primary: bool = False,
+    confirm: tuple[str, str, str, str] | None = None,
+    value: str | None = None,
+) -> dict:
+    """A button; ``confirm`` is (title, text, yes, no) for one that asks first."""
+    ask = None
+    if confirm is not None:
+        title, text, yes, no = confirm
+        ask = ConfirmObject(title=title, text=PlainTextObject(text=text), confirm=yes, deny=no)
+    return ButtonElement(
+        action_id=action_id,
+        text=label,
+        style="primary" if primary else None,
+        confirm=ask,
+        value=value,
+    ).to_dict()
+
+
+def actions(block_id: str, elements: list[dict]) -> dict:
+    return {"type": "actions", "block_id": block_id, "elements": elements}
+
+
+def modal(
+    title: str,
+    blocks: list[dict],
+    close: str = "Close",
+    submit: str | None = None,
+    callback_id: str | None = None,
+    private_metadata: str | None = None,
+) -> dict:
+    """A modal view (title clipped to Slack's 24 characters)."""
+    view: dict = {"type": "modal"}
+    if callback_id:
+        view["callback_id"] = callback_id
+    if private_metadata:
+        view["private_metadata"] = private_metadata
+    view["title"] = plain(title[:24])
+    if submit:
+        view["submit"] = plain(submit)
+    view["close"] = plain(close)
+    view["blocks"] = blocks
+    return view

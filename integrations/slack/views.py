@@ -1,0 +1,135 @@
+"""The core's forms, notices and sections drawn as Block Kit, and a submitted form read back.
+
+The core (``bot.chat.forms``) says what a form asks and what a panel says; this module is the
+only place that turns them into Slack modals. A field's name is its block ID; its action ID is
+the name too unless the caller keeps an older one (forms already open in Slack clients, and the
+simulated doctors, send those).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from bot.chat.forms import Button, Form, Notice
+from bot.chat.views import Field, FormView, Section
+from integrations.slack import blocks as bk
+
+ActionIds = Callable[[str], str]
+
+
+def _same(name: str) -> str:
+    return name
+
+
+def element(field: Field, action_id: str) -> dict:
+    """The input element of one field."""
+    placeholder = getattr(field, "placeholder", None)
+    if field.kind in ("choice", "choices"):
+        if field.kind == "choice":
+            return bk.select(action_id, field.options, field.value, placeholder)
+        el: dict = {
+            "type": "multi_static_select",
+            "action_id": action_id,
+            "options": [bk.option(label, value) for value, label in field.options],
+        }
+        picked = [bk.option(lb, v) for v, lb in field.options if v in getattr(field, "values", ())]
+        if picked:
+            el["initial_options"] = picked
+        return el
+    if field.kind == "number":
+        el = {"type": "number_input", "action_id": action_id, "is_decimal_allowed": False}
+        if field.value is not None:
+            el["initial_value"] = field.value
+        if getattr(field, "lo", None) is not None:
+            el["min_value"] = str(field.lo)
+        if getattr(field, "hi", None) is not None:
+            el["max_value"] = str(field.hi)
+        return el
+    if field.kind == "time":
+        el = {"type": "timepicker", "action_id": action_id}
+        if field.value:
+            el["initial_time"] = field.value
+        return el
+    el = {"type": "plain_text_input", "action_id": action_id}
+    if field.kind == "multiline":
+        el["multiline"] = True
+    if getattr(field, "max_length", None):
+        el["max_length"] = field.max_length
+    if placeholder:
+        el["placeholder"] = bk.plain(placeholder)
+    if field.value:
+        el["initial_value"] = field.value
+    return el
+
+
+def input_block(field: Field, action_id: str) -> dict:
+    block: dict = {
+        "type": "input",
+        "block_id": field.name,
+        "label": bk.plain(field.label[:2000]),
+        "element": element(field, action_id),
+    }
+    if field.hint:
+        block["hint"] = bk.plain(field.hint)
+    if field.optional:
+        block["optional"] = True
+    return block
+
+
+def modal(form: FormView | Notice, action_ids: ActionIds = _same) -> dict:
+    """A Slack modal for a form (its fields as inputs) or a notice (its paragraphs)."""
+    if isinstance(form, Notice):
+        return bk.modal(form.title, bk.sections(form.paragraphs), close=form.close)
+    head = [bk.section(form.intro)] if form.intro else []
+    return bk.modal(
+        form.title,
+        head + [input_block(f, action_ids(f.name)) for f in form.fields],
+        close=form.close if isinstance(form, Form) else "Cancel",
+        submit=form.submit,
+        callback_id=form.form_id,
+        private_metadata=form.private_metadata or None,
+    )
+
+
+def submitted(view: dict) -> dict[str, str | list[str] | None]:
+    """A submitted modal's values by field name (block ID): a choice's value, several
+    choices' values, a time, or the text typed (None where nothing was given)."""
+    out: dict[str, str | list[str] | None] = {}
+    for block_id, actions in (view.get("state", {}).get("values") or {}).items():
+        for state in (actions or {}).values():
+            out[block_id] = _value(state or {})
+            break
+    return out
+
+
+def _value(state: dict) -> str | list[str] | None:
+    if "selected_options" in state:
+        return [o.get("value") for o in state.get("selected_options") or []]
+    if "selected_option" in state:
+        opt = state.get("selected_option")
+        return opt.get("value") if opt else None
+    if "selected_time" in state:
+        return state.get("selected_time")
+    value = state.get("value")
+    return value if isinstance(value, str) else None
+
+
+def section_blocks(sec: Section, limit: int = bk.TEXT_MAX) -> list[dict]:
+    """A titled section as one mrkdwn section (title in bold above its lines)."""
+    text = "\n".join(([f"*{sec.title}*"] if sec.title else []) + list(sec.lines))
+    return [bk.section(text[:limit])]
+
+
+def button(b: Button) -> dict:
+    confirm = (b.confirm.title, b.confirm.text, b.confirm.yes, b.confirm.no) if b.confirm else None
+    return bk.button(b.action_id, b.label, b.primary, confirm, b.value)
+
+
+def error_view(title: str, text: str) -> dict:
+    """The modal a form becomes when it cannot be done (a refusal, a problem to read)."""
+    return modal(Notice(title, (text,), close="Done"))
+
+
+def errors(problems: dict[str, str]) -> dict:
+    """An ack that points each problem at its field (the typed text stays in the form)."""
+    return {"response_action": "errors", "errors": problems}
