@@ -48,6 +48,13 @@ class Notice:
 
 
 @dataclass(frozen=True)
+class Note:
+    """Small print under a section (what the figures follow, a refusal on a Home)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
 class Confirm:
     """The question a platform asks before a button with consequences acts."""
 

@@ -98,6 +98,11 @@ def level(roles: set[str]) -> str:
     return EVERYONE
 
 
+def at_least(level_: str, need: str) -> bool:
+    """Whether someone at ``level_`` may do what needs ``need``."""
+    return _RANK[level_] >= _RANK[need]
+
+
 def allowed(s: Session, workspace_id: int, user_id: str, action: str) -> bool:
     """Unknown actions need admin: failing closed is the safe default."""
     need = REQUIRED.get(action, ADMIN)

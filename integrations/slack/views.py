@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bot.chat.forms import Button, Form, Notice
+from bot.admin.home import AdminPart
+from bot.chat.forms import Button, Form, Note, Notice
 from bot.chat.views import Field, FormView, Section
+from bot.people.home import Home
 from integrations.slack import blocks as bk
 
 ActionIds = Callable[[str], str]
@@ -133,3 +135,59 @@ def error_view(title: str, text: str) -> dict:
 def errors(problems: dict[str, str]) -> dict:
     """An ack that points each problem at its field (the typed text stays in the form)."""
     return {"response_action": "errors", "errors": problems}
+
+
+# --------------------------------------------------------------------------------- the App Home
+
+HOME_BLOCK_IDS = {
+    "home_window": "home-window",
+    "home_department": "home-dept",
+    "home_grade": "home-grade",
+}
+
+
+def part_blocks(parts) -> list[dict]:
+    """Sections and notes as Block Kit (a note is small print: a context block)."""
+    out: list[dict] = []
+    for p in parts:
+        if isinstance(p, Note):
+            out.append(bk.context(p.text))
+        else:
+            out += section_blocks(p)
+    return out
+
+
+def home(h: Home) -> dict:
+    """A person's Home as a Slack App Home view."""
+    out: list[dict] = [
+        bk.header("medpulse"),
+        bk.section(h.intro),
+        bk.section(f"*Your status:* {h.status}"),
+        *([bk.context(h.group)] if h.group else []),
+        bk.actions("home-opt", [button(h.opt)]),
+        bk.divider(),
+        *part_blocks(h.results),
+        bk.divider(),
+    ]
+    for c in h.choices:
+        select = bk.select(c.name, c.options, c.value, getattr(c, "placeholder", None))
+        out.append(bk.section(f"*{c.label}*", HOME_BLOCK_IDS.get(c.name, c.name), select))
+    out += [bk.divider(), bk.section(h.privacy)]
+    if h.actions is not None:
+        out += [bk.divider(), *section_blocks(h.actions)]
+    out += admin_blocks(h.admin, h.notice)
+    return {"type": "home", "blocks": out}
+
+
+def admin_blocks(part: AdminPart | None, notice: str | None) -> list[dict]:
+    """The admin part; for anyone else only the notice (e.g. a refusal), if there is one."""
+    if part is None:
+        return [bk.context(notice)] if notice else []
+    out = [bk.divider(), bk.header("Admin")]
+    if notice:
+        out.append(bk.context(notice))
+    out.append(bk.section("\n".join(part.lines)))
+    if part.buttons:
+        out.append(bk.actions("admin-actions", [button(b) for b in part.buttons]))
+    out.append(bk.context(part.more))
+    return out

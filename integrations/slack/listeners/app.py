@@ -30,7 +30,6 @@ from integrations.slack.listeners import (
     outage,
     pulse,
     reports,
-    share,  # noqa: F401 - its subcommand joins the /pulse table on import
 )
 from server.web import PARSED_BODY
 
