@@ -25,7 +25,12 @@ from slack_sdk.models.blocks import (
 
 #: A Slack user ID: U (or W, on Enterprise Grid) and upper-case letters and digits. Slack
 #: documents no fixed length; real IDs run 9 to 11 characters.
-USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+_USER = r"[UW][A-Z0-9]{2,}"
+USER_ID = re.compile(rf"^{_USER}$")
+#: A person as Slack escapes a mention in a command's text: ``<@U123>`` or ``<@U123|name>``.
+USER_MENTION = re.compile(rf"^<@({_USER})(?:\|([^>]*))?>$")
+#: A person as typed at a shell (``medpulse forget``): the ID, ``@U123`` or a pasted mention.
+_USER_TYPED = re.compile(rf"^<?@?({_USER})(?:\|[^>]*)?>?$")
 #: A user or channel ID inside free text (an audit entry's value): the same letters, with at
 #: least one digit so an upper-case word ("USE", "CANCEL") is never taken for one.
 ID_IN_TEXT = re.compile(r"\b([UWCG](?=[A-Z0-9]*[0-9])[A-Z0-9]{4,})\b")
@@ -38,6 +43,12 @@ CONTEXT_MAX = 2000
 
 def is_user_id(text: str) -> bool:
     return bool(USER_ID.match(text))
+
+
+def user_id_in(text: str) -> str | None:
+    """The user ID in what was typed (``U123``, ``@U123``, ``<@U123|name>``), or None."""
+    m = _USER_TYPED.match(text.strip())
+    return m.group(1) if m else None
 
 
 def plain(text: str) -> dict:

@@ -6,8 +6,9 @@ import re
 import shlex
 from dataclasses import dataclass
 
+from integrations.slack.blocks import USER_MENTION
+
 CHANNEL_ESCAPED = re.compile(r"^<#([CG][A-Z0-9]+)(?:\|([^>]*))?>$")
-USER_ESCAPED = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|([^>]*))?>$")
 CHANNEL_PLAIN = re.compile(r"^#([a-z0-9][a-z0-9._-]{0,79})$")
 USER_PLAIN = re.compile(r"^@([\w.\-]{1,80})$")
 CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{4,}$")
@@ -64,7 +65,7 @@ class UserRef:
 
 
 def user_ref(token: str) -> UserRef | None:
-    if m := USER_ESCAPED.match(token):
+    if m := USER_MENTION.match(token):
         return UserRef(m.group(1), m.group(2) or None)
     if m := USER_PLAIN.match(token):
         return UserRef(None, m.group(1))
