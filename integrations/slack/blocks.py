@@ -11,16 +11,22 @@ import re
 from collections.abc import Iterable
 
 from slack_sdk.models.blocks import (
+    ActionsBlock,
     ButtonElement,
     ConfirmObject,
     ContextBlock,
     DividerBlock,
     HeaderBlock,
+    InputBlock,
     MarkdownTextObject,
+    NumberInputElement,
     Option,
+    PlainTextInputElement,
     PlainTextObject,
     SectionBlock,
+    StaticMultiSelectElement,
     StaticSelectElement,
+    TimePickerElement,
 )
 
 #: A Slack user ID: U (or W, on Enterprise Grid) and upper-case letters and digits. Slack
@@ -125,7 +131,61 @@ def button(
 
 
 def actions(block_id: str, elements: list[dict]) -> dict:
-    return {"type": "actions", "block_id": block_id, "elements": elements}
+    return ActionsBlock(block_id=block_id, elements=elements).to_dict()
+
+
+def multi_select(action_id: str, options: Iterable[tuple[str, str]], picked=()) -> dict:
+    opts = [
+        Option(text=PlainTextObject(text=label[:OPTION_MAX]), value=value)
+        for value, label in list(options)[:OPTIONS_MAX]
+    ]
+    return StaticMultiSelectElement(
+        action_id=action_id,
+        options=opts,
+        initial_options=[o for o in opts if o.value in picked] or None,
+    ).to_dict()
+
+
+def number(action_id: str, value: str | None, lo: int | None, hi: int | None) -> dict:
+    return NumberInputElement(
+        action_id=action_id,
+        is_decimal_allowed=False,
+        initial_value=value,
+        min_value=None if lo is None else str(lo),
+        max_value=None if hi is None else str(hi),
+    ).to_dict()
+
+
+def time_picker(action_id: str, value: str | None) -> dict:
+    return TimePickerElement(action_id=action_id, initial_time=value or None).to_dict()
+
+
+def text_input(
+    action_id: str,
+    multiline: bool = False,
+    max_length: int | None = None,
+    placeholder: str | None = None,
+    value: str | None = None,
+) -> dict:
+    return PlainTextInputElement(
+        action_id=action_id,
+        multiline=multiline or None,
+        max_length=max_length,
+        placeholder=PlainTextObject(text=placeholder) if placeholder else None,
+        initial_value=value or None,
+    ).to_dict()
+
+
+def input_block(
+    block_id: str, label: str, element: dict, hint: str | None = None, optional: bool = False
+) -> dict:
+    return InputBlock(
+        block_id=block_id,
+        label=PlainTextObject(text=label[:2000]),
+        element=element,
+        hint=PlainTextObject(text=hint) if hint else None,
+        optional=optional or None,
+    ).to_dict()
 
 
 def modal(

@@ -26,56 +26,29 @@ def _same(name: str) -> str:
 def element(field: Field, action_id: str) -> dict:
     """The input element of one field."""
     placeholder = getattr(field, "placeholder", None)
-    if field.kind in ("choice", "choices"):
-        if field.kind == "choice":
-            return bk.select(action_id, field.options, field.value, placeholder)
-        el: dict = {
-            "type": "multi_static_select",
-            "action_id": action_id,
-            "options": [bk.option(label, value) for value, label in field.options],
-        }
-        picked = [bk.option(lb, v) for v, lb in field.options if v in getattr(field, "values", ())]
-        if picked:
-            el["initial_options"] = picked
-        return el
+    if field.kind == "choice":
+        return bk.select(action_id, field.options, field.value, placeholder)
+    if field.kind == "choices":
+        return bk.multi_select(action_id, field.options, getattr(field, "values", ()))
     if field.kind == "number":
-        el = {"type": "number_input", "action_id": action_id, "is_decimal_allowed": False}
-        if field.value is not None:
-            el["initial_value"] = field.value
-        if getattr(field, "lo", None) is not None:
-            el["min_value"] = str(field.lo)
-        if getattr(field, "hi", None) is not None:
-            el["max_value"] = str(field.hi)
-        return el
+        return bk.number(
+            action_id, field.value, getattr(field, "lo", None), getattr(field, "hi", None)
+        )
     if field.kind == "time":
-        el = {"type": "timepicker", "action_id": action_id}
-        if field.value:
-            el["initial_time"] = field.value
-        return el
-    el = {"type": "plain_text_input", "action_id": action_id}
-    if field.kind == "multiline":
-        el["multiline"] = True
-    if getattr(field, "max_length", None):
-        el["max_length"] = field.max_length
-    if placeholder:
-        el["placeholder"] = bk.plain(placeholder)
-    if field.value:
-        el["initial_value"] = field.value
-    return el
+        return bk.time_picker(action_id, field.value)
+    return bk.text_input(
+        action_id,
+        multiline=field.kind == "multiline",
+        max_length=getattr(field, "max_length", None),
+        placeholder=placeholder,
+        value=field.value,
+    )
 
 
 def input_block(field: Field, action_id: str) -> dict:
-    block: dict = {
-        "type": "input",
-        "block_id": field.name,
-        "label": bk.plain(field.label[:2000]),
-        "element": element(field, action_id),
-    }
-    if field.hint:
-        block["hint"] = bk.plain(field.hint)
-    if field.optional:
-        block["optional"] = True
-    return block
+    return bk.input_block(
+        field.name, field.label, element(field, action_id), field.hint, field.optional
+    )
 
 
 def modal(form: FormView | Notice, action_ids: ActionIds = _same) -> dict:
