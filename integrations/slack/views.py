@@ -23,6 +23,22 @@ def _same(name: str) -> str:
     return name
 
 
+def _checklist_ids(name: str) -> str:
+    kind = name.partition("|")[0]
+    return {"rate": "rating", "note": "note"}.get(kind, name)
+
+
+def _comment_ids(name: str) -> str:
+    return "text" if name == "comment" else name
+
+
+# Forms whose inputs kept their first action IDs (open forms and the simulated doctors send them).
+KEPT_ACTION_IDS: dict[str, ActionIds] = {
+    "leadership_checklist": _checklist_ids,
+    "pulse_comment": _comment_ids,
+}
+
+
 def element(field: Field, action_id: str) -> dict:
     """The input element of one field."""
     placeholder = getattr(field, "placeholder", None)
@@ -51,10 +67,11 @@ def input_block(field: Field, action_id: str) -> dict:
     )
 
 
-def modal(form: FormView | Notice, action_ids: ActionIds = _same) -> dict:
+def modal(form: FormView | Notice) -> dict:
     """A Slack modal for a form (its fields as inputs) or a notice (its paragraphs)."""
     if isinstance(form, Notice):
         return bk.modal(form.title, bk.sections(form.paragraphs), close=form.close)
+    action_ids = KEPT_ACTION_IDS.get(form.form_id, _same)
     head = [bk.section(form.intro)] if form.intro else []
     return bk.modal(
         form.title,

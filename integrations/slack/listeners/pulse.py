@@ -138,16 +138,11 @@ class Taps:
         _tell(body, client, respond, self.poster, text)
 
 
-def _comment_ids(name: str) -> str:
-    """The comment box keeps its first action ID ("text"), which open forms still send."""
-    return "text" if name == "comment" else name
-
-
 def on_comment(ack, body, action, client, core: Core, team: str) -> None:
     """ "Add a comment": the comment form, with the themes of this person's own pulse."""
     ack()
     form = pulses.comment_form(core, team, body["user"]["id"], int(action.get("value") or 0))
-    client.views_open(trigger_id=body["trigger_id"], view=views.modal(form, _comment_ids))
+    client.views_open(trigger_id=body["trigger_id"], view=views.modal(form))
 
 
 def on_comment_submit(ack, body, view, core: Core, team: str) -> None:
