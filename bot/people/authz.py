@@ -53,7 +53,7 @@ OWN = EVERYONE  # a person's own things (their pulse, comment, Home), scoped to 
 
 # Every registered listener ("kind:id") and what it checks: a REQUIRED entry, OWN or SLACK.
 LISTENERS: dict[str, str] = {
-    "command:/pulse": "per subcommand",  # each subcommand's REQUIRED entry, in integrations.slack.listeners.commands
+    "command:/pulse": "per subcommand",  # each subcommand's REQUIRED entry, checked by bot.admin.commands.run
     "action:answer-N": OWN,  # the answer-tap middleware: the round must be the tapper's own
     "action:comment": OWN,
     "view:pulse_comment": OWN,

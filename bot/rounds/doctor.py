@@ -16,7 +16,7 @@ from bot.core import Core
 from bot.rounds import answers, windows
 from bot.rounds import facts as roundfacts
 from bot.rounds.answers import current_answers, find_delivery
-from questions import scales
+from integrations.slack import pulse_blocks as messages  # gateway's branch: bot.rounds.pulse_view
 from storage.models import (
     Delivery,
     QuestionItem,
@@ -72,23 +72,7 @@ def tap_note(
         mine = current_answers(core, s, team, user, rnd.id, delivery.version_ids)
         questions = roundfacts.questions(core.facts, s, delivery.version_ids)
         closes = roundfacts.closes_label(core.facts, s, rnd)
-    return tap_note_text(questions, mine, version_id, closes)
-
-
-def tap_note_text(questions: list, mine: dict[int, int], tapped: int, closes: str) -> str:
-    """Which answer is stored for the tapped question, and how many of the pulse are done."""
-    n = next((i for i, q in enumerate(questions, 1) if q.version_id == tapped), 0)
-    q = questions[n - 1] if n else None
-    if q is None or tapped not in mine:
-        return "✅ Recorded."
-    done = sum(1 for x in questions if x.version_id in mine)
-    line = (
-        f"✅ Question {n} of {len(questions)}: *{scales.label(q.scale, mine[tapped])}* is "
-        f"recorded (only you can see this note). Tap another answer to change it until {closes}."
-    )
-    if done == len(questions):
-        return line + f"\n🙏 All {done} answered. Thank you."
-    return line + f" {done} of {len(questions)} answered."
+    return messages.tap_note(questions, mine, version_id, closes)
 
 
 COMMENT_FORM = "pulse_comment"
