@@ -12,6 +12,7 @@ from bot.admin import forms, status
 from bot.admin import operations as admin
 from bot.admin import schedule as schedules
 from bot.admin.operations import AdminError
+from bot.admin.setup_commands import pause_reply
 from bot.chat.forms import Button, Confirm, Form
 from bot.core import Core
 from bot.people import authz
@@ -80,8 +81,6 @@ def press(core: Core, team: str, user: str, action_id: str) -> Pressed:
 
 
 def _press(core: Core, team: str, user: str, action_id: str) -> Pressed:
-    from bot.admin.setup_commands import pause_reply
-
     if action_id == "admin_send_now":
         res = admin.send_now(core, team, user)
         if not res.round.created:
