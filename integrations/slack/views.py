@@ -2,8 +2,7 @@
 
 The core (``bot.chat.forms``) says what a form asks and what a panel says; this module is the
 only place that turns them into Slack modals. A field's name is its block ID; its action ID is
-the name too unless the caller keeps an older one (forms already open in Slack clients, and the
-simulated doctors, send those).
+the name too, except in forms that kept their first action IDs (``KEPT_ACTION_IDS``).
 """
 
 from __future__ import annotations
@@ -86,23 +85,33 @@ def modal(form: FormView | Notice) -> dict:
 def submitted(view: dict) -> dict[str, str | list[str] | None]:
     """A submitted modal's values by field name (block ID): a choice's value, several
     choices' values, a time, or the text typed (None where nothing was given)."""
+    state = view.get("state") if isinstance(view, dict) else None
+    values = state.get("values") if isinstance(state, dict) else None
     out: dict[str, str | list[str] | None] = {}
-    for block_id, actions in (view.get("state", {}).get("values") or {}).items():
-        for state in (actions or {}).values():
-            out[block_id] = _value(state or {})
-            break
+    for block_id, actions in (values if isinstance(values, dict) else {}).items():
+        if isinstance(actions, dict) and actions:
+            first = next(iter(actions.values()))
+            out[block_id] = _value(first if isinstance(first, dict) else {})
     return out
 
 
 def _value(state: dict) -> str | list[str] | None:
+    """One input's value; anything not shaped as Slack sends it reads as nothing given."""
     if "selected_options" in state:
-        return [o.get("value") for o in state.get("selected_options") or []]
+        picked = state.get("selected_options")
+        picked = picked if isinstance(picked, list) else []
+        return [
+            o["value"] for o in picked if isinstance(o, dict) and isinstance(o.get("value"), str)
+        ]
     if "selected_option" in state:
         opt = state.get("selected_option")
-        return opt.get("value") if opt else None
+        return _str(opt.get("value")) if isinstance(opt, dict) else None
     if "selected_time" in state:
-        return state.get("selected_time")
-    value = state.get("value")
+        return _str(state.get("selected_time"))
+    return _str(state.get("value"))
+
+
+def _str(value) -> str | None:
     return value if isinstance(value, str) else None
 
 
@@ -115,11 +124,6 @@ def section_blocks(sec: Section, limit: int = bk.TEXT_MAX) -> list[dict]:
 def button(b: Button) -> dict:
     confirm = (b.confirm.title, b.confirm.text, b.confirm.yes, b.confirm.no) if b.confirm else None
     return bk.button(b.action_id, b.label, b.primary, confirm, b.value)
-
-
-def error_view(title: str, text: str) -> dict:
-    """The modal a form becomes when it cannot be done (a refusal, a problem to read)."""
-    return modal(Notice(title, (text,), close="Done"))
 
 
 def errors(problems: dict[str, str]) -> dict:

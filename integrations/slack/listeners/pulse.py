@@ -138,10 +138,19 @@ class Taps:
         _tell(body, client, respond, self.poster, text)
 
 
+def _round_id(raw) -> int:
+    """The round a button or form names; 0 (nobody's round: nothing found, nothing stored)
+    for anything that is not a number."""
+    try:
+        return int(raw or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
 def on_comment(ack, body, action, client, core: Core, team: str) -> None:
     """ "Add a comment": the comment form, with the themes of this person's own pulse."""
     ack()
-    form = pulses.comment_form(core, team, body["user"]["id"], int(action.get("value") or 0))
+    form = pulses.comment_form(core, team, body["user"]["id"], _round_id(action.get("value")))
     client.views_open(trigger_id=body["trigger_id"], view=views.modal(form))
 
 
@@ -151,10 +160,7 @@ def on_comment_submit(ack, body, view, core: Core, team: str) -> None:
     values = views.submitted(view)
     raw, theme = values.get("comment"), values.get("theme")
     raw, theme = raw if isinstance(raw, str) else "", theme if isinstance(theme, str) else None
-    try:
-        round_id = int(view.get("private_metadata") or 0)
-    except ValueError:
-        round_id = 0
+    round_id = _round_id(view.get("private_metadata"))
     problem = pulses.submit_comment(core, team, body["user"]["id"], round_id, raw, theme)
     if problem is not None:
         ack(response_action="errors", errors={"comment": problem})
@@ -166,7 +172,7 @@ def on_not_now(ack, body, action, client, core: Core, team: str) -> None:
     """ "Not now": tomorrow's reminder, said in a note only the doctor sees."""
     ack()
     user = body["user"]["id"]
-    note = pulses.snooze_note(core, team, user, int(action.get("value") or 0))
+    note = pulses.snooze_note(core, team, user, _round_id(action.get("value")))
     channel = (body.get("container") or {}).get("channel_id") or user
     client.chat_postEphemeral(channel=channel, user=user, text=note)
 
