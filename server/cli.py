@@ -298,7 +298,8 @@ def cmd_demo(args) -> int:
 
 
 def cmd_forget(args) -> int:
-    from bot.admin.retention import forget, parse_user
+    from bot.admin.retention import forget
+    from integrations.slack.blocks import user_id_in as parse_user
     from server.installed import resolve_team
 
     user = parse_user(args.user)

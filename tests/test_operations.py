@@ -8,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
-from bot.admin.retention import apply_retention, cutoff, forget, parse_user
+from bot.admin.retention import apply_retention, cutoff, forget
 from bot.rounds.scheduler import Scheduler
+from integrations.slack.blocks import user_id_in as parse_user
 from server import logs
 from storage.models import Comment, Delivery, Participant, Response
 from tests.conftest import ADMIN

@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -17,8 +16,6 @@ from sqlalchemy import delete, select
 
 from bot.core import Core
 from storage.models import Comment, Delivery, Participant, Response, Round, Workspace
-
-USER = re.compile(r"^<?@?([UW][A-Z0-9]{2,})(?:\|[^>]*)?>?$")
 
 
 def cutoff(now: datetime, months: int) -> datetime:
@@ -47,11 +44,6 @@ def apply_retention(core: Core, months: int | None = None) -> Purged:
         r = s.execute(delete(Response).where(Response.round_id.in_(old))).rowcount or 0
         c = s.execute(delete(Comment).where(Comment.round_id.in_(old))).rowcount or 0
     return Purged(r, c)
-
-
-def parse_user(text: str) -> str | None:
-    m = USER.match(text.strip())
-    return m.group(1) if m else None
 
 
 @dataclass(frozen=True)

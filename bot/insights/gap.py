@@ -123,14 +123,11 @@ def gap_line(r: GapRow, k: int) -> str:
     return f"*{_ref_label(r.ref)}*: leaders {lead} · doctors {doc}{flag}"
 
 
-def gap_section_blocks(core: Core, workspace_id: int, limit: int = 3) -> list[dict]:
-    """A short "where leaders and doctors see it differently" section for the weekly summary."""
+FLAGGED_TITLE = "*Where leaders and doctors see it differently* (0–100; `/pulse gap` for all 14)"
+
+
+def flagged_lines(core: Core, workspace_id: int, limit: int = 3) -> list[str]:
+    """The widest flagged gaps, widest first, for the weekly summary (under ``FLAGGED_TITLE``);
+    none when no shown figure differs from the leaders'."""
     flagged = sorted((r for r in rows(core, workspace_id) if r.flagged), key=lambda r: -abs(r.gap))
-    if not flagged:
-        return []
-    lines = [gap_line(r, core.k) for r in flagged[:limit]]
-    text = (
-        "*Where leaders and doctors see it differently* (0–100; `/pulse gap` for all 14)\n"
-        + "\n".join(lines)
-    )
-    return [{"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}]
+    return [gap_line(r, core.k) for r in flagged[:limit]]

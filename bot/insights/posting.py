@@ -153,12 +153,15 @@ def _leadership_sections(core: Core, ws_id: int, model: summary.Summary) -> list
     """The perception gap and "you said, we did" sections (issue-8 features) for a trust summary."""
     from bot.admin import you_said_we_did as actions_log
     from bot.insights import gap, participation
+    from integrations.slack.blocks import section
     from integrations.slack.summary_blocks import actions_section
 
     if model.suppressed_reason:
         return []
+    lines = gap.flagged_lines(core, ws_id)
+    gap_blocks = [section("\n".join([gap.FLAGGED_TITLE, *lines]))] if lines else []
     return (
-        gap.gap_section_blocks(core, ws_id)
+        gap_blocks
         + actions_section(actions_log.themes_with_actions(core, ws_id), model.concerns)
         + participation.section_blocks(core, ws_id)  # closing the loop: before and after
     )

@@ -10,20 +10,14 @@ with the same reason.
 
 from __future__ import annotations
 
+from bot.chat.forms import Note
+from bot.chat.views import Section
 from bot.core import Core
 from bot.insights import summary
 from bot.rounds.doctor import THEME_LABELS
 
 TREND_POINTS = 6  # published headline points shown; the leaders' chart has the rest
 PER_SECTION = 3  # claims shown per list, as on the leaders' short view
-
-
-def _section(text: str) -> dict:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}
-
-
-def _context(text: str) -> dict:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text[:3000]}]}
 
 
 def _headline(model: summary.Summary) -> list[str]:
@@ -83,21 +77,21 @@ def department_lines(dept: summary.Summary, trust: summary.Summary) -> list[str]
     return lines
 
 
-def blocks(core: Core, workspace_id: int, department: str | None) -> list[dict]:
-    """The results part of a doctor's Home."""
+def parts(core: Core, workspace_id: int, department: str | None) -> list[Section | Note]:
+    """The results part of a doctor's Home: the trust's section, the department's (or a note
+    to choose one), and what the figures follow."""
     trust = summary.build(core, workspace_id)
     period = f" · period from {trust.period}" if trust.period else ""
-    out = [
-        {"type": "divider"},
-        _section(f"*What the answers add up to{period}*\n" + "\n".join(trust_lines(trust))),
+    out: list[Section | Note] = [
+        Section(f"What the answers add up to{period}", tuple(trust_lines(trust)))
     ]
     if department is None:
-        out.append(_context("Choose your department below to see its own results."))
+        out.append(Note("Choose your department below to see its own results."))
     elif not trust.suppressed_reason:
         dept = summary.build(core, workspace_id, department)
-        out.append(_section(f"*{department}*\n" + "\n".join(department_lines(dept, trust))))
+        out.append(Section(department, tuple(department_lines(dept, trust))))
     out.append(
-        _context(
+        Note(
             f"Only figures the leaders' summary publishes: none from fewer than {core.k} people, "
             "and groups held back there are held back here."
         )

@@ -54,7 +54,7 @@ OWN = EVERYONE  # a person's own things (their pulse, comment, Home), scoped to 
 
 # Every registered listener ("kind:id") and what it checks: a REQUIRED entry, OWN or SLACK.
 LISTENERS: dict[str, str] = {
-    "command:/pulse": "per subcommand",  # each subcommand's REQUIRED entry, in integrations.slack.listeners.commands
+    "command:/pulse": "per subcommand",  # each subcommand's REQUIRED entry, checked by bot.admin.commands.run
     "action:answer-N": OWN,  # the answer-tap middleware: the round must be the tapper's own
     "action:comment": OWN,
     "view:pulse_comment": OWN,
@@ -97,6 +97,11 @@ def level(roles: set[str]) -> str:
     if LEADER in roles:
         return LEADER
     return EVERYONE
+
+
+def at_least(level_: str, need: str) -> bool:
+    """Whether someone at ``level_`` may do what needs ``need``."""
+    return _RANK[level_] >= _RANK[need]
 
 
 def allowed(s: Session, workspace_id: int, user_id: str, action: str) -> bool:

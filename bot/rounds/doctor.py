@@ -1,5 +1,9 @@
-"""The doctor-facing pieces around a pulse: the note confirming a tap, the comment and privacy
-modals, and "not now, remind me tomorrow"."""
+"""The doctor-facing pieces around a pulse: the note confirming a tap, the comment form and the
+privacy notice, and "not now, remind me tomorrow".
+
+They return words and forms (``bot.chat.forms``); each platform draws them. What a comment must
+be (``bot.rounds.answers``) and whether it may be stored is decided here, not in a listener.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,12 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from bot.chat.forms import Form, Input, Notice
 from bot.core import Core
+from bot.rounds import answers, windows
 from bot.rounds import facts as roundfacts
-from bot.rounds import windows
 from bot.rounds.answers import current_answers, find_delivery
-from integrations.slack import pulse_blocks as messages
+from integrations.slack import pulse_blocks as messages  # gateway's branch: bot.rounds.pulse_view
 from storage.models import (
     Delivery,
     QuestionItem,
@@ -70,7 +75,18 @@ def tap_note(
     return messages.tap_note(questions, mine, version_id, closes)
 
 
-def comment_modal(core: Core, team: str, user: str, round_id: int) -> dict:
+COMMENT_FORM = "pulse_comment"
+OTHER_THEME = "other"
+CLOSED_NOTE = "Thanks for tapping, but this pulse has closed. Your next one will come soon."
+NOT_STORED = (
+    "This comment was not stored: the pulse it belongs to is not one sent to you. "
+    "Use Add a comment on your own pulse."
+)
+
+
+def comment_form(core: Core, team: str, user: str, round_id: int) -> Form:
+    """The comment form, offering the themes of this person's own pulse (none for a round
+    that is not theirs: the submission is refused anyway)."""
     with core.db.Session() as s:
         found = find_delivery(s, team, user, round_id)
         keys = found[0].version_ids if found else None
@@ -83,83 +99,80 @@ def comment_modal(core: Core, team: str, user: str, round_id: int) -> dict:
                     .where(QuestionVersion.id.in_(keys), QuestionItem.headline.is_(False))
                 )
             )
-    options = [
-        {"text": {"type": "plain_text", "text": THEME_LABELS.get(t, t)[:75]}, "value": t}
-        for t in dict.fromkeys(themes)
-    ]
-    options.append({"text": {"type": "plain_text", "text": "Something else"}, "value": "other"})
-    return {
-        "type": "modal",
-        "callback_id": "pulse_comment",
-        "private_metadata": str(round_id),
-        "title": {"type": "plain_text", "text": "Add a comment"},
-        "submit": {"type": "plain_text", "text": "Send anonymously"},
-        "close": {"type": "plain_text", "text": "Cancel"},
-        "blocks": [
-            {
-                "type": "input",
-                "block_id": "comment",
-                "label": {"type": "plain_text", "text": "Your comment"},
-                "element": {
-                    "type": "plain_text_input",
-                    "action_id": "text",
-                    "multiline": True,
-                    "max_length": 3000,
-                    "placeholder": {"type": "plain_text", "text": "What should leaders know?"},
-                },
-                "hint": {
-                    "type": "plain_text",
-                    "text": "Up to 2,000 characters. Stored without your name. Avoid naming "
-                    "yourself or others if you want to stay anonymous.",
-                },
-            },
-            {
-                "type": "input",
-                "block_id": "theme",
-                "optional": True,
-                "label": {"type": "plain_text", "text": "What is it about?"},
-                "element": {"type": "static_select", "action_id": "theme", "options": options},
-            },
-        ],
-    }
+    options = [(t, THEME_LABELS.get(t, t)) for t in dict.fromkeys(themes)]
+    options.append((OTHER_THEME, "Something else"))
+    return Form(
+        form_id=COMMENT_FORM,
+        title="Add a comment",
+        submit="Send anonymously",
+        private_metadata=str(round_id),
+        fields=(
+            Input(
+                "comment",
+                "Your comment",
+                kind="multiline",
+                max_length=3000,
+                placeholder="What should leaders know?",
+                hint="Up to 2,000 characters. Stored without your name. Avoid naming "
+                "yourself or others if you want to stay anonymous.",
+            ),
+            Input(
+                "theme", "What is it about?", kind="choice", options=tuple(options), optional=True
+            ),
+        ),
+    )
 
 
-def thanks_modal() -> dict:
-    return {
-        "type": "modal",
-        "title": {"type": "plain_text", "text": "Thank you"},
-        "close": {"type": "plain_text", "text": "Close"},
-        "blocks": [
-            {
-                "type": "section",
-                "text": {
-                    "type": "mrkdwn",
-                    "text": "Your comment was stored anonymously. Leaders read comments only "
-                    "from groups large enough to keep them anonymous.",
-                },
-            }
-        ],
-    }
+def submit_comment(
+    core: Core, team: str, user: str, round_id: int, raw: str, theme: str | None
+) -> str | None:
+    """Store a comment; None when stored, else the one line to show against the field (and
+    nothing was stored)."""
+    text = answers.clean_comment(raw)
+    if not text:
+        return "Write something, or close this window."
+    if len(text) > answers.MAX_COMMENT:
+        return (
+            f"That is {len(text):,} characters; the limit is {answers.MAX_COMMENT:,}. "
+            "Please shorten it (your text is still here)."
+        )
+    theme = None if theme == OTHER_THEME else theme
+    outcome = answers.record_comment(core, team, user, round_id, text, theme)
+    if outcome.status == "closed":
+        return "Sorry, this pulse has closed."
+    if outcome.status != "recorded":  # not this person's round: nothing was stored
+        return NOT_STORED
+    return None
 
 
-def why_modal(core: Core) -> dict:
-    return {
-        "type": "modal",
-        "title": {"type": "plain_text", "text": "Why am I getting this?"},
-        "close": {"type": "plain_text", "text": "Close"},
-        "blocks": [
-            {
-                "type": "section",
-                "text": {
-                    "type": "mrkdwn",
-                    "text": "Your trust uses medpulse to ask doctors, every week or two, a few "
-                    "questions drawn from The King's Fund medical engagement checklist, so "
-                    "leaders can see what is changing and act on it.",
-                },
-            },
-            {"type": "section", "text": {"type": "mrkdwn", "text": privacy_notice(core.k)}},
-        ],
-    }
+def thanks_form() -> Notice:
+    return Notice(
+        "Thank you",
+        (
+            "Your comment was stored anonymously. Leaders read comments only "
+            "from groups large enough to keep them anonymous.",
+        ),
+    )
+
+
+def why_form(k: int) -> Notice:
+    return Notice(
+        "Why am I getting this?",
+        (
+            "Your trust uses medpulse to ask doctors, every week or two, a few "
+            "questions drawn from The King's Fund medical engagement checklist, so "
+            "leaders can see what is changing and act on it.",
+            privacy_notice(k),
+        ),
+    )
+
+
+def snooze_note(core: Core, team: str, user: str, round_id: int) -> str:
+    """ "Not now": move the reminder to tomorrow, and say so (or why there is none)."""
+    when = snooze(core, team, user, round_id)
+    if when:
+        return f"No problem. I'll remind you {when}."
+    return "This pulse closes before tomorrow, so there's no reminder. No worries."
 
 
 def snooze(core: Core, team: str, user: str, round_id: int) -> str | None:

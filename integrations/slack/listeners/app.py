@@ -18,7 +18,7 @@ from slack_bolt.response import BoltResponse
 from slack_sdk import WebClient
 
 from bot.core import Core
-from bot.people.workspaces import installed, note_enterprise
+from bot.people.workspaces import ensure_team, installed, note_enterprise
 from integrations.slack.gateway import BOT_SCOPES
 from integrations.slack.listeners import (
     admin_home,
@@ -29,9 +29,7 @@ from integrations.slack.listeners import (
     modals,
     outage,
     pulse,
-    region,  # noqa: F401 - its subcommand joins the /pulse table on import
     reports,
-    share,  # noqa: F401 - its subcommand joins the /pulse table on import
 )
 from server.web import PARSED_BODY
 
@@ -57,6 +55,7 @@ def build_app(core: Core) -> App:
         logger=_bolt_logger(),
         **extra,
     )
+    app.use(workspace_context(core))  # first: every listener below relies on it
     commands.register(app, core)
     reports.register(app, core)
     leadership.register(app, core)
@@ -67,6 +66,40 @@ def build_app(core: Core) -> App:
     install.register(app, core)
     outage.register(app)
     return app
+
+
+GONE = ("app_uninstalled", "tokens_revoked")  # a trust leaving is not a trust arriving
+
+
+def team_of(body: dict, context: BoltContext) -> str | None:
+    """The workspace a request acts in: a command's team, an action's or form's team (else
+    the user's), an event's team."""
+    team = body.get("team")
+    user = body.get("user")
+    return (
+        body.get("team_id")
+        or (team.get("id") if isinstance(team, dict) else None)
+        or (user.get("team_id") if isinstance(user, dict) else None)
+        or context.team_id
+    )
+
+
+def workspace_context(core: Core):
+    """A global middleware: every listener gets ``core``, ``team`` and ``workspace_id`` as
+    arguments (Bolt injects context keys by name), the workspace created on its first request
+    (``ensure_team``, cached per process) rather than by each listener."""
+
+    def attach_workspace(context: BoltContext, body: dict, next) -> None:
+        context["core"] = core
+        team = team_of(body, context)
+        event = body.get("event")
+        kind = event.get("type") if isinstance(event, dict) else None
+        if team and kind not in GONE:
+            context["team"] = team
+            context["workspace_id"] = ensure_team(core, team)
+        return next()
+
+    return attach_workspace
 
 
 class TokensAuthorize(Authorize):

@@ -15,10 +15,9 @@ import re
 from slack_bolt import App, BoltRequest, BoltResponse
 
 from bot.core import Core
-from bot.people.workspaces import ensure_team
 from bot.rounds import answers
 from bot.rounds import doctor as pulses
-from integrations.slack import responder
+from integrations.slack import responder, views
 from integrations.slack.pulse_blocks import parse_answer_value
 from integrations.slack.redraws import Redraws
 from integrations.slack.responder import ResponseUrlPoster
@@ -26,12 +25,9 @@ from integrations.slack.responder import ResponseUrlPoster
 log = logging.getLogger("medpulse.pulse")
 
 ANSWER = re.compile(r"^answer-(-?\d+)$")
-COMMENT_VIEW = "pulse_comment"
-NOT_STORED = (
-    "This comment was not stored: the pulse it belongs to is not one sent to you. "
-    "Use Add a comment on your own pulse."
-)
-CLOSED_NOTE = "Thanks for tapping, but this pulse has closed. Your next one will come soon."
+COMMENT_VIEW = pulses.COMMENT_FORM
+NOT_STORED = pulses.NOT_STORED
+CLOSED_NOTE = pulses.CLOSED_NOTE
 
 
 def _respond(poster: ResponseUrlPoster | None, body: dict, respond, **payload) -> bool:
@@ -89,13 +85,16 @@ def _message_key(body: dict) -> tuple[str, str]:
     )
 
 
-def register(app: App, core: Core) -> None:
-    poster = None if responder.proxied() else ResponseUrlPoster()
-    redraws = Redraws(workers=core.settings.web_threads)
-    core.on_stop.append(redraws.close)
+class Taps:
+    """The answer-tap path of one app: where taps' confirmations are posted and queued."""
 
-    @app.middleware
-    def answer_taps(req: BoltRequest, next) -> BoltResponse | None:
+    def __init__(self, core: Core) -> None:
+        self.core = core
+        self.poster = None if responder.proxied() else ResponseUrlPoster()
+        self.redraws = Redraws(workers=core.settings.web_threads)
+        core.on_stop.append(self.redraws.close)
+
+    def middleware(self, req: BoltRequest, next) -> BoltResponse | None:
         """Answer taps, handled in the request's own thread.
 
         A tap is the most frequent request by far and the one a doctor waits on. Bolt runs a
@@ -106,94 +105,87 @@ def register(app: App, core: Core) -> None:
         action = _answer_action(req.body)
         if action is None:
             return next()
-        on_answer(req.body, action, req.context.client, req.context.respond)
+        self.answer(req.body, action, req.context.client, req.context.respond)
         return BoltResponse(status=200, body="")
 
-    def on_answer(body: dict, action: dict, client, respond) -> None:
-        # Stored before the 200: once Slack has it, the answer is durable.
+    def answer(self, body: dict, action: dict, client, respond) -> None:
+        """Store the answer (before the 200: once Slack has it, it is durable), then queue the
+        note that confirms it, or says the pulse has closed."""
+        core = self.core
         team, user = body["team"]["id"], body["user"]["id"]
-        ensure_team(core, team)
         parsed = parse_answer_value(action.get("value", ""))
         if parsed is None:
             return
         round_id, version_id, value = parsed
         outcome = answers.record_answer(core, team, user, round_id, version_id, value)
-        if outcome.status == "closed":
+        if outcome.status == "closed":  # the DM itself is redrawn by bot.rounds.closing
 
-            def show_closed() -> (
-                None
-            ):  # the DM itself is redrawn by bot.rounds.closing, for everyone
-                _tell(body, client, respond, poster, CLOSED_NOTE)
+            def show_closed() -> None:
+                self.tell(body, client, respond, CLOSED_NOTE)
 
-            redraws.submit(_message_key(body), show_closed)
+            self.redraws.submit(_message_key(body), show_closed)
         elif outcome.status == "recorded":
 
             def confirm() -> None:
                 note = pulses.tap_note(
                     core, team, user, outcome.delivery, outcome.round, version_id
                 )
-                _tell(body, client, respond, poster, note)
+                self.tell(body, client, respond, note)
 
-            redraws.submit((*_message_key(body), version_id), confirm)
+            self.redraws.submit((*_message_key(body), version_id), confirm)
 
-    @app.action("comment")
-    def on_comment(ack, body, action, client):
-        ack()
-        team, user = body["team"]["id"], body["user"]["id"]
-        ensure_team(core, team)
-        round_id = int(action.get("value") or 0)
-        view = pulses.comment_modal(core, team, user, round_id)
-        client.views_open(trigger_id=body["trigger_id"], view=view)
+    def tell(self, body: dict, client, respond, text: str) -> None:
+        _tell(body, client, respond, self.poster, text)
 
-    @app.view(COMMENT_VIEW)
-    def on_comment_submit(ack, body, view):
-        team, user = body["team"]["id"], body["user"]["id"]
-        values = view["state"]["values"]
-        raw = (values.get("comment", {}).get("text", {}) or {}).get("value") or ""
-        theme_opt = (values.get("theme", {}).get("theme", {}) or {}).get("selected_option")
-        text = answers.clean_comment(raw)
-        if not text:
-            ack(
-                response_action="errors",
-                errors={"comment": "Write something, or close this window."},
-            )
-            return
-        if len(text) > answers.MAX_COMMENT:
-            ack(
-                response_action="errors",
-                errors={
-                    "comment": f"That is {len(text):,} characters; the limit is "
-                    f"{answers.MAX_COMMENT:,}. Please shorten it (your text is still here)."
-                },
-            )
-            return
-        theme = theme_opt["value"] if theme_opt and theme_opt["value"] != "other" else None
-        outcome = answers.record_comment(
-            core, team, user, int(view["private_metadata"]), text, theme
-        )
-        if outcome.status == "closed":
-            ack(response_action="errors", errors={"comment": "Sorry, this pulse has closed."})
-            return
-        if outcome.status != "recorded":  # not this person's round: nothing was stored
-            ack(response_action="errors", errors={"comment": NOT_STORED})
-            return
-        ack(response_action="update", view=pulses.thanks_modal())
 
-    @app.action("not_now")
-    def on_not_now(ack, body, action, client):
-        ack()
-        team, user = body["team"]["id"], body["user"]["id"]
-        ensure_team(core, team)
-        when = pulses.snooze(core, team, user, int(action.get("value") or 0))
-        note = (
-            f"No problem. I'll remind you {when}."
-            if when
-            else "This pulse closes before tomorrow, so there's no reminder. No worries."
-        )
-        channel = (body.get("container") or {}).get("channel_id") or user
-        client.chat_postEphemeral(channel=channel, user=user, text=note)
+def _round_id(raw) -> int:
+    """The round a button or form names; 0 (nobody's round: nothing found, nothing stored)
+    for anything that is not a number."""
+    try:
+        return int(raw or 0)
+    except (TypeError, ValueError):
+        return 0
 
-    @app.action("why")
-    def on_why(ack, body, client):
-        ack()
-        client.views_open(trigger_id=body["trigger_id"], view=pulses.why_modal(core))
+
+def on_comment(ack, body, action, client, core: Core, team: str) -> None:
+    """ "Add a comment": the comment form, with the themes of this person's own pulse."""
+    ack()
+    form = pulses.comment_form(core, team, body["user"]["id"], _round_id(action.get("value")))
+    client.views_open(trigger_id=body["trigger_id"], view=views.modal(form))
+
+
+def on_comment_submit(ack, body, view, core: Core, team: str) -> None:
+    """Store the comment (bot.rounds.answers decides what is acceptable); problems go back
+    against the field, so the doctor's text stays in the form."""
+    values = views.submitted(view)
+    raw, theme = values.get("comment"), values.get("theme")
+    raw, theme = raw if isinstance(raw, str) else "", theme if isinstance(theme, str) else None
+    round_id = _round_id(view.get("private_metadata"))
+    problem = pulses.submit_comment(core, team, body["user"]["id"], round_id, raw, theme)
+    if problem is not None:
+        ack(response_action="errors", errors={"comment": problem})
+        return
+    ack(response_action="update", view=views.modal(pulses.thanks_form()))
+
+
+def on_not_now(ack, body, action, client, core: Core, team: str) -> None:
+    """ "Not now": tomorrow's reminder, said in a note only the doctor sees."""
+    ack()
+    user = body["user"]["id"]
+    note = pulses.snooze_note(core, team, user, _round_id(action.get("value")))
+    channel = (body.get("container") or {}).get("channel_id") or user
+    client.chat_postEphemeral(channel=channel, user=user, text=note)
+
+
+def on_why(ack, body, client, core: Core) -> None:
+    """ "Why am I getting this?": the privacy notice."""
+    ack()
+    client.views_open(trigger_id=body["trigger_id"], view=views.modal(pulses.why_form(core.k)))
+
+
+def register(app: App, core: Core) -> None:
+    app.middleware(Taps(core).middleware)
+    app.action("comment")(on_comment)
+    app.view(COMMENT_VIEW)(on_comment_submit)
+    app.action("not_now")(on_not_now)
+    app.action("why")(on_why)

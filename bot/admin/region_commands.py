@@ -1,13 +1,12 @@
-"""/pulse region …: a trust's place in the region (bot.admin.region) and the regional comparison
-on demand (bot.insights.region). Joins the /pulse table on import; every rule is in the core,
-this only parses. Authorisation is bot.people.authz's ("region" needs an admin)."""
+"""/pulse region …: a trust's place in the region (``bot.admin.region``) and the regional
+comparison on demand (``bot.insights.region``); every rule is in those modules, this parses and
+replies. Authorisation is ``bot.people.authz``'s ("region" needs an admin)."""
 
 from __future__ import annotations
 
 from bot.admin import region as admin_region
+from bot.admin.command_table import Ctx, UsageError, command, keyword
 from bot.insights import region
-from integrations.slack.listeners.commands import Ctx, UsageError, command, resolve_channel
-from integrations.slack.listeners.parsing import keyword
 
 USAGE = (
     "/pulse region join [name:TRUST] | leave | status | map department:NAME specialty:NAME (or specialty:none)"
@@ -23,7 +22,7 @@ USAGE = (
     "comparison there now.",
 )
 def _region(ctx: Ctx) -> None:
-    action, *args = ctx.parsed.args or ["status"]
+    action, *args = ctx.args or ["status"]
     action = action.lower()
     if action == "join":
         name, rest = keyword(args, "name")
@@ -41,7 +40,7 @@ def _region(ctx: Ctx) -> None:
             raise UsageError("name one department:NAME and one specialty:NAME (or specialty:none)")
         ctx.say(admin_region.set_mapping(ctx.core, ctx.workspace_id, ctx.user, dept, spec))
     elif action == "channel" and len(args) == 1:
-        channel_id, _ = resolve_channel(ctx, args[0])
+        channel_id, _ = ctx.chat.channel(args[0])
         ctx.say(admin_region.set_channel(ctx.core, ctx.workspace_id, ctx.user, channel_id))
     elif action == "post" and not args:
         if not admin_region.is_member(ctx.core, ctx.workspace_id):
