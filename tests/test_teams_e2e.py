@@ -249,3 +249,38 @@ def test_teams_is_served_without_any_slack_setting(teams):
     router = build_wsgi(core)
     assert set(router.routes) == {"/api/messages"}
     assert isinstance(core.gateway_for.teams, TeamsGateway)
+
+
+def test_the_process_serves_teams_alone_slack_alone_or_both(db_url):
+    from bot.operator_errors import OperatorError
+    from server import cli
+
+    teams_only = load_settings(
+        _env_file=None,
+        DATABASE_URL=db_url,
+        TEAMS_APP_ID="app",
+        TEAMS_APP_PASSWORD="pw",
+        TEAMS_TENANT_ID="tenant",
+    )
+    cli._require_slack(teams_only)  # no Slack setting at all: Slack is simply not served
+    assert cli._listener_desc(teams_only) == "HTTP on port 3000, /api/messages (Teams)"
+    both = load_settings(
+        _env_file=None,
+        DATABASE_URL=db_url,
+        SLACK_BOT_TOKEN="xoxb-1",
+        SLACK_SIGNING_SECRET="s",
+        TEAMS_APP_ID="app",
+        TEAMS_APP_PASSWORD="pw",
+        TEAMS_TENANT_ID="tenant",
+    )
+    assert cli._listener_desc(both) == "HTTP on port 3000, /slack/events, /api/messages (Teams)"
+    half = load_settings(_env_file=None, DATABASE_URL=db_url, TEAMS_APP_ID="app")
+    with pytest.raises(OperatorError, match="TEAMS_APP_PASSWORD"):
+        cli._require_slack(half)
+    core = build_core(both)
+    try:
+        assert {"/api/messages", "/slack/events"} <= set(build_wsgi(core).routes)
+        assert core.gateway("tenant").platform == "teams"
+        assert core.gateway("T0SLACK").__class__.__name__ == "SlackGateway"
+    finally:
+        core.db.dispose()
