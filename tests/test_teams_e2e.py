@@ -211,6 +211,24 @@ def test_a_round_on_teams_end_to_end(teams, clock):
         assert part in home_text
     assert "Teams ID" in home_text
 
+    # "medpulse forget" for a Teams doctor: their pulse card deleted, their route gone.
+    from bot.admin.retention import forget
+
+    done = forget(core, fake.tenant_id, doctors[4].id)
+    assert (done.participants, done.messages) == (1, 1)
+    assert fake.messages_to(doctors[4]) == []
+    with core.db.Session() as s:
+        keys = set(s.scalars(select(ChatRoute.key).where(ChatRoute.kind == "dm")))
+    assert doctors[4].id not in keys and doctors[3].id in keys
+
+    # Removed from the leadership team, then from the doctors' team: uninstalled.
+    fake.post(url, fake.uninstalled_activity(leaders, by=admin))
+    with core.db.Session() as s:
+        assert s.scalar(select(Workspace.uninstalled_at)) is None
+    fake.post(url, fake.uninstalled_activity(team, by=admin))
+    with core.db.Session() as s:
+        assert s.scalar(select(Workspace.uninstalled_at)) is not None
+
 
 @pytest.mark.parametrize(
     "forgery",

@@ -231,5 +231,9 @@ class RosterShim:
     def users(self) -> list[Member]:
         return list(self._seen.values())
 
+    def delete(self, ref, ts: str | None = None) -> None:
+        """``delete(channel, ts)`` as ``bot.admin.retention.forget`` calls it today, or a ref."""
+        self.gateway.delete(ref if ts is None else MessageRef(ref, ts))
+
     def __getattr__(self, name: str):
         return getattr(self.gateway, name)
