@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.chat import errors, views
 from bot.chat.gateway import Member
@@ -172,7 +172,14 @@ def tidy(worker: DeliveryWorker, gw, job: Job) -> None:
     gw.routes.release(f"pulse:{job.delivery_id}")
     gw.routes.release(f"reminder:{job.delivery_id}")
     closing._tidied(worker.core, job.delivery_id, round_id)
-    worker.core.db.scrub(("sent_messages",))
+    with worker.core.db.Session() as s:
+        left = s.scalar(
+            select(func.count(Delivery.id)).where(
+                Delivery.round_id == round_id, Delivery.tidy.in_(("pending", "sending"))
+            )
+        )
+    if not left:  # the round's last card: old versions of the ledger's rows go from disk too
+        worker.core.db.scrub(("sent_messages",))
 
 
 def _gone_ok(call) -> None:
@@ -185,7 +192,8 @@ def _gone_ok(call) -> None:
 
 def summary_view(core: Core, ws_id: int, department: str | None = None):
     """(view, image) of the summary the Slack post shows, from the same model and claims."""
-    model, title, text, blocks = core_posting.render(core, ws_id, department)
+    # With its detail: Teams has no "More detail" button to open the rest.
+    model, title, text, blocks = core_posting.render(core, ws_id, department, detail=True)
     sections = []
     for block in blocks:
         if block.get("type") == "section" and isinstance(block.get("text"), dict):

@@ -134,8 +134,9 @@ def text_card(view: views.TextView) -> dict[str, Any]:
 def _sections(sections: tuple[views.Section, ...]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for section in sections:
-        if section.title:
-            out.append(_text(f"**{_md(section.title)}**", spacing="Medium"))
+        title = _md(section.title).strip().strip("*").strip()
+        if title:
+            out.append(_text(f"**{title}**", spacing="Medium"))
         out.extend(_text(_md(line), spacing="Small") for line in section.lines)
     return out
 
