@@ -302,3 +302,24 @@ def test_the_process_serves_teams_alone_slack_alone_or_both(db_url):
         assert core.gateway("T0SLACK").__class__.__name__ == "SlackGateway"
     finally:
         core.db.dispose()
+
+
+def test_schedule_commands_in_a_channel_for_admins_only(teams):
+    fake, core, url, _worker = teams
+    admin = fake.add_user("Dr Admin")
+    doctors = [fake.add_user() for _ in range(6)]
+    team = fake.add_team("Trust doctors", [admin, *doctors], installed=True)
+    fake.post(url, fake.installed_activity(team, by=admin))
+    fake.post(url, fake.message(doctors[0], "pause", team=team))
+    assert "is for medpulse admins" in texts(fake.channel_messages(team))[-1]
+    fake.post(url, fake.message(admin, "pause", team=team))
+    assert texts(fake.channel_messages(team))[-1].startswith("⏸️ Paused")
+    fake.post(url, fake.message(admin, "schedule weekly thu 13:30", team=team))
+    assert "Schedule changed" in texts(fake.channel_messages(team))[-1]
+    fake.post(url, fake.message(admin, "help", team=team))
+    assert "`send`" in texts(fake.channel_messages(team))[-1]
+    fake.post(url, fake.message(doctors[1], "help", team=team))
+    doctor_help = texts(fake.channel_messages(team))[-1]
+    assert "`optout`" in doctor_help and "`send`" not in doctor_help
+    fake.post(url, fake.message(doctors[1], "frobnicate", team=team))
+    assert "I don't know `frobnicate`" in texts(fake.channel_messages(team))[-1]

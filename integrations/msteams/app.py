@@ -29,6 +29,7 @@ from collections.abc import Callable
 from sqlalchemy import select
 
 from bot.admin import operations, status
+from bot.admin import schedule as schedules
 from bot.admin import you_said_we_did as actions_log
 from bot.chat import errors, views
 from bot.core import Core
@@ -107,6 +108,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "audience": ("audience", "(in a team) Make this team's members the doctors asked."),
     "leaders": ("leaders", "(in a team) Post summaries to this team."),
     "send": ("send", "`send now`: start a round for the audience right away."),
+    "schedule": ("schedule", "Show the schedule, or change it: `schedule fortnightly tue 10:00`."),
+    "pause": ("pause", "Stop scheduled rounds until you resume."),
+    "resume": ("resume", "Restart scheduled rounds."),
 }
 
 
@@ -330,6 +334,8 @@ class TeamsApp:
                 return views.TextView(self._send(args, actor))
             if word == "summary":
                 return views.TextView(self._summary(ws_id))
+            if word in ("pause", "resume", "schedule"):
+                return views.TextView(self._schedule(word, event.text.split()[1:], actor))
             if team is None:
                 return views.TextView(f"`{word}` works in a team's channel: mention me there.")
             if word == "audience":
@@ -360,6 +366,36 @@ class TeamsApp:
         if not res.round.created:
             return f"⚠️ No round was started: {res.round.reason}."
         return f"✅ Round started: sending to {res.round.invited} doctors now."
+
+    def _schedule(self, word: str, args: list[str], actor: str) -> str:
+        """The schedule's three commands, in ``bot.admin.schedule``'s words."""
+        if word in ("pause", "resume"):
+            if args:
+                return f"`{word}` takes no arguments."
+            changed = schedules.set_paused(self.core, self.tenant_id, actor, word == "pause")
+            snap = schedules.read(self.core, self.tenant_id)
+            if word == "pause":
+                return (
+                    "⏸️ Paused: no scheduled rounds until `resume`. Open rounds still close."
+                    if changed
+                    else "Already paused. Send `resume` to restart."
+                )
+            head = "▶️ Resumed." if changed else "Already running."
+            return f"{head} Next round: {snap.next_round_text}."
+        if not args:
+            snap = schedules.read(self.core, self.tenant_id)
+            return f"**Schedule:** {snap.description}\n\n**Next round:** {snap.next_round_text}"
+        try:
+            change = schedules.parse_text(args)
+        except ValueError as exc:
+            return f"⚠️ {exc}"
+        result = schedules.update(self.core, self.tenant_id, actor, change)
+        if not result.changed:
+            return f"Nothing changed: {result.after.description}."
+        return (
+            f"✅ Schedule changed.\n\n**Was:** {result.before.description}\n\n"
+            f"**Now:** {result.after.description}\n\n**Next round:** {result.after.next_round_text}"
+        )
 
     def _summary(self, ws_id: int) -> str:
         with self.core.db.Session() as s:
