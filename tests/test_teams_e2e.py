@@ -310,6 +310,10 @@ def test_schedule_commands_in_a_channel_for_admins_only(teams):
     doctors = [fake.add_user() for _ in range(6)]
     team = fake.add_team("Trust doctors", [admin, *doctors], installed=True)
     fake.post(url, fake.installed_activity(team, by=admin))
+    again = fake.installed_activity(team, by=admin)  # Teams' installationUpdate for the same
+    again.update({"type": "installationUpdate", "action": "add"})
+    fake.post(url, again)
+    assert len(fake.channel_messages(team)) == 1  # one welcome
     fake.post(url, fake.message(doctors[0], "pause", team=team))
     assert "is for medpulse admins" in texts(fake.channel_messages(team))[-1]
     fake.post(url, fake.message(admin, "pause", team=team))

@@ -156,7 +156,11 @@ class TeamsApp:
             return None
         installer = event.by.aad_object_id if event.by else None
         workspaces.installed(self.core, self.tenant_id, installer)
-        self.gateway.routes.save(TEAM, conv.team_id, conv.service_url, name=conv.team_name)
+        routes = self.gateway.routes
+        known = routes.get(TEAM, conv.team_id) is not None
+        routes.save(TEAM, conv.team_id, conv.service_url, name=conv.team_name)
+        if known:  # Teams says it twice (conversationUpdate and installationUpdate): once is enough
+            return None
         with self.core.db.Session() as s:
             has_audience = s.scalar(
                 select(Audience.id)
