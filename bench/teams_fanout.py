@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import shutil
 import sys
 import tempfile
 import threading
@@ -133,7 +134,13 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     tmp = Path(tempfile.mkdtemp(prefix="medpulse-teams-bench-"))
-    db_url = f"sqlite:///{tmp / 'bench.db'}"
+    try:
+        return _run(args, f"sqlite:///{tmp / 'bench.db'}")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _run(args, db_url: str) -> int:
     upgrade(db_url)
     with FakeTeams() as fake:
         admin = fake.add_user("Dr Admin")

@@ -147,7 +147,13 @@ def test_a_round_on_teams_end_to_end(teams, clock):
     assert len(fake.ops("send")) == 3 + 3 + 12
     closable = [p for p in reachable if p.id != uncertain]
 
-    # Taps: each is answered by a toast and stored without a name; the card is untouched.
+    # Taps: each is answered by a toast and stored without a name; the card is untouched, and
+    # no row that names a person is written (its update time would say who answered).
+    clock.advance(timedelta(minutes=1))
+    with core.db.Session() as s:
+        identity_before = s.execute(
+            select(ChatRoute.key, ChatRoute.updated_at, ChatRoute.conversation_id)
+        ).all()
     tapped = [d for d in doctors[2:] if d.id != uncertain][:7]
     for n, doctor in enumerate(tapped):
         [sent] = fake.messages_to(doctor)
@@ -169,6 +175,11 @@ def test_a_round_on_teams_end_to_end(teams, clock):
         assert s.scalar(select(func.count(Response.id))) == len(tapped) * n_questions
         assert s.scalars(select(Comment.text)).all() == ["More rota notice"]
     assert all(m.edits == 0 for p in reachable for m in fake.messages_to(p))
+    with core.db.Session() as s:
+        assert (
+            s.execute(select(ChatRoute.key, ChatRoute.updated_at, ChatRoute.conversation_id)).all()
+            == identity_before
+        )
     assert sent.payload == fake.messages_to(tapped[-1])[0].payload  # nobody's card differs
 
     # Close: every card becomes the same closed card, answered or not; the ledger is emptied.

@@ -213,7 +213,8 @@ class TeamsApp:
     def _tap(self, event: events.CardAction) -> Reply:
         if self._workspace_id() is None:
             return TextReply(NOT_INSTALLED)
-        self._remember_dm(event.sender, event.conversation)
+        # No route is refreshed here: a tap writes only the anonymous answer, never a row that
+        # names the tapper (whose update time would say who answered, and when).
         if event.verb == "answer":
             return TextReply(self._answer(event))
         round_id = _int(event.data.get("pulse"))
