@@ -17,6 +17,7 @@ DELETE AT MERGE, once the core's outbox sends ``PulseView`` with ``send_dm``, cl
 from __future__ import annotations
 
 import logging
+import math
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -122,6 +123,22 @@ class Worker(DeliveryWorker):
             gw.routes.release(f"{job.kind}:{job.delivery_id}")  # the row's "failed" is final
         else:
             self._done(job, info, ref.conversation, ref.message)
+
+    def _room(self, team_of: dict[int, str]) -> dict[int, int]:
+        """A Teams tenant is paced by its own ``TenantPacer`` (every call counts, not only
+        sends), not by the Slack-tuned limiter the core keys by workspace: it may have a
+        second's worth of pulses in flight (two calls each), within the pool's size."""
+        room = super()._room(team_of)
+        teams = getattr(self.core.gateway_for, "teams", None)
+        if teams is None:
+            return room
+        with self._inflight_lock:
+            held = dict(self._inflight)
+        allowed = min(self.concurrency, math.ceil(self.core.settings.teams_rate / 2) + 1)
+        for ws, team in team_of.items():
+            if team == teams.routes.tenant_id:
+                room[ws] = allowed - held.get(ws, 0)
+        return room
 
     def _run_job(self, job: Job) -> None:
         if job.kind == "tidy" and not self.stopping.is_set():
