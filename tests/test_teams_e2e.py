@@ -338,3 +338,20 @@ def test_schedule_commands_in_a_channel_for_admins_only(teams):
     assert "`optout`" in doctor_help and "`send`" not in doctor_help
     fake.post(url, fake.message(doctors[1], "frobnicate", team=team))
     assert "I don't know `frobnicate`" in texts(fake.channel_messages(team))[-1]
+
+
+def test_the_app_added_to_a_personal_chat_sends_the_home_card(teams):
+    fake, core, url, _worker = teams
+    admin = fake.add_user("Dr Admin")
+    doctor = fake.add_user()
+    team = fake.add_team("Trust doctors", [admin, doctor], installed=True)
+    fake.post(url, fake.installed_activity(team, by=admin))
+    fake.install_personal(doctor)
+    conversation = core.gateway(fake.tenant_id).dm_conversation(doctor.id)[1]
+    added = fake.message(doctor, "")
+    added.update({"type": "installationUpdate", "action": "add"})
+    added["conversation"]["id"] = conversation
+    assert fake.post(url, added).status_code == 200
+    [home] = fake.messages_to(doctor)
+    body = " ".join(b.get("text", "") for b in home.payload["attachments"][0]["content"]["body"])
+    assert "Privacy" in body and "You said, we did" in body

@@ -150,9 +150,11 @@ class TeamsApp:
 
     def _installed(self, event: events.Installed) -> Reply:
         conv = event.conversation
-        if conv.team_id is None:  # personal scope: keep the 1:1's route
-            if event.by is not None and self._workspace_id() is not None:
+        if conv.team_id is None:  # personal scope: keep the 1:1's route, send the home card
+            ws_id = self._workspace_id()
+            if event.by is not None and ws_id is not None:
                 self._remember_dm(event.by, conv)
+                self.gateway_reply_safe(conv, self.home(ws_id, event.by.id))
             return None
         installer = event.by.aad_object_id if event.by else None
         workspaces.installed(self.core, self.tenant_id, installer)
