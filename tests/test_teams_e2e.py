@@ -214,6 +214,14 @@ def test_a_round_on_teams_end_to_end(teams, clock):
     assert max(width, height) <= 1024 and image["altText"]
     assert any("answered" in (b.get("text") or "") for b in body)
 
+    # The perception gap for leaders, with its one-page chart inline; refused to a doctor.
+    fake.post(url, fake.message(doctors[0], "gap", team=team))
+    assert "is for medpulse admins and leaders" in texts(fake.channel_messages(team))[-1]
+    fake.post(url, fake.message(admin, "gap", team=leaders))
+    gap_card = card_of(fake.channel_messages(leaders)[-1])
+    assert gap_card["body"][0]["text"] == "Perception gap"
+    assert [b for b in gap_card["body"] if b["type"] == "Image"]
+
     # A doctor's home card, on request: privacy, settings, results, "you said, we did".
     fake.post(url, fake.message(doctors[3], "my results"))
     home = card_of(fake.messages_to(doctors[3])[-1])

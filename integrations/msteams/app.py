@@ -105,6 +105,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "optin": ("optin", "Start getting pulses again."),
     "status": ("status", "Audience size, next round, last round's response rate."),
     "summary": ("summary", "Post the latest summary to the leadership team now."),
+    "gap": ("gap", "Leaders' checklist ratings beside doctors' scores, with the one-page chart."),
     "audience": ("audience", "(in a team) Make this team's members the doctors asked."),
     "leaders": ("leaders", "(in a team) Post summaries to this team."),
     "send": ("send", "`send now`: start a round for the audience right away."),
@@ -291,7 +292,8 @@ class TeamsApp:
             reply = views.TextView(teams_words(authz.refusal(COMMANDS[word][0])))
         else:
             reply = self._run(word, args, ws_id, event)
-        self.gateway_reply_safe(conv, reply)
+        if reply is not None:
+            self.gateway_reply_safe(conv, reply)
         return None
 
     def gateway_reply_safe(self, conv: events.Conversation, view: views.View) -> None:
@@ -322,7 +324,9 @@ class TeamsApp:
         lines.append("In a team's channel, mention me first: `@medpulse help`.")
         return "\n".join(lines)
 
-    def _run(self, word: str, args: list[str], ws_id: int, event: events.Message) -> views.View:
+    def _run(
+        self, word: str, args: list[str], ws_id: int, event: events.Message
+    ) -> views.View | None:
         actor = event.sender.aad_object_id or event.sender.id
         team = event.conversation.team_id
         try:
@@ -341,6 +345,9 @@ class TeamsApp:
                 return views.TextView(self._send(args, actor))
             if word == "summary":
                 return views.TextView(self._summary(ws_id))
+            if word == "gap":
+                self._gap(ws_id, event.conversation)
+                return None
             if word in ("pause", "resume", "schedule"):
                 return views.TextView(self._schedule(word, event.text.split()[1:], actor))
             if team is None:
@@ -403,6 +410,27 @@ class TeamsApp:
             f"✅ Schedule changed.\n\n**Was:** {result.before.description}\n\n"
             f"**Now:** {result.after.description}\n\n**Next round:** {result.after.next_round_text}"
         )
+
+    def _gap(self, ws_id: int, conv: events.Conversation) -> None:
+        """The perception gap as a card with the one-page chart inline, where it was asked."""
+        from bot.insights import checklist, checklist_chart, gap
+
+        view = checklist.leadership_view(self.core, ws_id)
+        head = (
+            f"Leaders' view {view.cycle or '(no checklist ratings yet)'} from {view.leaders} "
+            f"leader(s); doctors over the last {gap.WINDOW} pulses; 0–100. A gap is flagged only "
+            "where the leaders' figure is outside the doctors' 95% interval."
+        )
+        lines = tuple(gap.gap_line(r, self.core.k) for r in gap.rows(self.core, ws_id))
+        png = checklist_chart.page_png(self.core, ws_id, conv.team_name or "")
+        card = views.SummaryView(
+            "Perception gap", head, (views.Section("", lines),), "Perception gap"
+        )
+        image = views.Image(png, "The checklist page: leaders' ratings beside doctors' scores")
+        try:
+            self.gateway.post_channel(conv.id, card, image)
+        except errors.ChatError as exc:
+            log.warning("msteams: could not post the gap card: %s", exc.error)
 
     def _summary(self, ws_id: int) -> str:
         with self.core.db.Session() as s:
