@@ -19,10 +19,17 @@ def derive_link_key(settings: Settings) -> bytes:
     """The key for answer links. It never goes in the database (design.md's anonymity model).
 
     Processes that accept answers must agree on it, so it comes from configuration: an explicit
-    MEDPULSE_ANSWER_KEY, else derived from the signing secret; with neither (the local demo) a
-    random per-process key, which only means answers cannot be changed after a restart.
+    MEDPULSE_ANSWER_KEY, else derived from Slack's signing secret or Teams' app password; with
+    none (the local demo) a random per-process key, which only means answers cannot be changed
+    after a restart.
     """
-    for secret in (settings.answer_key, settings.slack_signing_secret, settings.slack_app_token):
+    secrets = (
+        settings.answer_key,
+        settings.slack_signing_secret,
+        settings.slack_app_token,
+        settings.teams_app_password,
+    )
+    for secret in secrets:
         if secret:
             return hmac.new(secret.encode(), b"medpulse answer link v1", hashlib.sha256).digest()
     return os.urandom(32)

@@ -13,6 +13,8 @@ from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SLACK_API_DEFAULT = "https://slack.com/api/"
+TEAMS_OPENID_DEFAULT = "https://login.botframework.com/v1/.well-known/openidconfiguration"
+TEAMS_TOKEN_DEFAULT = "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token"
 USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 TEAM_USER = re.compile(r"^T[A-Z0-9]{2,}:[UW][A-Z0-9]{2,}$")
 
@@ -52,6 +54,14 @@ class Settings(BaseSettings):
     trust_name: str | None = Field(None, alias="MEDPULSE_TRUST_NAME", max_length=80)
     uninstall_grace_days: int = Field(30, alias="MEDPULSE_UNINSTALL_GRACE_DAYS", ge=1, le=365)
     grade_names: str | None = Field(None, alias="MEDPULSE_GRADE_NAMES")
+    # Microsoft Teams (integrations.msteams): the bot's single-tenant app registration; the two
+    # URLs are Microsoft's unless a test or a sovereign cloud points them elsewhere.
+    teams_app_id: str | None = Field(None, alias="TEAMS_APP_ID")
+    teams_app_password: str | None = Field(None, alias="TEAMS_APP_PASSWORD")
+    teams_tenant_id: str | None = Field(None, alias="TEAMS_TENANT_ID")
+    teams_openid_url: str = Field(TEAMS_OPENID_DEFAULT, alias="TEAMS_OPENID_URL")
+    teams_token_url: str = Field(TEAMS_TOKEN_DEFAULT, alias="TEAMS_TOKEN_URL")
+    teams_rate: float = Field(25.0, alias="TEAMS_TENANT_RATE", gt=0, le=50)
 
     @field_validator("slack_bot_token")
     @classmethod
@@ -81,6 +91,14 @@ class Settings(BaseSettings):
                 "a key to encrypt the Slack tokens that multi-workspace mode stores" + KEY_HINT
             )
         return v or None
+
+    @field_validator("teams_openid_url", "teams_token_url")
+    @classmethod
+    def _teams_url(cls, v: str) -> str:
+        """https, or plain http to this machine only (the tests' fake Bot Connector)."""
+        if not re.match(r"^(https://[^\s/]+|http://(127\.0\.0\.1|localhost)[:/])", v):
+            raise ValueError("an https:// URL (http:// only to 127.0.0.1 or localhost)")
+        return v
 
     @field_validator("slack_api_url")
     @classmethod
@@ -178,6 +196,11 @@ class Settings(BaseSettings):
         return bool(self.slack_bot_token or self.slack_client_id)
 
     @property
+    def has_teams(self) -> bool:
+        """All three Teams settings (``teams_settings_problem`` names a missing one)."""
+        return bool(self.teams_app_id and self.teams_app_password and self.teams_tenant_id)
+
+    @property
     def any_slack(self) -> bool:
         """Any Slack setting at all: with none, `medpulse run` explains and runs the demo."""
         return any(
@@ -189,6 +212,20 @@ class Settings(BaseSettings):
                 self.slack_client_secret,
             )
         )
+
+
+def teams_settings_problem(s: Settings) -> str | None:
+    """Which Teams setting is missing when some are set (None when all or none are)."""
+    names = {
+        "TEAMS_APP_ID": s.teams_app_id,
+        "TEAMS_APP_PASSWORD": s.teams_app_password,
+        "TEAMS_TENANT_ID": s.teams_tenant_id,
+    }
+    have = [n for n, v in names.items() if v]
+    if not have or len(have) == len(names):
+        return None
+    lack = next(n for n, v in names.items() if not v)
+    return f"{have[0]} is set but {lack} is not: Teams needs all three (README, 'Connect Microsoft Teams')"
 
 
 def slack_settings_problem(s: Settings, listener: bool = True) -> str | None:

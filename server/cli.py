@@ -8,7 +8,13 @@ import sys
 import threading
 
 from bot.operator_errors import OperatorError, check_database_url, debug, describe
-from bot.settings import Settings, SettingsError, load_settings, slack_settings_problem
+from bot.settings import (
+    Settings,
+    SettingsError,
+    load_settings,
+    slack_settings_problem,
+    teams_settings_problem,
+)
 
 NO_TOKENS = """\
 medpulse is not connected to Slack yet (no SLACK_BOT_TOKEN / SLACK_SIGNING_SECRET set).
@@ -40,7 +46,13 @@ def _core(settings: Settings):
 
 
 def _require_slack(settings: Settings, listener: bool = True) -> None:
-    """Half a Slack configuration is a mistake to name, never a reason to run the demo."""
+    """Half a Slack configuration is a mistake to name, never a reason to run the demo. With
+    Teams configured and no Slack setting at all, Slack is simply not served."""
+    problem = teams_settings_problem(settings)
+    if problem:
+        raise OperatorError(problem)
+    if settings.has_teams and not settings.any_slack:
+        return
     problem = slack_settings_problem(settings, listener)
     if problem:
         raise OperatorError(problem)
@@ -90,7 +102,10 @@ def _start_worker(core):
     from bot.insights.posting import post_due_summaries
     from bot.rounds.scheduler import Scheduler
 
-    worker = DeliveryWorker(core, concurrency=core.settings.send_concurrency)
+    kind = DeliveryWorker
+    if core.settings.has_teams:  # until the core's outbox sends views (issue 15)
+        from integrations.msteams.bridge import Worker as kind
+    worker = kind(core, concurrency=core.settings.send_concurrency)
     scheduler = Scheduler(core, on_summary=post_due_summaries)
     stop = threading.Event()
     thread = threading.Thread(target=worker.run_forever, args=(stop,), name="delivery", daemon=True)
@@ -109,7 +124,7 @@ def _stop_worker(parts) -> None:
 
 def cmd_run(args) -> int:
     settings = _settings()
-    if not settings.any_slack:
+    if not (settings.any_slack or settings.teams_app_id or settings.teams_tenant_id):
         print(NO_TOKENS, file=sys.stderr)
         if args.no_demo:
             return 0
@@ -140,28 +155,51 @@ def cmd_run(args) -> int:
 
 
 def _listener_desc(settings: Settings) -> str:
+    parts, http = [], []
     if settings.slack_app_token:
-        return "Socket Mode"
-    return f"HTTP on port {settings.port}, /slack/events"
+        parts.append("Socket Mode")
+    elif settings.any_slack:
+        http.append("/slack/events")
+    if settings.has_teams:
+        http.append("/api/messages (Teams)")
+    if http:
+        parts.append(f"HTTP on port {settings.port}, " + ", ".join(http))
+    return "; ".join(parts)
+
+
+class _Listeners:
+    """Slack's Socket Mode client and/or the HTTP server, stopped together."""
+
+    def __init__(self, *parts) -> None:
+        self.parts = [p for p in parts if p is not None]
+
+    def stop(self) -> None:
+        for part in self.parts:
+            part.stop()
 
 
 def _start_listener(core):
-    if core.settings.slack_app_token:
+    """Socket Mode for Slack when SLACK_APP_TOKEN is set; HTTP for Slack otherwise, and for
+    Teams (/api/messages) whenever the TEAMS_* settings are set."""
+    settings = core.settings
+    socket = None
+    if settings.slack_app_token:
         from integrations.slack.listeners.app import socket_mode
 
-        return socket_mode(core)
+        socket = socket_mode(core)
+        if not settings.has_teams:
+            return socket
     from server.runtime import build_wsgi
     from server.web import HttpServer
 
-    return HttpServer(
-        build_wsgi(core), port=core.settings.port, threads=core.settings.web_threads
-    ).start()
+    http = HttpServer(build_wsgi(core), port=settings.port, threads=settings.web_threads).start()
+    return _Listeners(socket, http) if socket else http
 
 
 def cmd_web(args) -> int:
     settings = _settings()
     _require_slack(settings)
-    if not settings.slack_signing_secret:
+    if settings.any_slack and not settings.slack_signing_secret:
         raise OperatorError("SLACK_SIGNING_SECRET is required for HTTP mode (medpulse web)")
     check_database_url(settings.database_url)
     from server import logs
@@ -180,9 +218,10 @@ def cmd_web(args) -> int:
 
 def cmd_worker(args) -> int:
     settings = _settings()
-    if not (settings.slack_bot_token or settings.multi_workspace):
+    if not (settings.slack_bot_token or settings.multi_workspace or settings.has_teams):
         raise OperatorError(
-            "SLACK_BOT_TOKEN (or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET) is required to send DMs"
+            "SLACK_BOT_TOKEN (or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET), or the TEAMS_* "
+            "settings, are required to send DMs"
         )
     _require_slack(settings, listener=False)
     _require_schema(settings)

@@ -42,9 +42,40 @@ class GatewayCache:
             return gw
 
 
+class Gateways:
+    """Which platform serves a workspace: the Teams gateway for the configured tenant (the Teams
+    app is single-tenant, and a tenant is one workspace), Slack's for every other workspace.
+
+    At merge with ``workspaces.platform`` (issue 15) this can ask the row instead of comparing
+    the tenant; the answer is the same for a single-tenant Teams app.
+    """
+
+    def __init__(self, slack: GatewayCache, teams=None) -> None:
+        self.slack = slack
+        self.teams = teams
+
+    def __call__(self, team_id: str):
+        if self.teams is not None and team_id == self.teams.routes.tenant_id:
+            from integrations.msteams.bridge import RosterShim
+
+            return RosterShim(self.teams)  # the shim goes at merge: the core calls members()
+        return self.slack(team_id)
+
+
+def _teams_gateway(settings: Settings, db: Database, clock: Clock):
+    from integrations.msteams import gateway
+    from integrations.msteams.config import TeamsConfig
+
+    config = TeamsConfig.from_settings(settings)
+    if config is None:
+        return None
+    return gateway.build(config, db, clock, settings.teams_rate)
+
+
 def build_core(settings: Settings, clock: Clock | None = None, db: Database | None = None) -> Core:
     """Single-workspace mode uses SLACK_BOT_TOKEN; with SLACK_CLIENT_ID/SECRET, tokens come from
-    the installations made through OAuth, refreshed when they rotate."""
+    the installations made through OAuth, refreshed when they rotate. With the TEAMS_* settings
+    the configured Teams tenant is served too (``Gateways``)."""
     db = db or Database.connect(settings.database_url)
     installations = None
     token_for = None
@@ -61,26 +92,48 @@ def build_core(settings: Settings, clock: Clock | None = None, db: Database | No
         if inspect(db.engine).has_table(installations.store.bots.name):
             installations.store.encrypt_plain()  # installs made before tokens were encrypted
         token_for = installations.gateway_token
+    clock = clock or SystemClock()
     return Core(
         settings=settings,
         db=db,
-        clock=clock or SystemClock(),
-        gateway_for=GatewayCache(settings, token_for),
+        clock=clock,
+        gateway_for=Gateways(
+            GatewayCache(settings, token_for), _teams_gateway(settings, db, clock)
+        ),
         installations=installations,
     )
 
 
 def build_wsgi(core: Core):
-    """The whole HTTP surface: health checks, and Slack events behind the guard."""
-    from integrations.slack.listeners.app import build_app, wsgi
+    """The whole HTTP surface: health checks, Slack events behind the guard when Slack is
+    configured, and Teams activities at /api/messages when Teams is."""
     from storage.migrate import head_revisions, schema_problem
 
     heads = head_revisions()
     router = Router(ready=lambda: schema_problem(core.db.engine, heads))
+    if core.settings.has_teams:
+        router.mount("/api/messages", teams_endpoint(core))
+    if core.settings.any_slack or not core.settings.has_teams:
+        _mount_slack(core, router)
+    return router
+
+
+def teams_endpoint(core: Core):
+    """``/api/messages``: Teams' signed activities, verified, then handed to the listener."""
+    from integrations.msteams.app import TeamsApp
+    from integrations.msteams.config import TeamsConfig
+    from integrations.msteams.web import TeamsEndpoint
+
+    config = TeamsConfig.from_settings(core.settings)
+    return TeamsEndpoint.from_config(config, TeamsApp(core, config.tenant_id))
+
+
+def _mount_slack(core: Core, router: Router) -> None:
+    from integrations.slack.listeners.app import build_app, wsgi
+
     bolt = build_app(core)
     handler = wsgi(bolt)
     router.mount("/slack/events", SlackGuard(handler, core.settings.slack_signing_secret or ""))
     if core.installations is not None:
         router.mount("/slack/install", handler)
         router.mount("/slack/oauth_redirect", handler)
-    return router

@@ -242,12 +242,18 @@ def _write_outputs(fake, out: Path) -> list[Path]:
     return written
 
 
-def run(doctors: int, rounds: int, out: Path, seed: int, quiet: bool = False) -> list[Path]:
+def run(
+    doctors: int, rounds: int, out: Path, seed: int, quiet: bool = False, platform: str = "slack"
+) -> list[Path]:
     """Run the simulation on a scratch database that is deleted afterwards, however it ends."""
     import shutil
 
     tmp = Path(tempfile.mkdtemp(prefix="medpulse-demo-"))
     try:
+        if platform == "teams":  # simulator.demo_teams: the same trust through the Teams adapter
+            from simulator import demo_teams
+
+            return demo_teams.run(doctors, rounds, out, seed, quiet, tmp)
         return _run(doctors, rounds, out, seed, quiet, tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -429,6 +435,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default="demo-output")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--quiet", action="store_true")
+    p.add_argument("--platform", choices=("slack", "teams"), default="slack")
     args = p.parse_args(argv)
     if args.doctors < 20 or not 1 <= args.rounds <= 52:
         p.error("use at least 20 doctors and 1 to 52 rounds")
@@ -438,10 +445,10 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     print(
         f"medpulse demo: {args.doctors} doctors in {len(DEPARTMENTS)} departments, "
-        f"{args.rounds} fortnightly pulses, simulated Slack.",
+        f"{args.rounds} fortnightly pulses, simulated {args.platform.title()}.",
         file=sys.stderr,
     )
-    written = run(args.doctors, args.rounds, Path(args.out), args.seed, args.quiet)
+    written = run(args.doctors, args.rounds, Path(args.out), args.seed, args.quiet, args.platform)
     from simulator import region_demo  # issue 17: a region of three trusts, compared
 
     written += region_demo.run(Path(args.out), args.seed)

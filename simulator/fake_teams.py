@@ -606,6 +606,12 @@ class FakeTeams:
             return _fault_reply(fault)
         reply = apply()
         reply.effect = 200 <= reply.status < 300 and op != "members"
+        if fault is not None and not 200 <= reply.status < 300:
+            # "After the effect" means a reply lost after Teams acted; a call Teams refused
+            # (a blocked user's 403) had no effect to lose, so the fault waits for the next.
+            with self._lock:
+                self._faults.setdefault(op, deque()).appendleft(fault)
+            return reply
         if fault is None:
             return reply
         if fault.stall:

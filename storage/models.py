@@ -508,6 +508,49 @@ class RegionChannel(Base):
     set_at: Mapped[datetime] = mapped_column(UTC_TS)
 
 
+class ChatRoute(Base):
+    """Where a chat platform reaches someone or somewhere, for platforms whose API needs more
+    than an ID to send (Teams: a conversation ID and the regional service URL it lives at).
+
+    ``kind`` is ``dm`` (``key`` a person's platform user ID, ``conversation_id`` their 1:1 with
+    the bot) or ``team`` (``key`` a team the app is installed in; ``name`` its name). Identity
+    side: deleted with the workspace's other identity rows, never joined to an answer.
+    """
+
+    __tablename__ = "chat_routes"
+    __table_args__ = (UniqueConstraint("workspace_id", "kind", "key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))  # dm | team
+    # Widths as bot.chat.ids (storage may not import the core): a user ID 255, a conversation 512.
+    key: Mapped[str] = mapped_column(String(512))
+    conversation_id: Mapped[str | None] = mapped_column(String(512))
+    service_url: Mapped[str] = mapped_column(String(512))
+    name: Mapped[str | None] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(UTC_TS)
+
+
+class SentMessage(Base):
+    """A platform send made at most once, for platforms that cannot read a sent message back.
+
+    Written as ``sending`` before the call and ``sent`` (with the message's reference) after;
+    a send whose outcome is unknown stays ``uncertain`` (or ``sending`` if the process died) and
+    is never made again under the same tag (integrations.msteams.gateway). The tag names an
+    outbox job (``pulse:<delivery id>``), so this is identity side like ``deliveries``; rows go
+    when their workspace's identities are purged or when retention removes the delivery.
+    """
+
+    __tablename__ = "sent_messages"
+    __table_args__ = (UniqueConstraint("workspace_id", "tag"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    tag: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))  # sending | sent | uncertain
+    conversation_id: Mapped[str | None] = mapped_column(String(512))
+    message_id: Mapped[str | None] = mapped_column(String(255))
+    at: Mapped[datetime] = mapped_column(UTC_TS)
+
+
 # slack_sdk's installation and OAuth state tables live in our migrations too.
 from integrations.slack import oauth_store as _slack_oauth  # noqa: E402
 

@@ -14,6 +14,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
+from bot.chat import views  # noqa: E402
 from integrations.msteams import cards, events  # noqa: E402
 from integrations.msteams.auth import KeySet, TokenVerifier  # noqa: E402
 from integrations.msteams.connector import BotConnector, TokenSource, TooBig  # noqa: E402
@@ -21,31 +22,42 @@ from integrations.msteams.web import TeamsEndpoint, TextReply  # noqa: E402
 from server.web import HttpServer  # noqa: E402
 from simulator.fake_teams import FakeTeams  # noqa: E402
 
-AGREE5 = [
-    {"value": "1", "label": "Strongly disagree"},
-    {"value": "2", "label": "Disagree"},
-    {"value": "3", "label": "Neither"},
-    {"value": "4", "label": "Agree"},
-    {"value": "5", "label": "Strongly agree"},
-]
-SCALE0_10 = [{"value": str(v), "label": str(v)} for v in range(11)]
+AGREE5 = (
+    (1, "Strongly disagree"),
+    (2, "Disagree"),
+    (3, "Neutral"),
+    (4, "Agree"),
+    (5, "Strongly agree"),
+)
+SCALE0_10 = tuple((v, str(v)) for v in range(11))
 
 
-def view() -> cards.PulseView:
-    return {
-        "ref": "round-12",
-        "k": 5,
-        "closes": "Friday 14 March",
-        "questions": [
-            {"id": "v7", "text": "I feel valued by the trust.", "options": AGREE5},
-            {
-                "id": "v9",
-                "text": "How likely are you to recommend this trust as a place to work?",
-                "options": SCALE0_10,
-                "hint": "0 = not at all · 10 = completely",
-            },
-        ],
-    }
+def _question(version_id: int, number: int, text: str, scale, hint=None) -> views.QuestionView:
+    choices = tuple(views.Choice(v, label, f"12:{version_id}:{v}") for v, label in scale)
+    return views.QuestionView(version_id, number, text, choices, hint)
+
+
+def view() -> views.PulseView:
+    return views.PulseView(
+        round_id=12,
+        intro="*Your medical engagement pulse* · 2 quick questions, about 30 seconds.",
+        questions=(
+            _question(7, 1, "I feel valued by the trust.", AGREE5),
+            _question(
+                9,
+                2,
+                "How likely are you to recommend this trust as a place to work?",
+                SCALE0_10,
+                "0 = not at all · 10 = completely",
+            ),
+        ),
+        privacy="🔒 Anonymous: leaders only ever see groups of 5 or more.",
+        closes="Friday 14 March",
+        fallback="Your anonymous pulse",
+    )
+
+
+CLOSED = views.ClosedPulseView("This pulse has closed. Thank you; look out for the next one.")
 
 
 def actions(card: dict) -> list[dict]:
@@ -68,9 +80,7 @@ def actions(card: dict) -> list[dict]:
 
 def answer_button(card: dict, q: str, v: str) -> dict:
     [button] = [
-        a
-        for a in actions(card)
-        if a["verb"] == "answer" and a["data"]["q"] == q and a["data"]["v"] == v
+        a for a in actions(card) if a["verb"] == "answer" and a["data"]["answer"] == f"12:{q}:{v}"
     ]
     return button
 
@@ -82,8 +92,8 @@ def test_every_option_is_one_tap_carrying_only_the_views_data():
     assert len(taps) == 5 + 11
     assert all(a["type"] == "Action.Execute" for a in actions(card))
     assert {a["verb"] for a in actions(card)} <= set(cards.VERBS)
-    assert {tuple(sorted(a["data"])) for a in taps} == {("pulse", "q", "v")}
-    assert {a["data"]["pulse"] for a in actions(card)} == {"round-12"}
+    assert {tuple(sorted(a["data"])) for a in taps} == {("answer",)}
+    assert {a["data"]["pulse"] for a in actions(card) if a["verb"] != "answer"} == {"12"}
     rows = [b for b in json.loads(json.dumps(card))["body"] if b["type"] == "ActionSet"]
     assert max(len(r["actions"]) for r in rows) <= cards.ROW
     [comment] = [b for b in card["body"] if b.get("type") == "Input.Text"]
@@ -101,11 +111,11 @@ def test_the_card_carries_nothing_about_the_person_and_a_tap_is_answered_by_a_to
 
 
 def test_the_closed_card_is_neutral_and_the_same_for_everyone():
-    answered = cards.closed_card()
-    silent = cards.closed_card()
+    answered = cards.render(CLOSED)
+    silent = cards.render(CLOSED)
     assert answered == silent
     assert actions(answered) == []
-    assert "round-12" not in json.dumps(answered)
+    assert "12:" not in json.dumps(answered)
 
 
 def _png(width: int, height: int) -> bytes:
@@ -127,15 +137,21 @@ def _noisy_png(side: int) -> bytes:
     return out.getvalue()
 
 
+def summary(lines: list[str], title: str = "Weekly summary") -> views.SummaryView:
+    return views.SummaryView(title, "", (views.Section("", tuple(lines)),), title)
+
+
 def test_image_and_message_limits_are_checked_before_sending():
-    ok = cards.summary_card("Weekly summary", ["42 of 59 doctors, 71%"], _png(800, 500), "trend")
+    ok = cards.summary_card(summary(["42 of 59 doctors, 71%"]), views.Image(_png(800, 500), "t"))
     cards.message(ok, "Weekly summary")
     with pytest.raises(cards.CardTooBig, match="1024"):
-        cards.summary_card("Weekly summary", [], _png(1100, 500))
+        cards.check_image(_png(1100, 500))
     with pytest.raises(cards.CardTooBig, match="bytes"):
         cards.check_image(_noisy_png(620))
+    shrunk = cards.fit_image(_noisy_png(620))  # what the gateway sends instead
+    cards.check_image(shrunk)
     with pytest.raises(cards.CardTooBig, match="100 KB"):
-        cards.message(cards.summary_card("Comments", ["x" * 2000] * 60), "Comments")
+        cards.message(cards.summary_card(summary(["x" * 2000] * 60)), "Comments")
 
 
 @pytest.fixture
@@ -152,9 +168,7 @@ def test_a_pulse_goes_out_and_a_tap_on_it_comes_back_as_a_toast(fake):
     )
     conn = BotConnector(tokens, app_id=fake.app_id, tenant_id=fake.tenant_id)
     conv = conn.create_personal_conversation(fake.service_url, doctor.id)
-    activity_id = conn.send(
-        fake.service_url, conv, cards.message(cards.pulse_card(view()), "Pulse")
-    )
+    activity_id = conn.send(fake.service_url, conv, cards.render(view()))
     [posted] = fake.messages_to(doctor)
     sent_card = posted.payload["attachments"][0]["content"]
 
@@ -162,13 +176,14 @@ def test_a_pulse_goes_out_and_a_tap_on_it_comes_back_as_a_toast(fake):
 
     def handler(event):
         assert isinstance(event, events.CardAction) and event.verb == "answer"
-        recorded[event.data["q"]] = event.data["v"]
-        return TextReply(cards.recorded(event.data["v"], len(recorded), 2))
+        _round, q, v = event.data["answer"].split(":")
+        recorded[q] = v
+        return TextReply(cards.recorded(v, len(recorded), 2))
 
     endpoint = TeamsEndpoint(TokenVerifier(fake.app_id, KeySet(fake.openid_url)), handler)
     server = HttpServer(endpoint, host="127.0.0.1", port=0, threads=2).start()
     try:
-        button = answer_button(sent_card, "v9", "8")
+        button = answer_button(sent_card, "9", "8")
         tap = fake.card_action(doctor, button["verb"], copy.deepcopy(button["data"]), activity_id)
         resp = fake.post(f"{server.url}/api/messages", tap)
     finally:
@@ -179,7 +194,7 @@ def test_a_pulse_goes_out_and_a_tap_on_it_comes_back_as_a_toast(fake):
         "type": "application/vnd.microsoft.activity.message",
         "value": cards.recorded("8", 1, 2),
     }
-    assert recorded == {"v9": "8"}
+    assert recorded == {"9": "8"}
     assert fake.messages_to(doctor)[0].edits == 0  # nothing about the answer in the chat
 
 
@@ -194,13 +209,16 @@ def test_the_fake_refuses_what_the_check_would_have_caught(fake):
     big = {
         "type": "message",
         "attachments": [
-            {"contentType": cards.CARD_TYPE, "content": cards.summary_card("x", ["y" * 2000] * 60)}
+            {
+                "contentType": cards.CARD_TYPE,
+                "content": cards.summary_card(summary(["y" * 2000] * 60)),
+            }
         ],
     }
     assert cards.message_bytes(big) > cards.MAX_MESSAGE_BYTES
     with pytest.raises(TooBig):
         conn.send(fake.service_url, conv, big)
-    chart = cards.message(cards.summary_card("Summary", ["ok"], _noisy_png(450)), "Summary")
+    chart = cards.render(summary(["ok"]), views.Image(_noisy_png(450), "chart"))
     assert len(json.dumps(chart)) > cards.MAX_MESSAGE_BYTES  # the image does not count
     conn.send(fake.service_url, conv, chart)
     assert len(fake.messages_to(doctor)) == 1

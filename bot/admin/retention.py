@@ -15,7 +15,15 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 
 from bot.core import Core
-from storage.models import Comment, Delivery, Participant, Response, Round, Workspace
+from storage.models import (
+    ChatRoute,
+    Comment,
+    Delivery,
+    Participant,
+    Response,
+    Round,
+    Workspace,
+)
 
 
 def cutoff(now: datetime, months: int) -> datetime:
@@ -76,6 +84,11 @@ def forget(core: Core, team_id: str, user_id: str) -> Forgotten:
     deleted, kept = _delete_messages(core, team_id, messages)
     with core.db.Session() as s, s.begin():
         d = s.execute(delete(Delivery).where(Delivery.participant_id.in_(ids))).rowcount or 0
+        s.execute(  # where a platform keeps the route to their 1:1 (Teams)
+            delete(ChatRoute).where(
+                ChatRoute.workspace_id == ws_id, ChatRoute.kind == "dm", ChatRoute.key == user_id
+            )
+        )
         p = s.execute(delete(Participant).where(Participant.id.in_(ids))).rowcount or 0
     return Forgotten(p, d, deleted, kept)
 

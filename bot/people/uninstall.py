@@ -4,8 +4,9 @@ At once: its tokens are deleted, its open rounds are brought to a close (the ord
 path then erases their answer links and freezes participation as counts), nothing waiting to be
 sent goes out, and no new round is created while it stays uninstalled. After the grace period
 (``MEDPULSE_UNINSTALL_GRACE_DAYS``, default 30) without a reinstall, the rows that name people are
-deleted: participants, deliveries, roles, the audit log, leaders' checklist ratings and the
-author of each "you said, we did" action. Anonymous answers, comments and frozen counts stay
+deleted: participants, deliveries, roles, the audit log, leaders' checklist ratings, the
+author of each "you said, we did" action, and the routes and send ledger a platform keeps
+(Teams' ``chat_routes`` and ``sent_messages``). Anonymous answers, comments and frozen counts stay
 and follow the retention setting like every trust's. Reinstalling within the grace period
 picks up where the trust left off (``bot.people.workspaces.installed``).
 """
@@ -22,11 +23,13 @@ from storage.models import (
     Assessment,
     AssessmentRating,
     AuditEntry,
+    ChatRoute,
     Delivery,
     LeaderAction,
     Participant,
     Role,
     Round,
+    SentMessage,
     Workspace,
 )
 
@@ -95,6 +98,8 @@ def purge_expired(core: Core) -> list[str]:
         s.execute(delete(Delivery).where(Delivery.workspace_id.in_(ids)))
         s.execute(delete(Participant).where(Participant.workspace_id.in_(ids)))
         s.execute(delete(Role).where(Role.workspace_id.in_(ids)))
+        s.execute(delete(ChatRoute).where(ChatRoute.workspace_id.in_(ids)))
+        s.execute(delete(SentMessage).where(SentMessage.workspace_id.in_(ids)))
         s.execute(delete(AuditEntry).where(AuditEntry.workspace_id.in_(ids)))
         taken = select(Assessment.id).where(Assessment.workspace_id.in_(ids))
         s.execute(delete(AssessmentRating).where(AssessmentRating.assessment_id.in_(taken)))

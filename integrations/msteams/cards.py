@@ -1,37 +1,41 @@
-"""Adaptive Cards for Teams, rendered from plain data (the core's view models, once it has them).
+"""Adaptive Cards for Teams, rendered from the core's view models (``bot.chat.views``).
 
 Why plain dicts and not ``microsoft-teams-cards``: that package is synchronous-friendly (pydantic
 models, no asyncio) but it is 8,000 generated lines covering every Microsoft 365 host, its 2.1
 release does not declare its own pydantic dependency, and what Teams receives is JSON anyway.
-medpulse sends four small cards; the checks that matter (Teams' size limits, one-tap actions
-carrying the right data) are tested here against the fake Bot Connector.
+medpulse sends a handful of small cards; the checks that matter (Teams' size limits, one-tap
+actions carrying the right data) are tested against the fake Bot Connector.
 
 The doctor's pulse mirrors the Slack DM: one line saying it is anonymous and quick, one tap per
 question (``Action.Execute``: the tap arrives as an ``adaptiveCard/action`` invoke), an
 ``Input.Text`` comment with its own button, "not now", "why am I getting this?" and the
-privacy line.
+privacy line. Every word comes from the view; the card only lays it out.
 
 Anonymity, and why a tap is answered with a toast, not a redrawn card: a Teams chat lives in the
 tenant's message store, under its retention policies and eDiscovery (on NHSmail, searchable by
 the national compliance team), and Microsoft 365 can keep earlier versions of an edited
 message. A card redrawn to show "Recorded: Agree" would put the answer beside the doctor's name
 in that store, and replacing it at close might not remove it. So the pulse card carries nothing
-about the person and is never redrawn per person: an answer tap gets a short invoke reply
-(``recorded``) that Teams shows and does not keep in the chat, and typed comment text stays in
-the client until "Send comment". At close every card becomes the same ``closed_card``. (Teams
-sends every input with every ``Action.Execute``, so an answer tap also carries the comment box's
-text; the core must ignore it there and store a comment only on "Send comment".)
+about the person and is never redrawn per person: an answer tap gets a short invoke reply that
+Teams shows and does not keep in the chat, and typed comment text stays in the client until
+"Send comment". At close every card becomes the same closed card. (Teams sends every input with
+every ``Action.Execute``, so an answer tap also carries the comment box's text; the listener
+ignores it there and stores a comment only on "Send comment".)
 
-A card's action data carries only what the core put in the view (an opaque pulse reference, a
-question ID, a value); never a Teams or Entra ID identifier, which the invoke brings anyway.
+A card's action data carries only what the core put in the view (the opaque ``action_value``
+of an answer, the round's number); never a Teams or Entra ID identifier.
 """
 
 from __future__ import annotations
 
 import base64
+import io
 import json
+import re
 import struct
-from typing import Any, NotRequired, TypedDict
+from typing import Any
+
+from bot.chat import views
 
 CARD_TYPE = "application/vnd.microsoft.card.adaptive"
 CARD_VERSION = "1.4"  # the first version with Action.Execute (Universal Actions)
@@ -42,37 +46,9 @@ MAX_IMAGE_SIDE = 1024
 ROW = 6  # answer buttons per row: 0-10 becomes 0-5 and 6-10, each on one line
 VERBS = ("answer", "comment", "not_now", "why")
 
-PRIVACY = (
-    "🔒 Anonymous: your answers are stored without your name, and leaders only ever see "
-    "groups of {k} or more."
-)
-CLOSED_NOTE = "This pulse has closed. Thank you; look out for the next one."
-
 
 class CardTooBig(ValueError):
     """A card Teams would refuse (413, or an image over its limits): fix the content."""
-
-
-class Option(TypedDict):
-    value: str
-    label: str
-
-
-class QuestionView(TypedDict):
-    id: str
-    text: str
-    options: list[Option]
-    hint: NotRequired[str | None]
-
-
-class PulseView(TypedDict):
-    ref: str  # opaque to Teams: the core's handle on the round (never a person's ID)
-    questions: list[QuestionView]
-    k: int
-    closes: str  # "Friday 14 March", already in the trust's words and zone
-    intro: NotRequired[str | None]
-    action_note: NotRequired[str | None]  # "you said, we did"
-    comment_max: NotRequired[int]
 
 
 def _text(text: str, **style: Any) -> dict[str, Any]:
@@ -97,48 +73,40 @@ def card(body: list[dict[str, Any]], actions: list[dict[str, Any]] | None = None
     return out
 
 
-def _question(ref: str, q: QuestionView, n: int, total: int) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = [_text(f"**{n}/{total}**  {q['text']}", spacing="Large")]
-    options = q["options"]
-    for start in range(0, len(options), ROW):
+def _question(q: views.QuestionView, total: int) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = [_text(f"**{q.number}/{total}**  {q.text}", spacing="Large")]
+    for start in range(0, len(q.choices), ROW):
         buttons = [
-            _execute(o["label"], "answer", {"pulse": ref, "q": q["id"], "v": o["value"]})
-            for o in options[start : start + ROW]
+            _execute(c.label, "answer", {"answer": c.action_value})
+            for c in q.choices[start : start + ROW]
         ]
         items.append({"type": "ActionSet", "actions": buttons, "spacing": "Small"})
-    if q.get("hint"):
-        items.append(_text(str(q["hint"]), isSubtle=True, size="Small", spacing="None"))
+    if q.hint:
+        items.append(_text(q.hint, isSubtle=True, size="Small", spacing="None"))
     return items
 
 
-def pulse_card(view: PulseView) -> dict[str, Any]:
+def pulse_card(view: views.PulseView, comment_max: int = 2000) -> dict[str, Any]:
     """The whole pulse card, the same for every doctor asked the same questions."""
-    questions = view["questions"]
-    ref = view["ref"]
-    intro = view.get("intro") or (
-        f"**Your medical engagement pulse** · {len(questions)} quick questions, about 30 "
-        f"seconds, anonymous. Open until {view['closes']}."
-    )
-    body: list[dict[str, Any]] = [_text(intro)]
-    if view.get("action_note"):
-        body.append(_text(f"📣 **You said, we did:** {view['action_note']}", isSubtle=True))
-    for n, q in enumerate(questions, start=1):
-        body.extend(_question(ref, q, n, len(questions)))
+    ref = str(view.round_id)
+    body: list[dict[str, Any]] = [_text(_md(view.intro))]
+    for q in view.questions:
+        body.extend(_question(q, len(view.questions)))
     body.append(
         {
             "type": "Input.Text",
             "id": "comment",
             "label": "Add a comment (optional, anonymous)",
             "isMultiline": True,
-            "maxLength": view.get("comment_max", 2000),
+            "maxLength": comment_max,
             "placeholder": "What would make the biggest difference?",
             "spacing": "Large",
         }
     )
-    body.append(_text(PRIVACY.format(k=view["k"]), isSubtle=True, size="Small"))
+    body.append(_text(_md(view.privacy), isSubtle=True, size="Small"))
     actions = [
         _execute("Send comment", "comment", {"pulse": ref}),
-        _execute("Not now, remind me tomorrow", "not_now", {"pulse": ref}),
+        _execute("Not now, remind me later", "not_now", {"pulse": ref}),
         _execute("Why am I getting this?", "why", {"pulse": ref}),
     ]
     return card(body, actions)
@@ -151,22 +119,78 @@ def recorded(label: str, answered: int, total: int) -> str:
     return f"✅ Recorded anonymously: {label}. Tap another to change it.{more}"
 
 
-def closed_card(note: str = CLOSED_NOTE) -> dict[str, Any]:
+def closed_card(view: views.ClosedPulseView) -> dict[str, Any]:
     """What every pulse card becomes at close: no answers, no buttons, nothing personal."""
-    return card([_text(note)])
-
-
-def summary_card(
-    title: str, lines: list[str], chart_png: bytes | None = None, chart_alt: str = ""
-) -> dict[str, Any]:
-    """A leadership summary: a heading, its lines, and the chart as an inline image."""
-    body: list[dict[str, Any]] = [_text(title, size="Large", weight="Bolder")]
-    body.extend(_text(line) for line in lines)
-    if chart_png is not None:
-        check_image(chart_png)
-        uri = "data:image/png;base64," + base64.b64encode(chart_png).decode("ascii")
-        body.append({"type": "Image", "url": uri, "altText": chart_alt, "size": "Stretch"})
+    body = [_text(_md(view.text))]
+    if view.results_hint:
+        body.append(_text(_md(view.results_hint), isSubtle=True))
     return card(body)
+
+
+def text_card(view: views.TextView) -> dict[str, Any]:
+    return card([_text(_md(view.text))])
+
+
+def _sections(sections: tuple[views.Section, ...]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for section in sections:
+        title = _md(section.title).strip().strip("*").strip()
+        if title:
+            out.append(_text(f"**{title}**", spacing="Medium"))
+        out.extend(_text(_md(line), spacing="Small") for line in section.lines)
+    return out
+
+
+def summary_card(view: views.SummaryView, image: views.Image | None = None) -> dict[str, Any]:
+    """A leadership summary: title, headline, sections, footer, and the chart inline."""
+    body: list[dict[str, Any]] = [_text(_md(view.title), size="Large", weight="Bolder")]
+    if view.headline:
+        body.append(_text(_md(view.headline)))
+    body.extend(_sections(view.sections))
+    if image is not None:
+        png = fit_image(image.png)
+        uri = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+        body.append({"type": "Image", "url": uri, "altText": image.alt, "size": "Stretch"})
+    if view.footer:
+        body.append(_text(_md(view.footer), isSubtle=True, size="Small"))
+    return card(body)
+
+
+def home_card(view: views.HomeView) -> dict[str, Any]:
+    """A person's home, sent as a card on request (Teams has no per-person surface to publish)."""
+    body = [_text(_md(view.title), size="Large", weight="Bolder"), *_sections(view.sections)]
+    return card(body)
+
+
+def render(view: views.View, image: views.Image | None = None) -> dict[str, Any]:
+    """The message activity for any view the core hands the gateway."""
+    if isinstance(view, views.PulseView):
+        return message(pulse_card(view), view.fallback)
+    if isinstance(view, views.ClosedPulseView):
+        return message(closed_card(view), _plain(view.text))
+    if isinstance(view, views.SummaryView):
+        return message(summary_card(view, image), _plain(view.fallback or view.title))
+    if isinstance(view, views.HomeView):
+        return message(home_card(view), _plain(view.title))
+    if isinstance(view, views.TextView):
+        return {"type": "message", "text": _md(view.text), "textFormat": "markdown"}
+    raise TypeError(f"no Teams rendering for {type(view).__name__}")
+
+
+_SLACK_BOLD = re.compile(r"(?<![*\w])\*(?!\s)([^*\n]+?)(?<!\s)\*(?![*\w])")
+_SLACK_LINK = re.compile(r"<(https?://[^|>]+)\|([^>]+)>")
+
+
+def _md(text: str) -> str:
+    """The core's words in Teams markdown: Slack-style ``*bold*`` and ``<url|label>`` (which
+    some core strings still use) become ``**bold**`` and ``[label](url)``; backticks stay."""
+    text = _SLACK_LINK.sub(r"[\2](\1)", text)
+    return _SLACK_BOLD.sub(r"**\1**", text)
+
+
+def _plain(text: str) -> str:
+    """Notification text: no markdown at all."""
+    return _SLACK_LINK.sub(r"\2", text).replace("*", "").replace("`", "")[:200]
 
 
 def message(card_: dict[str, Any], summary: str) -> dict[str, Any]:
@@ -189,6 +213,32 @@ def check_image(png: bytes) -> None:
     width, height = struct.unpack(">II", png[16:24])
     if width > MAX_IMAGE_SIDE or height > MAX_IMAGE_SIDE:
         raise CardTooBig(f"chart is {width}×{height} px; Teams allows {MAX_IMAGE_SIDE} a side")
+
+
+def fit_image(png: bytes) -> bytes:
+    """The chart within Teams' inline limits: scaled down (aspect kept) to 1024 px a side and
+    re-encoded smaller until under 1 MB; a chart already within them is sent as it is."""
+    try:
+        check_image(png)
+        return png
+    except CardTooBig:
+        pass
+    from PIL import Image as PILImage
+
+    img = PILImage.open(io.BytesIO(png))
+    img.load()
+    side = MAX_IMAGE_SIDE
+    while True:
+        img.thumbnail((side, side), PILImage.LANCZOS)
+        out = io.BytesIO()
+        img.save(out, format="PNG", optimize=True)
+        data = out.getvalue()
+        if len(data) <= MAX_IMAGE_BYTES:
+            check_image(data)
+            return data
+        if side < 256:
+            raise CardTooBig("the chart cannot be made small enough for Teams")
+        side = int(side * 0.75)
 
 
 def message_bytes(activity: dict[str, Any]) -> int:

@@ -1,5 +1,5 @@
-"""Teams settings read from the environment, kept apart from ``bot/settings.py`` until the core
-serves Teams (the operator's settings module is being changed in parallel)."""
+"""The Teams settings as the adapter uses them (``TEAMS_*`` in ``bot.settings``, validated there;
+``from_env`` reads the same variables for the tools that run without the core's settings)."""
 
 from __future__ import annotations
 
@@ -35,6 +35,19 @@ class TeamsConfig:
     @property
     def resolved_token_url(self) -> str:
         return self.token_url.replace("{tenant}", self.tenant_id)
+
+    @classmethod
+    def from_settings(cls, settings) -> TeamsConfig | None:
+        """None unless all three of app ID, password and tenant are set."""
+        if not settings.has_teams:
+            return None
+        return cls(
+            app_id=settings.teams_app_id,
+            app_password=settings.teams_app_password,
+            tenant_id=settings.teams_tenant_id,
+            openid_url=settings.teams_openid_url,
+            token_url=settings.teams_token_url,
+        )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> TeamsConfig | None:

@@ -1,122 +1,245 @@
-"""The Teams side of the chat gateway the core will call once it has one (issue 15).
+"""``TeamsGateway``: the core's chat gateway (``bot.chat.gateway.ChatGateway``) on Teams.
 
-Each method is one thing the core asks of a platform, in the core's terms (a pulse view, a
-closed pulse, a summary, a roster), done with the Bot Connector client and the cards:
+One gateway per tenant (medpulse's Teams app is single-tenant, so usually one per process). Each
+method is one request the core makes, done with the synchronous Bot Connector client
+(``connector``), the cards (``cards``) and the stored routes (``routes``):
 
 =====================  ==================================================================
-``roster``             the members of a team the app is installed in (audience sync)
-``open_dm``            the 1:1 conversation with a member (safe to repeat)
-``send_pulse``         a pulse card, at most once; the outcome for the outbox row
-``close_pulse``        the card replaced by the neutral closed card
-``post_summary``       a summary card with its chart in a leadership team's channel
-``say``                a short text in a conversation (command replies)
+``send_dm``            a view (pulse, closed pulse, text, home) as a card in the person's
+                       1:1, which is created on first use and its ID and service URL kept;
+                       at most once per tag (see below)
+``update``/``delete``  a message we posted, by ``MessageRef`` (a PUT of the new card; a
+                       DELETE where a 404 on a repeat is success)
+``post_channel``       a summary card in a team's channel with the chart inline (scaled to
+                       1024 × 1024 px and 1 MB when larger)
+``members``            a team's roster, page by page (``pagedmembers``)
+``channel_info``       a team the app is installed in, as the core checks it before posting
 =====================  ==================================================================
 
-Capabilities the core must not assume on Teams (``CAPABILITIES``): no read-back of a sent
-message (so no look-up before resending: see ``connector``), no ephemeral replies, no
-response URLs. A tap is answered in the invoke's own HTTP reply (a short text Teams shows and
-does not keep), so it costs no outbound call; the card itself is never redrawn per person
-(see ``cards``: the tenant's retention and eDiscovery keep what a chat shows).
+Capabilities: no read-back, no ephemeral replies, no response URLs, no publishable home (a
+home card is sent on request), no forms (comments are an ``Input.Text`` in the card).
 
-What the core stores for Teams is ``DmAddress`` on the identity side (participant) and
-``MessageRef`` on the delivery; both hold Teams identifiers and must never reach an answer,
-a comment or anything published.
+Errors become ``bot.chat.errors``: ``403 MessageWritesBlocked`` (the doctor blocked the app)
+and ``403 BotNotInConversationRoster`` (the app is not installed for them) are
+``Undeliverable``; throttling that outlasted the connector's retries is ``RateLimited`` with
+the ``Retry-After``; 412/502/503/504 and unreachable service are ``Transient``; a message too
+big or a bad request is ``Permanent``.
+
+Avoiding duplicate DMs without read-back
+-----------------------------------------
+Slack lets the core look for a DM it may already have sent. Teams cannot: the Bot Connector
+has no call to read a message back, and it ignores a client-chosen activity ID. So:
+
+1. The connector repeats a send only when Teams certainly did not act on it (429, 412, 503,
+   no connection made); after 502, 504, another 5xx, a read timeout or a dropped connection it
+   stops and says the outcome is uncertain (``connector`` explains why).
+2. Every tagged send is claimed in ``sent_messages`` (``routes.Routes.claim``) *before* the
+   call, in its own transaction. Sent: the row keeps the message's reference, and a repeat of
+   the tag returns it without sending. Certainly not sent: the claim is released, so the
+   core's retry sends. Uncertain, or the process died mid-call (the row still says
+   ``sending``): every later send under that tag raises ``DeliveryUncertain`` (a
+   ``Permanent``), so neither this process, nor a restart, nor another worker sends it again.
+
+The price: a doctor whose pulse was lost in an ambiguous failure is not sent it again (the
+outbox row ends ``failed`` with an ``uncertain:`` error the status counts; the fan-out
+benchmark reports how many). A doctor never gets the same pulse twice. Rejected: resending
+after a timeout (the SDKs' way: a duplicate whenever only the reply was lost), a client-chosen
+activity ID (Teams ignores it), reading the chat through Microsoft Graph (``Chat.Read.All``
+needs admin consent NHSmail trusts rarely get).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
 
-from integrations.msteams import cards
-from integrations.msteams.connector import BotConnector, Member, Outcome, SendResult
+from bot.chat import errors
+from bot.chat.gateway import Capabilities, ChannelInfo, Member
+from bot.chat.ids import MessageRef, Platform
+from bot.chat.views import FormView, HomeView, Image, View
+from integrations.msteams import cards, connector
+from integrations.msteams.routes import DM, TEAM, Routes
 
-CAPABILITIES = {
-    "read_back": False,
-    "ephemeral": False,
-    "response_url": False,
-    "reply_in_tap_response": True,
-    "slash_commands": False,
-}
+log = logging.getLogger("medpulse.msteams.gateway")
 
-
-@dataclass(frozen=True)
-class DmAddress:
-    """Where a person's 1:1 with the bot lives (Teams routes by service URL)."""
-
-    service_url: str
-    conversation_id: str
+CAPABILITIES = Capabilities(
+    read_back=False, ephemeral=False, response_url=False, home=False, forms=False
+)
+NOT_INSTALLED = frozenset({"BotNotInConversationRoster", "ConversationNotFound"})
 
 
-@dataclass(frozen=True)
-class MessageRef:
-    """One message the bot posted: enough to update or replace it later."""
-
-    service_url: str
-    conversation_id: str
-    activity_id: str
+class DeliveryUncertain(errors.Permanent):
+    """A send that may have been posted: never to be made again under its tag."""
 
 
-@dataclass(frozen=True)
-class Sent:
-    """A send's outcome for the outbox, with the message's reference when it is known."""
-
-    outcome: Outcome
-    ref: MessageRef | None = None
-    detail: str = ""
+def mapped(call: Callable[[], Any]) -> Any:
+    """Run one connector call with its errors as the core's ``bot.chat.errors``."""
+    try:
+        return call()
+    except connector.DeliveryUncertain as exc:
+        raise DeliveryUncertain(f"uncertain:{exc.code}") from None
+    except connector.Undeliverable as exc:
+        raise errors.Undeliverable(exc.code) from None
+    except connector.TooBig as exc:
+        raise errors.Permanent(f"too_big:{exc.code}") from None
+    except cards.CardTooBig as exc:
+        raise errors.Permanent(f"too_big:{exc}") from None
+    except connector.TokenError as exc:
+        if exc.status in (0, 429) or exc.status >= 500:
+            raise errors.Transient(f"token:{exc.code}") from None
+        raise errors.Permanent(f"token:{exc.code}") from None
+    except connector.GaveUp as exc:
+        if exc.status == 429:
+            raise errors.RateLimited(exc.code, exc.retry_after or 1.0) from None
+        raise errors.Transient(exc.code or str(exc.status), exc.retry_after) from None
+    except connector.ConnectorError as exc:
+        if exc.status == 403 and exc.code in NOT_INSTALLED:
+            raise errors.Undeliverable(exc.code) from None
+        if exc.status in connector.RETRYABLE:
+            raise errors.Transient(exc.code, exc.retry_after) from None
+        raise errors.Permanent(f"{exc.status}:{exc.code}") from None
 
 
 class TeamsGateway:
-    """The core's requests, done on Teams (see the table above)."""
+    """The core's requests on one Teams tenant (see the module docstring)."""
 
+    platform: Platform = "teams"
     capabilities = CAPABILITIES
 
-    def __init__(self, connector: BotConnector) -> None:
-        self.connector = connector
+    def __init__(self, client: connector.BotConnector, routes: Routes) -> None:
+        self.client = client
+        self.routes = routes
+        self._dm_lock = threading.Lock()
 
-    def roster(self, service_url: str, team_id: str) -> list[Member]:
-        return list(self.connector.members(service_url, team_id))
+    # ------------------------------------------------------------ direct messages
 
-    def open_dm(self, service_url: str, user_id: str) -> DmAddress:
-        conv = self.connector.create_personal_conversation(service_url, user_id)
-        return DmAddress(service_url, conv)
+    def send_dm(self, user_id: str, view: View, tag: str | None = None) -> MessageRef:
+        activity = mapped(lambda: cards.render(view))
+        if tag is None:
+            return self._post_dm(user_id, activity)
+        earlier = self.routes.claim(tag)
+        if earlier is not None:
+            if earlier.state == "sent" and earlier.conversation_id and earlier.message_id:
+                return MessageRef(earlier.conversation_id, earlier.message_id)
+            raise DeliveryUncertain(f"uncertain:{earlier.state}")
+        try:
+            ref = self._post_dm(user_id, activity)
+        except DeliveryUncertain:
+            self.routes.settle(tag, "uncertain")
+            raise
+        except BaseException:
+            self.routes.release(tag)  # certainly not posted: the core may try again
+            raise
+        self.routes.settle(tag, "sent", ref.conversation, ref.message)
+        return ref
 
-    def send_pulse(self, to: DmAddress, view: cards.PulseView) -> Sent:
-        n = len(view["questions"])
-        activity = cards.message(
-            cards.pulse_card(view),
-            f"Your anonymous medical engagement pulse: {n} quick questions, 30 seconds.",
+    def _post_dm(self, user_id: str, activity: dict[str, Any]) -> MessageRef:
+        service_url, conversation = self.dm_conversation(user_id)
+        message = mapped(lambda: self.client.send(service_url, conversation, activity))
+        return MessageRef(conversation, message)
+
+    def dm_conversation(self, user_id: str) -> tuple[str, str]:
+        """(service URL, conversation ID) of the person's 1:1, created and kept on first use."""
+        route = self.routes.get(DM, user_id)
+        if route is not None and route.conversation_id:
+            return route.service_url, route.conversation_id
+        service_url = (route.service_url if route else None) or self.routes.any_service_url()
+        if service_url is None:
+            raise errors.Permanent("no_service_url: medpulse is not installed in any team yet")
+        conversation = mapped(
+            lambda: self.client.create_personal_conversation(service_url, user_id)
         )
-        return self._sent(
-            to, self.connector.send_once(to.service_url, to.conversation_id, activity)
-        )
+        self.routes.save(DM, user_id, service_url, conversation)
+        return service_url, conversation
 
-    def close_pulse(self, ref: MessageRef) -> None:
-        """The same closed card for everyone who was asked, answered or not."""
-        activity = cards.message(cards.closed_card(), "This pulse has closed")
-        self.connector.update(ref.service_url, ref.conversation_id, ref.activity_id, activity)
+    def find_sent(self, user_id: str, tag: str, since: float) -> MessageRef | None:
+        """From the ledger only (Teams cannot read a message back): a send known to be done."""
+        earlier = self.routes.sent(tag)
+        if earlier and earlier.state == "sent" and earlier.conversation_id and earlier.message_id:
+            return MessageRef(earlier.conversation_id, earlier.message_id)
+        return None
 
-    def post_summary(
-        self,
-        service_url: str,
-        channel_id: str,
-        title: str,
-        lines: list[str],
-        chart_png: bytes | None = None,
-        chart_alt: str = "",
-    ) -> Sent:
-        activity = cards.message(cards.summary_card(title, lines, chart_png, chart_alt), title)
-        to = DmAddress(service_url, channel_id)
-        return self._sent(to, self.connector.send_once(service_url, channel_id, activity))
+    # ------------------------------------------------------------ messages we posted
 
-    def say(self, to: DmAddress, text: str) -> Sent:
-        activity = {"type": "message", "text": text, "textFormat": "plain"}
-        return self._sent(
-            to, self.connector.send_once(to.service_url, to.conversation_id, activity)
-        )
+    def update(self, ref: MessageRef, view: View) -> None:
+        activity = mapped(lambda: cards.render(view))
+        service_url = self._service_url(ref.conversation)
+        mapped(lambda: self.client.update(service_url, ref.conversation, ref.message, activity))
 
-    @staticmethod
-    def _sent(to: DmAddress, result: SendResult) -> Sent:
-        ref = None
-        if result.activity_id:
-            ref = MessageRef(to.service_url, to.conversation_id, result.activity_id)
-        return Sent(result.outcome, ref, result.detail)
+    def delete(self, ref: MessageRef) -> None:
+        service_url = self._service_url(ref.conversation)
+        mapped(lambda: self.client.delete(service_url, ref.conversation, ref.message))
+
+    def reply(self, service_url: str, conversation_id: str, view: View) -> MessageRef:
+        """Answer in the conversation an activity came from (a command's reply, a home card)."""
+        activity = mapped(lambda: cards.render(view))
+        message = mapped(lambda: self.client.send(service_url, conversation_id, activity))
+        return MessageRef(conversation_id, message)
+
+    def _service_url(self, conversation: str) -> str:
+        found = self.routes.service_url_of(conversation) or self.routes.any_service_url()
+        if found is None:
+            raise errors.Permanent("no_service_url")
+        return found
+
+    # ------------------------------------------------------------ channels and teams
+
+    def post_channel(self, channel: str, view: View, image: Image | None = None) -> MessageRef:
+        """Into a team's channel (``channel`` a team ID posts to its General channel); never
+        repeated after an ambiguous failure (``DeliveryUncertain``), like a DM."""
+        activity = mapped(lambda: _channel_activity(view, image))
+        service_url = self._service_url(channel)
+        message = mapped(lambda: self.client.send(service_url, channel, activity))
+        return MessageRef(channel, message)
+
+    def members(self, source: str) -> Iterator[Member]:
+        """The people of a team the app is installed in (``source`` the team's ID)."""
+        route = self.routes.get(TEAM, source)
+        service_url = route.service_url if route else self._service_url(source)
+        page = self.client.members(service_url, source)
+        while True:
+            member = mapped(lambda: next(page, None))
+            if member is None:
+                return
+            yield Member(user_id=member.id, email=member.email, name=member.name)
+
+    def channel_info(self, channel: str) -> ChannelInfo:
+        """A team the app was installed in. Teams' shared channels live inside a team; the
+        General channel medpulse posts to is never shared outside the tenant."""
+        route = self.routes.get(TEAM, channel)
+        if route is None:
+            raise errors.Permanent("channel_not_found: medpulse is not installed in that team")
+        return ChannelInfo(id=channel, name=route.name or "team", shared_outside=False)
+
+    # ------------------------------------------------------------ what Teams does not have
+
+    def open_form(self, trigger: str, form: FormView) -> None:
+        raise errors.Permanent("forms: not on Teams (capabilities.forms is False)")
+
+    def publish_home(self, user_id: str, home: HomeView) -> None:
+        raise errors.Permanent("home: not on Teams (send the home card with send_dm)")
+
+
+def _channel_activity(view: View, image: Image | None) -> dict[str, Any]:
+    if image is not None and not isinstance(view, cards.views.SummaryView):
+        raise cards.CardTooBig("an image goes with a summary only")
+    return cards.render(view, image)
+
+
+def build(config, db, clock, rate: float, **connector_args: Any) -> TeamsGateway:
+    """The gateway for the configured tenant: one token source, one pace for every call the
+    tenant's limit counts (``pacer``), one connector."""
+    from integrations.msteams.pacer import TenantPacer
+
+    pacer = TenantPacer(rate)
+    client = connector.BotConnector(
+        connector.TokenSource.from_config(config),
+        app_id=config.app_id,
+        tenant_id=config.tenant_id,
+        before_request=pacer.wait,
+        on_throttled=pacer.throttled,
+        **connector_args,
+    )
+    return TeamsGateway(client, Routes(db, clock, config.tenant_id))

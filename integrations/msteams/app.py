@@ -1,0 +1,481 @@
+"""The Teams listener: verified events in (``events``), the core's functions called, views out.
+
+Thin by design: it parses, asks the core, and renders. What it does per event:
+
+* **Installed in a team** (``conversationUpdate`` with the bot among ``membersAdded``): the
+  tenant's workspace is made or reopened (``bot.people.workspaces.installed``; the installer,
+  by Entra ID object ID, becomes its first admin), the team's route is kept, and the first team
+  becomes the audience (``bot.admin.operations.set_audience``, which syncs its roster).
+* **Removed from a team**: the route goes; removed from the last one, the trust is uninstalled
+  (``bot.people.uninstall``).
+* **Members joined or left** the audience team: the audience is synced again.
+* **A tap** (``adaptiveCard/action``): ``answer`` records through ``bot.rounds.answers`` and is
+  answered by a toast (the card is never redrawn per person); ``comment`` records the card's
+  ``Input.Text`` as the round's comment; ``not_now`` moves the reminder; ``why`` explains.
+* **A message**: a command, in the same words as ``/pulse`` (``help`` first). In channels only
+  @mentions arrive. Authorised by ``aadObjectId`` through ``bot.people.authz``.
+
+Activities from another tenant are ignored: the app is single-tenant, and a workspace is a
+tenant. People are identified on the answer path by their per-bot ``29:`` ID (the ID the
+roster and 1:1s use) and on the admin path by their Entra ID object ID; neither ever reaches an
+answer or a comment.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from sqlalchemy import select
+
+from bot.admin import operations, status
+from bot.admin import schedule as schedules
+from bot.admin import you_said_we_did as actions_log
+from bot.chat import errors, views
+from bot.core import Core
+from bot.insights import results_home, summary
+from bot.people import authz, preferences, uninstall, workspaces
+from bot.people.audience import sync_audience
+from bot.rounds import doctor
+from bot.rounds.answers import (
+    MAX_COMMENT,
+    clean_comment,
+    current_answers,
+    record_answer,
+    record_comment,
+)
+from bot.rounds.facts import questions as round_questions
+from integrations.msteams import bridge, cards, events
+from integrations.msteams.routes import DM, TEAM
+from integrations.msteams.web import Reply, TextReply
+from integrations.slack.pulse_blocks import parse_answer_value
+from questions import scales
+from storage.models import Audience, LeaderChannel, Workspace
+
+log = logging.getLogger("medpulse.msteams.app")
+
+NOT_INSTALLED = (
+    "medpulse is not set up for your organisation yet: an admin adds the medpulse app to the "
+    "trust's doctors' team first."
+)
+CLOSED = "Sorry, this pulse has closed. Look out for the next one."
+NOT_YOURS = "Sorry, I could not find this pulse for you, so nothing was stored."
+
+
+def privacy_notice(k: int) -> str:
+    """The privacy notice in Teams' terms (chat retention and eDiscovery, not Slack history)."""
+    return (
+        "**What medpulse stores**\n\n"
+        "- Your answers and comments are stored **without your name, Teams ID or Entra ID**, "
+        "without a time finer than the round, and in random order.\n"
+        "- While a round is open, a one-way code (its key is kept outside the database) lets "
+        "you change your answer. It is erased when the round closes; after that nobody, "
+        "including admins, can tell which answers were yours.\n"
+        "- A tap is confirmed by a short note Teams shows and does not keep. The pulse card in "
+        "your chat never shows your answer, and at close every card reads the same closed "
+        "note, so your organisation's chat retention and eDiscovery hold nothing that says "
+        "whether or how you answered.\n"
+        f"- Your department and grade go with an answer only where at least {k} people in "
+        "that group were asked the same question.\n\n"
+        "**Who sees what**\n\n"
+        f"- Leaders see totals, trends and comments only for groups of **{k} or more**.\n"
+        "- Admins see who was *sent* a pulse (to deliver it), never who answered what.\n\n"
+        "**Your choices**: send me `optout` to stop the pulses, `optin` to get them again."
+    )
+
+
+WHY = (
+    "Your trust uses medpulse to ask doctors, every week or two, a few questions drawn from "
+    "The King's Fund medical engagement checklist, so leaders can see what is changing and act "
+    "on it. You get it because you are in the trust's doctors' team."
+)
+
+
+def teams_words(text: str) -> str:
+    """Core replies name ``/pulse X``; in Teams the command is the message ``X``."""
+    return text.replace("`/pulse ", "`").replace("/pulse ", "")
+
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    # word: (authz action, one-line help), in the order help lists them
+    "help": ("help", "Show what you can do."),
+    "home": ("help", "Your home: privacy, your settings, results, and what leaders did."),
+    "privacy": ("privacy", "What medpulse stores and who sees what."),
+    "optout": ("optout", "Stop getting pulses."),
+    "optin": ("optin", "Start getting pulses again."),
+    "status": ("status", "Audience size, next round, last round's response rate."),
+    "summary": ("summary", "Post the latest summary to the leadership team now."),
+    "gap": ("gap", "Leaders' checklist ratings beside doctors' scores, with the one-page chart."),
+    "audience": ("audience", "(in a team) Make this team's members the doctors asked."),
+    "leaders": ("leaders", "(in a team) Post summaries to this team."),
+    "send": ("send", "`send now`: start a round for the audience right away."),
+    "schedule": ("schedule", "Show the schedule, or change it: `schedule fortnightly tue 10:00`."),
+    "pause": ("pause", "Stop scheduled rounds until you resume."),
+    "resume": ("resume", "Restart scheduled rounds."),
+}
+
+
+class TeamsApp:
+    """The handler ``web.TeamsEndpoint`` calls with each verified event."""
+
+    def __init__(self, core: Core, tenant_id: str) -> None:
+        self.core = core
+        self.tenant_id = tenant_id
+
+    @property
+    def gateway(self):
+        return self.core.gateway(self.tenant_id)
+
+    def __call__(self, event: events.Event) -> Reply:
+        if event.conversation.tenant_id != self.tenant_id:
+            log.warning("msteams: ignored an activity from another tenant")
+            return TextReply(NOT_INSTALLED) if isinstance(event, events.CardAction) else None
+        handler: Callable[[events.Event], Reply] = {
+            events.Installed: self._installed,
+            events.Uninstalled: self._uninstalled,
+            events.MembersChanged: self._members_changed,
+            events.Message: self._message,
+            events.CardAction: self._tap,
+        }[type(event)]
+        return handler(event)
+
+    # ------------------------------------------------------------ install and roster
+
+    def _workspace_id(self) -> int | None:
+        with self.core.db.Session() as s:
+            return s.scalar(
+                select(Workspace.id).where(
+                    Workspace.team_id == self.tenant_id, Workspace.uninstalled_at.is_(None)
+                )
+            )
+
+    def _installed(self, event: events.Installed) -> Reply:
+        conv = event.conversation
+        if conv.team_id is None:  # personal scope: keep the 1:1's route, send the home card
+            ws_id = self._workspace_id()
+            if event.by is not None and ws_id is not None:
+                self._remember_dm(event.by, conv)
+                self.gateway_reply_safe(conv, self.home(ws_id, event.by.id))
+            return None
+        installer = event.by.aad_object_id if event.by else None
+        workspaces.installed(self.core, self.tenant_id, installer)
+        routes = self.gateway.routes
+        known = routes.get(TEAM, conv.team_id) is not None
+        routes.save(TEAM, conv.team_id, conv.service_url, name=conv.team_name)
+        if known:  # Teams says it twice (conversationUpdate and installationUpdate): once is enough
+            return None
+        with self.core.db.Session() as s:
+            has_audience = s.scalar(
+                select(Audience.id)
+                .join(Workspace, Workspace.id == Audience.workspace_id)
+                .where(Workspace.team_id == self.tenant_id)
+            )
+        text = "👋 medpulse is installed in this team. Mention me with `help` to see what I do."
+        if has_audience is None:
+            result = operations.set_audience(
+                self.core, self.tenant_id, installer or "teams", conv.team_id, conv.team_name or ""
+            )
+            text += (
+                f" Its {result.sync.humans} members are the doctors medpulse asks "
+                "(an admin can change that with `audience` in another team)."
+            )
+        self.gateway.reply(conv.service_url, conv.team_id, views.TextView(text))
+        return None
+
+    def _uninstalled(self, event: events.Uninstalled) -> Reply:
+        conv = event.conversation
+        if conv.team_id is None or self._workspace_id() is None:
+            return None
+        routes = self.gateway.routes
+        routes.forget(TEAM, conv.team_id)
+        if routes.any_service_url() is None:  # removed from its last team
+            uninstall.uninstalled(self.core, self.tenant_id)
+        return None
+
+    def _members_changed(self, event: events.MembersChanged) -> Reply:
+        conv = event.conversation
+        if conv.team_id is None or self._workspace_id() is None:
+            return None
+        with self.core.db.Session() as s:
+            audience = s.scalar(
+                select(Audience.id)
+                .join(Workspace, Workspace.id == Audience.workspace_id)
+                .where(Workspace.team_id == self.tenant_id, Audience.channel_id == conv.team_id)
+            )
+        if audience is not None:
+            sync_audience(self.core, self.tenant_id, audience)
+        return None
+
+    def _remember_dm(self, person: events.Person, conv: events.Conversation) -> None:
+        """The 1:1 an activity came from (and its latest service URL), for later sends."""
+        if conv.kind == "personal":
+            self.gateway.routes.save(DM, person.id, conv.service_url, conv.id)
+
+    # ------------------------------------------------------------ taps
+
+    def _tap(self, event: events.CardAction) -> Reply:
+        if self._workspace_id() is None:
+            return TextReply(NOT_INSTALLED)
+        # No route is refreshed here: a tap writes only the anonymous answer, never a row that
+        # names the tapper (whose update time would say who answered, and when).
+        if event.verb == "answer":
+            return TextReply(self._answer(event))
+        round_id = _int(event.data.get("pulse"))
+        if round_id is None:
+            return TextReply("Sorry, I could not read that. Nothing was stored.")
+        if event.verb == "comment":
+            return TextReply(self._comment(event, round_id))
+        if event.verb == "not_now":
+            when = doctor.snooze(self.core, self.tenant_id, event.sender.id, round_id)
+            return TextReply(
+                f"No problem. I'll remind you {when}."
+                if when
+                else "This pulse closes before tomorrow, so there's no reminder. No worries."
+            )
+        if event.verb == "why":
+            return TextReply(WHY)
+        return TextReply("Sorry, I don't know that button. Nothing was stored.")
+
+    def _answer(self, event: events.CardAction) -> str:
+        parsed = parse_answer_value(str(event.data.get("answer", "")))
+        if parsed is None:
+            return "Sorry, I could not read that answer. Nothing was stored."
+        round_id, version_id, value = parsed
+        user = event.sender.id
+        outcome = record_answer(self.core, self.tenant_id, user, round_id, version_id, value)
+        if outcome.status == "closed":
+            return CLOSED
+        if outcome.status != "recorded":
+            return NOT_YOURS
+        with self.core.db.reading() as s:
+            asked = outcome.delivery.version_ids
+            mine = current_answers(self.core, s, self.tenant_id, user, round_id, asked)
+            scale = round_questions(self.core.facts, s, [version_id])[0].scale
+        return cards.recorded(scales.label(scale, value), len(mine), len(asked))
+
+    def _comment(self, event: events.CardAction, round_id: int) -> str:
+        text = clean_comment(str(event.data.get("comment") or ""))
+        if not text:
+            return "Type your comment in the box first, then tap “Send comment”."
+        if len(text) > MAX_COMMENT:
+            return f"Sorry, that is {len(text)} characters; comments can be up to {MAX_COMMENT}."
+        user = event.sender.id
+        outcome = record_comment(self.core, self.tenant_id, user, round_id, text, None)
+        if outcome.status == "closed":
+            return CLOSED
+        if outcome.status != "recorded":
+            return NOT_YOURS
+        return "🙏 Thank you: your comment is recorded anonymously. Send another to replace it."
+
+    # ------------------------------------------------------------ commands
+
+    def _message(self, event: events.Message) -> Reply:
+        conv = event.conversation
+        ws_id = self._workspace_id()
+        if ws_id is None:
+            self.gateway_reply_safe(conv, views.TextView(NOT_INSTALLED))
+            return None
+        self._remember_dm(event.sender, conv)
+        words = event.text.strip().split()
+        lowered = [w.lower() for w in words]
+        if not words:
+            word, args = "help", []
+        elif lowered[:2] == ["my", "results"]:
+            word, args = "home", lowered[2:]
+        else:
+            word, args = lowered[0], lowered[1:]
+        if word not in COMMANDS:
+            reply: views.View = views.TextView(
+                f"⚠️ I don't know `{words[0]}`.\n\n{self._help(ws_id, event)}"
+            )
+        elif not self._allowed(ws_id, event.sender, COMMANDS[word][0]):
+            reply = views.TextView(teams_words(authz.refusal(COMMANDS[word][0])))
+        else:
+            reply = self._run(word, args, ws_id, event)
+        if reply is not None:
+            self.gateway_reply_safe(conv, reply)
+        return None
+
+    def gateway_reply_safe(self, conv: events.Conversation, view: views.View) -> None:
+        try:
+            self.gateway.reply(conv.service_url, conv.id, view)
+        except errors.ChatError as exc:
+            log.warning("msteams: could not reply in %s: %s", conv.kind, exc.error)
+
+    def _allowed(self, ws_id: int, person: events.Person, action: str) -> bool:
+        if authz.REQUIRED.get(action, authz.ADMIN) == authz.EVERYONE:
+            return True
+        if not person.aad_object_id:
+            return False
+        with self.core.db.Session() as s:
+            return authz.allowed(s, ws_id, person.aad_object_id, action)
+
+    def _help(self, ws_id: int, event: events.Message) -> str:
+        level = authz.EVERYONE
+        if event.sender.aad_object_id:
+            with self.core.db.Session() as s:
+                level = authz.level(authz.roles_of(s, ws_id, event.sender.aad_object_id))
+        lines = ["**medpulse** · anonymous pulse checks for doctors. Send me:"]
+        for word, (action, text) in COMMANDS.items():
+            need = authz.REQUIRED.get(action, authz.ADMIN)
+            if authz._RANK[level] >= authz._RANK[need]:
+                tag = "" if need == authz.EVERYONE else f" _({need}s)_"
+                lines.append(f"- `{word}` · {text}{tag}")
+        lines.append("In a team's channel, mention me first: `@medpulse help`.")
+        return "\n".join(lines)
+
+    def _run(
+        self, word: str, args: list[str], ws_id: int, event: events.Message
+    ) -> views.View | None:
+        actor = event.sender.aad_object_id or event.sender.id
+        team = event.conversation.team_id
+        try:
+            if word == "help":
+                return views.TextView(self._help(ws_id, event))
+            if word == "home":
+                return self.home(ws_id, event.sender.id)
+            if word == "privacy":
+                return views.TextView(privacy_notice(self.core.k))
+            if word in ("optout", "optin"):
+                return views.TextView(self._opt(event.sender.id, word == "optout"))
+            if word == "status":
+                lines = status.lines(status.status(self.core, self.tenant_id))
+                return views.TextView(teams_words("**medpulse status**\n\n" + "\n\n".join(lines)))
+            if word == "send":
+                return views.TextView(self._send(args, actor))
+            if word == "summary":
+                return views.TextView(self._summary(ws_id))
+            if word == "gap":
+                self._gap(ws_id, event.conversation)
+                return None
+            if word in ("pause", "resume", "schedule"):
+                return views.TextView(self._schedule(word, event.text.split()[1:], actor))
+            if team is None:
+                return views.TextView(f"`{word}` works in a team's channel: mention me there.")
+            if word == "audience":
+                res = operations.set_audience(
+                    self.core, self.tenant_id, actor, team, event.conversation.team_name or ""
+                )
+                return views.TextView(
+                    f"✅ This team is the audience: {res.sync.humans} members will be asked."
+                )
+            operations.add_leader_channel(self.core, self.tenant_id, actor, team, None)
+            return views.TextView("✅ Summaries will be posted to this team.")
+        except operations.AdminError as exc:
+            return views.TextView(teams_words(f"⚠️ {exc}"))
+
+    def _opt(self, user: str, out: bool) -> str:
+        changed = operations.set_opt_out(self.core, self.tenant_id, user, out)
+        msg = (
+            "You're opted out: medpulse won't message you. Send `optin` any time to rejoin."
+            if out
+            else "You're opted in: you'll get the next pulse. Thank you."
+        )
+        return msg if changed else "Nothing changed. " + msg
+
+    def _send(self, args: list[str], actor: str) -> str:
+        if args != ["now"]:
+            return "Usage: `send now` starts a round for the audience right away."
+        res = operations.send_now(self.core, self.tenant_id, actor)
+        if not res.round.created:
+            return f"⚠️ No round was started: {res.round.reason}."
+        return f"✅ Round started: sending to {res.round.invited} doctors now."
+
+    def _schedule(self, word: str, args: list[str], actor: str) -> str:
+        """The schedule's three commands, in ``bot.admin.schedule``'s words."""
+        if word in ("pause", "resume"):
+            if args:
+                return f"`{word}` takes no arguments."
+            changed = schedules.set_paused(self.core, self.tenant_id, actor, word == "pause")
+            snap = schedules.read(self.core, self.tenant_id)
+            if word == "pause":
+                return (
+                    "⏸️ Paused: no scheduled rounds until `resume`. Open rounds still close."
+                    if changed
+                    else "Already paused. Send `resume` to restart."
+                )
+            head = "▶️ Resumed." if changed else "Already running."
+            return f"{head} Next round: {snap.next_round_text}."
+        if not args:
+            snap = schedules.read(self.core, self.tenant_id)
+            return f"**Schedule:** {snap.description}\n\n**Next round:** {snap.next_round_text}"
+        try:
+            change = schedules.parse_text(args)
+        except ValueError as exc:
+            return f"⚠️ {exc}"
+        result = schedules.update(self.core, self.tenant_id, actor, change)
+        if not result.changed:
+            return f"Nothing changed: {result.after.description}."
+        return (
+            f"✅ Schedule changed.\n\n**Was:** {result.before.description}\n\n"
+            f"**Now:** {result.after.description}\n\n**Next round:** {result.after.next_round_text}"
+        )
+
+    def _gap(self, ws_id: int, conv: events.Conversation) -> None:
+        """The perception gap as a card with the one-page chart inline, where it was asked."""
+        from bot.insights import checklist, checklist_chart, gap
+
+        view = checklist.leadership_view(self.core, ws_id)
+        head = (
+            f"Leaders' view {view.cycle or '(no checklist ratings yet)'} from {view.leaders} "
+            f"leader(s); doctors over the last {gap.WINDOW} pulses; 0–100. A gap is flagged only "
+            "where the leaders' figure is outside the doctors' 95% interval."
+        )
+        lines = tuple(gap.gap_line(r, self.core.k) for r in gap.rows(self.core, ws_id))
+        png = checklist_chart.page_png(self.core, ws_id, conv.team_name or "")
+        card = views.SummaryView(
+            "Perception gap", head, (views.Section("", lines),), "Perception gap"
+        )
+        image = views.Image(png, "The checklist page: leaders' ratings beside doctors' scores")
+        try:
+            self.gateway.post_channel(conv.id, card, image)
+        except errors.ChatError as exc:
+            log.warning("msteams: could not post the gap card: %s", exc.error)
+
+    def _summary(self, ws_id: int) -> str:
+        with self.core.db.Session() as s:
+            channels = list(
+                s.scalars(
+                    select(LeaderChannel.channel_id).where(
+                        LeaderChannel.workspace_id == ws_id, LeaderChannel.department_id.is_(None)
+                    )
+                )
+            )
+        if not channels:
+            return "No leadership team is set: mention me with `leaders` in the leaders' team."
+        for channel in channels:
+            bridge.post_summary(self.core, self.tenant_id, channel)
+        return f"✅ Summary posted to {len(channels)} leadership team(s)."
+
+    # ------------------------------------------------------------ home
+
+    def home(self, ws_id: int, user: str) -> views.HomeView:
+        """A person's home card: privacy, their settings, the trust's results, and what
+        leaders did about earlier answers ("you said, we did")."""
+        me = preferences.me(self.core, self.tenant_id, user)
+        mine = [
+            "You are **opted out** (send `optin` to rejoin)."
+            if me.opted_out
+            else "You get pulses (send `optout` to stop).",
+            f"Time of day: {me.window or 'any time'} · Department: {me.department or 'not set'}",
+        ]
+        trust = summary.build(self.core, ws_id)
+        results = results_home.trust_lines(trust)
+        actions = actions_log.recent(self.core, ws_id, 3, scope=(me.department, me.grade))
+        said = [f"- {a.text}" for a in actions] or ["Nothing yet: leaders' actions appear here."]
+        return views.HomeView(
+            title="medpulse · your home",
+            sections=(
+                views.Section("Your settings", tuple(mine)),
+                views.Section("What the answers add up to", tuple(results)),
+                views.Section("You said, we did", tuple(said)),
+                views.Section("Privacy", (privacy_notice(self.core.k),)),
+            ),
+        )
+
+
+def _int(value: object) -> int | None:
+    try:
+        return int(str(value))
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,29 @@
+"""`medpulse demo --platform teams`: the demo trust through the Teams adapter writes the cards it
+posted as JSON beside the charts (the slow whole-demo run; the Slack one is in test_cli)."""
+
+from __future__ import annotations
+
+import json
+
+from simulator.demo import main
+
+
+def test_the_teams_demo_writes_its_cards_beside_its_charts(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert (
+        main(["--platform", "teams", "--doctors", "20", "--rounds", "1", "--out", "out", "--quiet"])
+        == 0
+    )
+    out = tmp_path / "out"
+    [summary] = sorted(out.glob("summary-*-teams-card.json"))
+    card = json.loads(summary.read_text())
+    [image] = [b for b in card["body"] if b["type"] == "Image"]
+    assert (out / image["url"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert image["altText"]
+    assert any("answered" in b.get("text", "") for b in card["body"])
+    assert "More detail" not in summary.read_text()  # no Slack button to point at
+    pulse = json.loads((out / "teams-pulse-card.json").read_text())
+    taps = [a for row in pulse["body"] if row["type"] == "ActionSet" for a in row["actions"]]
+    assert taps and all(a["type"] == "Action.Execute" and a["verb"] == "answer" for a in taps)
+    closed = json.loads((out / "teams-closed-pulse-card.json").read_text())
+    assert "actions" not in closed and "closed" in closed["body"][0]["text"]
