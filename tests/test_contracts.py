@@ -73,7 +73,12 @@ def _copy_tree(dest: Path) -> Path:
             "core-platform-neutral",
             "storage.anonymity -> integrations.slack.gateway",
         ),
-        ("questions/model.py", "import bot.clock", "data-below-core", "questions.model -> bot.clock"),
+        (
+            "questions/model.py",
+            "import bot.clock",
+            "data-below-core",
+            "questions.model -> bot.clock",
+        ),
     ],
 )
 def test_a_forbidden_import_breaks_its_contract(tmp_path, module, line, contract, reported):
