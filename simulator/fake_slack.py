@@ -42,20 +42,19 @@ import itertools
 import json
 import logging
 import math
-import random
 import secrets
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.parser import BytesParser
 from email.policy import HTTP
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 from zoneinfo import ZoneInfo
+
+from simulator.local_http import FakeHandler, Faults, LocalHttpFake, TokenBucket
 
 log = logging.getLogger(__name__)
 
@@ -323,34 +322,6 @@ class _Fault:
 
 
 @dataclass
-class _RandomFault:
-    status: int
-    rate: float
-    rng: random.Random
-    error_after_effect: bool
-
-
-class _TokenBucket:
-    """Classic token bucket: ``per_second`` refill, ``burst`` capacity."""
-
-    def __init__(self, per_second: float, burst: float) -> None:
-        self.per_second = per_second
-        self.capacity = burst
-        self.tokens = burst
-        self.stamp = time.monotonic()
-
-    def take(self) -> float:
-        """Take one token; return 0 if allowed, else seconds until one is available."""
-        now = time.monotonic()
-        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.per_second)
-        self.stamp = now
-        if self.tokens >= 1:
-            self.tokens -= 1
-            return 0.0
-        return (1 - self.tokens) / self.per_second
-
-
-@dataclass
 class _Reply:
     status: int
     body: bytes
@@ -484,12 +455,15 @@ def _basic_auth(headers: Any) -> tuple[str, str] | None:
 # --------------------------------------------------------------------------------------
 
 
-class FakeSlack:
+class FakeSlack(LocalHttpFake):
     """A fake Slack workspace plus Web API on a local threaded HTTP server.
 
-    Thread-safe: all state sits behind one lock; request handling sleeps (``latency``)
-    outside it, so slow responses still overlap.
+    Thread-safe: all state sits behind one lock; request handling sleeps (``latency``) or waits
+    (``hold``) outside it, so slow responses still overlap. The server, start/stop, latency and
+    holds are simulator.local_http's, shared with the fake Teams.
     """
+
+    name = "fake slack"
 
     def __init__(
         self,
@@ -503,15 +477,12 @@ class FakeSlack:
         port: int = 0,
         latency: float = 0.0,
     ) -> None:
-        self.host = host
-        self.port = port
+        self._init_server(host, port)
         self.app_id = app_id
         self.latency = latency
         self.method_latency: dict[str, float] = {}
         self.clock: Callable[[], float] = time.time
         self._lock = threading.RLock()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
         self._calls: list[Call] = []
         self._teams: dict[str, Team] = {}
         self._tokens: dict[str, _Token] = {}
@@ -527,10 +498,9 @@ class FakeSlack:
         self._response_posts: list[ResponsePost] = []
         self._app_tokens: set[str] = set()
         self.socket_mode: Any = None  # simulator.fake_socket_mode.FakeSocketMode once enabled
-        self._fail_next: dict[str, deque[_Fault]] = {}
-        self._error_rates: dict[str, _RandomFault] = {}
+        self._faults: Faults[_Fault] = Faults()
         self._rate_limits: dict[str, tuple[float, float]] = {}
-        self._buckets: dict[tuple[str, str | None], _TokenBucket] = {}
+        self._buckets: dict[tuple[str, str | None], TokenBucket] = {}
         self._ts_counter = itertools.count(100)
         self._last_ts_micros = 0
         self._ids = itertools.count(1)
@@ -538,20 +508,6 @@ class FakeSlack:
         self.add_team(team_id, bot_token, bot_user_id, name=team_name)
 
     # ---------------------------------------------------------------- lifecycle
-
-    def start(self) -> FakeSlack:
-        """Bind (port 0 lets the OS pick) and serve in a daemon thread."""
-        if self._server is not None:
-            return self
-        server = _Server((self.host, self.port), _Handler)
-        server.fake = self
-        self.port = server.server_address[1]
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        return self
 
     def enable_socket_mode(self, app_token: str = "xapp-1-A0001-test"):
         """Accept ``app_token`` (an app-level token, for ``apps.connections.open`` only) and
@@ -566,30 +522,14 @@ class FakeSlack:
         return self.socket_mode
 
     def stop(self) -> None:
-        """Stop serving and release the port."""
+        """Stop serving (Socket Mode too) and release the ports."""
         if self.socket_mode is not None:
             self.socket_mode.stop()
             self.socket_mode = None
-        server, self._server = self._server, None
-        if server is None:
-            return
-        server.shutdown()
-        server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        super().stop()
 
     def __enter__(self) -> FakeSlack:
         return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def base_url(self) -> str:
-        """``http://127.0.0.1:PORT`` (no trailing slash)."""
-        if self._server is None:
-            raise RuntimeError("FakeSlack is not started")
-        return f"http://{self.host}:{self.port}"
 
     @property
     def api_url(self) -> str:
@@ -789,7 +729,7 @@ class FakeSlack:
         """
         fault = _Fault(status, max(1, int(retry_after)), error_after_effect)
         with self._lock:
-            self._fail_next.setdefault(method, deque()).extend([fault] * count)
+            self._faults.fail_next(method, fault, count)
 
     def error_rate(
         self,
@@ -805,12 +745,7 @@ class FakeSlack:
         Deterministic for a given seed and call order (concurrency can reorder calls).
         """
         with self._lock:
-            if rate <= 0:
-                self._error_rates.pop(method, None)
-                return
-            self._error_rates[method] = _RandomFault(
-                status, rate, random.Random(seed), error_after_effect
-            )
+            self._faults.error_rate(method, rate, _Fault(status, 1, error_after_effect), seed)
 
     def rate_limit(
         self,
@@ -837,8 +772,7 @@ class FakeSlack:
     def clear_faults(self) -> None:
         """Remove every fault, random error and rate limit."""
         with self._lock:
-            self._fail_next.clear()
-            self._error_rates.clear()
+            self._faults.clear()
             self._rate_limits.clear()
             self._buckets.clear()
 
@@ -913,8 +847,9 @@ class FakeSlack:
 
     # ---------------------------------------------------------------- request pipeline
 
-    def _latency_for(self, method: str) -> float:
-        return self.method_latency.get(method, self.latency)
+    def _wait_before(self, method: str) -> None:
+        """A request's latency (or hold), served outside the lock so slow calls overlap."""
+        self._delay(method, self.method_latency.get(method, self.latency))
 
     def _record(self, call: Call) -> None:
         with self._lock:
@@ -923,26 +858,21 @@ class FakeSlack:
     def _pick_fault(self, method: str, team_id: str | None) -> _Fault | None:
         """Decide, under the lock, whether this call is failed by injection."""
         with self._lock:
-            for key in (method, "*"):
-                queue = self._fail_next.get(key)
-                if queue:
-                    return queue.popleft()
+            queued = self._faults.next_queued(method)
+            if queued is not None:
+                return queued
             limit_key = next(
                 (k for k in (f"{method}@{team_id}", method) if k in self._rate_limits), "*"
             )
             if limit_key in self._rate_limits:
                 per_second, burst = self._rate_limits[limit_key]
                 bucket = self._buckets.setdefault(
-                    (limit_key, f"{team_id}:{method}"), _TokenBucket(per_second, burst)
+                    (limit_key, f"{team_id}:{method}"), TokenBucket(per_second, burst)
                 )
                 wait = bucket.take()
                 if wait > 0:
                     return _Fault(429, max(1, math.ceil(wait)), False)
-            for key in (method, "*"):
-                rule = self._error_rates.get(key)
-                if rule and rule.rng.random() < rule.rate:
-                    return _Fault(rule.status, 1, rule.error_after_effect)
-        return None
+            return self._faults.next_random(method)
 
     def _fault_reply(self, fault: _Fault) -> _Reply:
         error = _FAULT_ERRORS.get(fault.status, "service_unavailable")
@@ -1643,34 +1573,8 @@ class _BadRequest(Exception):
     pass
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 512  # benchmarks open many connections at once
-    fake: FakeSlack
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        log.debug("fake slack: connection error from %s", client_address, exc_info=True)
-
-
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(FakeHandler):
     """Routes ``/api/<method>``, ``/upload/<file_id>`` and ``/response/<key>``."""
-
-    protocol_version = "HTTP/1.1"  # keep-alive for clients that want it
-    # Headers and body go out in separate writes; with Nagle on, a kept-alive client would wait
-    # for its delayed ACK (~40 ms) between them, which real Slack does not make anyone do.
-    disable_nagle_algorithm = True
-    server: _Server
-    timeout = 30  # idle keep-alive connections must not pin threads forever
-
-    def do_POST(self) -> None:
-        self._handle()
-
-    do_GET = do_POST
-    do_PUT = do_POST
-
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("fake slack: " + format, *args)
 
     def _read_body(self) -> bytes:
         if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
@@ -1702,7 +1606,7 @@ class _Handler(BaseHTTPRequestHandler):
             out += self.rfile.read(size)
             self.rfile.readline(1024)
 
-    def _handle(self) -> None:
+    def handle_request(self) -> None:
         fake = self.server.fake
         try:
             body = self._read_body()
@@ -1714,41 +1618,25 @@ class _Handler(BaseHTTPRequestHandler):
             log.exception("fake slack: error handling %s %s", self.command, self.path)
             self.close_connection = True
             reply = _json_reply(500, {"ok": False, "error": "fake_slack_internal_error"})
-        self._send(reply)
+        self.send_reply(reply.status, reply.body, reply.content_type, reply.headers)
 
     def _route(self, fake: FakeSlack, body: bytes) -> _Reply:
         url = urlsplit(self.path)
         path = url.path
         if path.startswith("/api/"):
             method = path[len("/api/") :].strip("/")
-            _sleep(fake._latency_for(method))
+            fake._wait_before(method)
             return fake.handle_api(method, url.query, body, self.headers)
         if path.startswith("/upload/"):
-            _sleep(fake._latency_for("upload"))
+            fake._wait_before("upload")
             return fake.handle_upload(path[len("/upload/") :], body, self.headers)
         if path.startswith("/response/"):
-            _sleep(fake._latency_for("response_url"))
+            fake._wait_before("response_url")
             return fake.handle_response_url(path[len("/response/") :], body)
         return _json_reply(404, {"ok": False, "error": "not_found"})
 
-    def _send(self, reply: _Reply) -> None:
-        try:
-            self.send_response(reply.status)
-            self.send_header("Content-Type", reply.content_type)
-            self.send_header("Content-Length", str(len(reply.body)))
-            for name, value in reply.headers.items():
-                self.send_header(name, value)
-            if self.close_connection:
-                self.send_header("Connection", "close")
-            self.end_headers()
-            self.wfile.write(reply.body)
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True
 
-
-def _sleep(seconds: float) -> None:
-    if seconds > 0:
-        time.sleep(seconds)
+FakeSlack.handler = _Handler
 
 
 # --------------------------------------------------------------------------------------

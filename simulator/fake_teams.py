@@ -22,8 +22,9 @@ the tenant with 429s.
 Ops, as named in ``calls`` and fault methods: ``token``, ``create_conversation``, ``send``,
 ``update``, ``delete``, ``members``, plus ``openid`` and ``keys``.
 
-Like ``simulator/fake_slack.py`` it lives in ``bot/`` so that a Teams demo can use it too; it imports
-PyJWT and ``cryptography`` (product dependencies) and the standard library.
+Like ``simulator/fake_slack.py`` it ships in the simulator so that a Teams demo can use it too; it
+imports PyJWT and ``cryptography`` (product dependencies) and the standard library. Its server,
+latency, holds and fault queues are ``simulator/local_http.py``'s, shared with the fake Slack.
 """
 
 from __future__ import annotations
@@ -33,21 +34,20 @@ import itertools
 import json
 import logging
 import math
-import random
 import re
 import secrets
 import threading
 import time
 import uuid
-from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, parse_qsl, unquote, urlsplit
 
 import jwt
 import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
+
+from simulator.local_http import FakeHandler, Faults, LocalHttpFake, TokenBucket
 
 log = logging.getLogger(__name__)
 
@@ -151,21 +151,6 @@ class _Reply:
     stall: float = 0.0  # answer only after this many seconds (recorded first)
 
 
-class _Bucket:
-    def __init__(self, per_second: float, burst: float) -> None:
-        self.per_second, self.capacity, self.tokens = per_second, burst, burst
-        self.stamp = time.monotonic()
-
-    def take(self) -> float:
-        now = time.monotonic()
-        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.per_second)
-        self.stamp = now
-        if self.tokens >= 1:
-            self.tokens -= 1
-            return 0.0
-        return (1 - self.tokens) / self.per_second
-
-
 def _new_key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
@@ -180,11 +165,14 @@ def _jwk(private: rsa.RSAPrivateKey, kid: str, endorsements: list[str]) -> dict[
 # --------------------------------------------------------------------------------------
 
 
-class FakeTeams:
+class FakeTeams(LocalHttpFake):
     """A fake Teams tenant, Microsoft's login and the Bot Connector, on one local server.
 
-    Thread-safe: state sits behind one lock; latency and stalls sleep outside it.
+    Thread-safe: state sits behind one lock; latency, holds and stalls wait outside it. The
+    server, start/stop, latency and holds are simulator.local_http's, shared with the fake Slack.
     """
+
+    name = "fake teams"
 
     def __init__(
         self,
@@ -199,13 +187,10 @@ class FakeTeams:
         self.app_id = app_id
         self.app_password = app_password
         self.tenant_id = tenant_id
-        self.host, self.port = host, port
+        self._init_server(host, port)
         self.token_lifetime = token_lifetime
-        self.latency = 0.0
         self.op_latency: dict[str, float] = {}
         self._lock = threading.RLock()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
         self.calls: list[Call] = []
         self.users: dict[str, TeamsUser] = {}
         self.teams: dict[str, FakeTeam] = {}
@@ -213,9 +198,8 @@ class FakeTeams:
         self._personal_installs: set[str] = set()
         self._blocked: set[str] = set()
         self._access_tokens: dict[str, float] = {}  # token -> expiry (time.time)
-        self._faults: dict[str, deque[_Fault]] = {}
-        self._error_rates: dict[str, tuple[float, _Fault, random.Random]] = {}
-        self._bucket: _Bucket | None = None
+        self._faults: Faults[_Fault] = Faults()
+        self._bucket: TokenBucket | None = None
         self._ids = itertools.count(1)
         self._activity_ids = itertools.count(1_700_000_000_001)
         self.kid = "fake-key-1"
@@ -227,35 +211,8 @@ class FakeTeams:
 
     # ------------------------------------------------------------ lifecycle and URLs
 
-    def start(self) -> FakeTeams:
-        if self._server is None:
-            server = _Server((self.host, self.port), _Handler)
-            server.fake = self
-            self.port = server.server_address[1]
-            self._server = server
-            self._thread = threading.Thread(
-                target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-            )
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-            if self._thread is not None:
-                self._thread.join(timeout=5)
-
     def __enter__(self) -> FakeTeams:
         return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
 
     @property
     def openid_url(self) -> str:
@@ -331,8 +288,9 @@ class FakeTeams:
     ) -> None:
         """Fail the next ``count`` calls to ``op`` ("*" = any) with ``status``."""
         with self._lock:
-            fault = _Fault(status, max(0, int(retry_after)), after_effect)
-            self._faults.setdefault(op, deque()).extend([fault] * count)
+            self._faults.fail_next(
+                op, _Fault(status, max(0, int(retry_after)), after_effect), count
+            )
 
     def error_rate(
         self, op: str, status: int, rate: float, *, seed: int = 0, after_effect: bool = False
@@ -340,22 +298,19 @@ class FakeTeams:
         """Fail a random fraction of calls to ``op`` ("*" = any); rate 0 removes. Reproducible
         for a seed and a call order."""
         with self._lock:
-            if rate <= 0:
-                self._error_rates.pop(op, None)
-            else:
-                fault = _Fault(status, 1, after_effect)
-                self._error_rates[op] = (rate, fault, random.Random(seed))
+            self._faults.error_rate(op, rate, _Fault(status, 1, after_effect), seed)
 
     def stall_next(self, op: str, seconds: float, count: int = 1) -> None:
         """Apply the next ``count`` calls' effect, then answer only after ``seconds``."""
         with self._lock:
-            fault = _Fault(200, 0, True, stall=seconds)
-            self._faults.setdefault(op, deque()).extend([fault] * count)
+            self._faults.fail_next(op, _Fault(200, 0, True, stall=seconds), count)
 
     def rate_limit(self, per_second: float | None, burst: float | None = None) -> None:
         """A tenant-wide token bucket over the connector calls; None removes it."""
         with self._lock:
-            self._bucket = None if per_second is None else _Bucket(per_second, burst or per_second)
+            self._bucket = (
+                None if per_second is None else TokenBucket(per_second, burst or per_second)
+            )
 
     def expire_tokens(self) -> None:
         """Every access token issued so far stops working (401)."""
@@ -555,23 +510,14 @@ class FakeTeams:
 
     def _take_fault(self, op: str) -> _Fault | None:
         with self._lock:
-            for name in (op, "*"):
-                queue = self._faults.get(name)
-                if queue:
-                    return queue.popleft()
-            for name in (op, "*"):
-                if name in self._error_rates:
-                    rate, fault, rng = self._error_rates[name]
-                    if rng.random() < rate:
-                        return fault
-        return None
+            return self._faults.next_queued(op) or self._faults.next_random(op)
 
     def handle(self, method: str, raw_path: str, headers: Any, body: bytes) -> _Reply:
         url = urlsplit(raw_path)
         op, args = _route(method, url.path, self.tenant_id)
         if op is None:
             return _Reply(404, _error("NotFound", f"no route {method} {url.path}"))
-        _sleep(self.op_latency.get(op, self.latency))
+        self._delay(op, self.op_latency.get(op, self.latency))
         if op in ("openid", "keys"):
             reply = self._openid() if op == "openid" else self._jwks()
             self._record(op, method, url.path, reply, False, None)
@@ -597,7 +543,8 @@ class FakeTeams:
         else:
             reply = self._faulted(op, lambda: self._apply(op, args, url.query, parsed, body))
         self._record(op, method, url.path, reply, reply.effect, parsed)
-        _sleep(reply.stall)
+        if reply.stall > 0:
+            time.sleep(reply.stall)
         return reply
 
     def _faulted(self, op: str, apply) -> _Reply:
@@ -814,31 +761,8 @@ def _json(body: bytes) -> Any:
         return None
 
 
-def _sleep(seconds: float) -> None:
-    if seconds > 0:
-        time.sleep(seconds)
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 512
-    fake: FakeTeams
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        log.debug("fake teams: connection error from %s", client_address, exc_info=True)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-    timeout = 30
-    server: _Server
-
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("fake teams: " + format, *args)
-
-    def _handle(self) -> None:
+class _Handler(FakeHandler):
+    def handle_request(self) -> None:
         try:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length > 0 else b""
@@ -848,15 +772,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             reply = _Reply(500, _error("FakeInternalError", "the fake failed"))
         data = json.dumps(reply.body).encode()
-        try:
-            self.send_response(reply.status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-            self.send_header("Content-Length", str(len(data)))
-            for name, value in reply.headers.items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True
+        self.send_reply(reply.status, data, "application/json; charset=utf-8", reply.headers)
 
-    do_GET = do_POST = do_PUT = do_DELETE = _handle
+
+FakeTeams.handler = _Handler

@@ -158,3 +158,67 @@ _CHECKS = {
     "image": _image,
     "input": _input,
 }
+
+
+# -- finding what a test clicks or reads: by action_id and block_id, never by position ----------
+#
+#     find_element(msg.blocks, "comment")["value"]          # the comment button's round id
+#     find_block(view["blocks"], "admin-actions")          # a block by its block_id
+#     "Saved" in text_of(body["view"]["blocks"])           # what a view says, wherever it says it
+#
+# A layout change (a block added above, buttons reordered) must not make a test click the wrong
+# button or read the wrong line; a missing or repeated id fails with the ids that are there.
+
+
+def _elements(block: dict) -> list[dict]:
+    """A block's interactive elements: an actions/input block's, a section's accessory."""
+    out = list(block.get("elements", [])) if block.get("type") == "actions" else []
+    for key in ("accessory", "element"):
+        if isinstance(block.get(key), dict):
+            out.append(block[key])
+    return out
+
+
+def find_block(blocks: list[dict], block_id: str) -> dict:
+    """The one block with ``block_id``."""
+    found = [b for b in blocks if b.get("block_id") == block_id]
+    ids = [b.get("block_id") for b in blocks]
+    assert len(found) == 1, f"{len(found)} blocks with block_id {block_id!r} among {ids}"
+    return found[0]
+
+
+def find_element(blocks: list[dict], action_id: str, *, block_id: str | None = None) -> dict:
+    """The one interactive element with ``action_id`` (in the block ``block_id``, if given)."""
+    scope = blocks if block_id is None else [find_block(blocks, block_id)]
+    found = [e for b in scope for e in _elements(b) if e.get("action_id") == action_id]
+    ids = [e.get("action_id") for b in scope for e in _elements(b)]
+    assert len(found) == 1, f"{len(found)} elements with action_id {action_id!r} among {ids}"
+    return found[0]
+
+
+def nodes(tree, keep) -> list[dict]:
+    """Every dict anywhere in ``tree`` (blocks, a view, a Teams card) for which ``keep`` is true,
+    in document order: for finding things by what they are, never by where they sit."""
+    found: list[dict] = []
+
+    def walk(node) -> None:
+        if isinstance(node, dict):
+            if keep(node):
+                found.append(node)
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(tree)
+    return found
+
+
+def text_of(blocks: list[dict]) -> str:
+    """Every text in the blocks (sections, fields, context, headers, buttons), one per line."""
+    texts = nodes(
+        blocks,
+        lambda n: n.get("type") in ("mrkdwn", "plain_text") and isinstance(n.get("text"), str),
+    )
+    return "\n".join(t["text"] for t in texts)

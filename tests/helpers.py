@@ -19,6 +19,48 @@ def wait_for(cond: Callable[[], object], timeout: float = 10.0, what: str = "con
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def deliver_all(core) -> None:
+    """Send every queued DM with a fresh delivery worker, then shut it down."""
+    from bot.delivery.outbox import DeliveryWorker
+
+    worker = DeliveryWorker(core, concurrency=4, backoff=0.01)
+    try:
+        while worker.run_once():
+            pass
+    finally:
+        worker.shutdown()
+
+
+def start_round(fake: FakeSlack, slack, worker, n: int) -> list[str]:
+    """``n`` doctors made the audience by the admin, a round sent now, every pulse delivered."""
+    from tests.conftest import ADMIN
+
+    ids = doctors(fake, n)
+    reply = slack.slash("audience <#C0DOCTORS|doctors>", ADMIN)
+    wait_for(lambda: fake.response_posts(reply.response_key), what="audience synced")
+    reply = slack.slash("send now", ADMIN)
+    wait_for(lambda: fake.response_posts(reply.response_key), what="send now")
+    while worker.run_once():
+        pass
+    return ids
+
+
+def cli_env(fake: FakeSlack, db_url: str) -> dict[str, str]:
+    """The environment for a `medpulse` subprocess pointed at the fake Slack and the test database
+    (none of the caller's own Slack or database settings leak in)."""
+    import os
+
+    from tests.conftest import SECRET, TOKEN
+
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DATABASE_"))},
+        "SLACK_BOT_TOKEN": TOKEN,
+        "SLACK_SIGNING_SECRET": SECRET,
+        "SLACK_API_URL": fake.api_url,
+        "DATABASE_URL": db_url,
+    }
+
+
 def doctors(fake: FakeSlack, n: int, channel: str = "C0DOCTORS", prefix: str = "UDOC") -> list[str]:
     """A channel of ``n`` doctors, plus a bot and a deactivated account that must be left out."""
     ids = [f"{prefix}{i:04d}" for i in range(n)]

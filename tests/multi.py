@@ -1,5 +1,8 @@
 """A region of trusts for end-to-end tests: one medpulse in multi-workspace (OAuth) mode, and three
-workspaces in the fake Slack, each installed through /slack/install like a real trust would."""
+workspaces in the fake Slack, each installed through /slack/install like a real trust would.
+
+Also the scaffolding every multi-workspace test shares (tests/test_oauth.py, the grid): the OAuth
+settings, the app served over HTTP, and the install flow through the browser's redirects."""
 
 from __future__ import annotations
 
@@ -42,6 +45,49 @@ def get(url: str, cookie: str | None = None):
         return e.code, dict(e.headers), e.read().decode()
 
 
+def oauth_settings(fake: FakeSlack, db_url: str, **extra):
+    """Multi-workspace settings: no bot token of its own, an OAuth client, tokens encrypted."""
+    values = {
+        "SLACK_BOT_TOKEN": None,
+        "SLACK_CLIENT_ID": "111.222",
+        "SLACK_CLIENT_SECRET": "shh",
+        "MEDPULSE_ADMINS": "",
+        "MEDPULSE_TOKEN_KEY": TOKEN_KEY,
+    }
+    return make_settings(fake, db_url, **(values | extra))
+
+
+def serve(fake: FakeSlack, db_url: str, clock, **settings_extra) -> tuple[object, HttpServer]:
+    """The real app in OAuth mode, served over HTTP on 127.0.0.1."""
+    core = build_core(oauth_settings(fake, db_url, **settings_extra), clock=clock)
+    return core, HttpServer(build_wsgi(core), host="127.0.0.1", port=0, threads=8).start()
+
+
+def complete_install(server_url: str, code: str) -> None:
+    """What a browser does: /slack/install (state cookie), then Slack's redirect with ``code``."""
+    status, headers, page = get(server_url + "/slack/install")
+    assert status == 200 and "slack.com/oauth/v2/authorize" in page
+    state = re.search(r"state=([\w-]+)", page).group(1)
+    cookie = headers.get("Set-Cookie", "").split(";")[0]
+    status, _, page = get(f"{server_url}/slack/oauth_redirect?code={code}&state={state}", cookie)
+    assert status == 200, page
+
+
+def per_workspace(core, model) -> dict[str, int]:
+    """How many rows of ``model`` (a table with workspace_id) each workspace holds, by team ID."""
+    from sqlalchemy import func, select
+
+    from storage.models import Workspace
+
+    with core.db.Session() as s:
+        query = (
+            select(Workspace.team_id, func.count(model.id))
+            .join(model, model.workspace_id == Workspace.id)
+            .group_by(Workspace.team_id)
+        )
+        return dict(s.execute(query).all())
+
+
 @dataclass
 class Region:
     fake: FakeSlack
@@ -57,9 +103,16 @@ class Region:
                 SECRET,
                 team_id=team,
                 response_url_base=self.fake.response_url_base,
-                bot_user_id="UBOT" + team[-1],
+                **self.sender_options(team),
             )
         return self.senders[team]
+
+    def sender_options(self, team: str) -> dict:
+        return {"bot_user_id": "UBOT" + team[-1]}
+
+    def stop(self) -> None:
+        self.server.stop()
+        self.core.db.dispose()
 
     def install(self, team: str, by: str | None = None) -> None:
         """Run the OAuth install (``/slack/install`` then the redirect) as ``by``."""
@@ -73,14 +126,7 @@ class Region:
             by or installer(team),
             bot_user_id="UBOT" + team[-1],
         )
-        status, headers, page = get(self.server.url + "/slack/install")
-        assert status == 200 and "slack.com/oauth/v2/authorize" in page
-        state = re.search(r"state=([\w-]+)", page).group(1)
-        cookie = headers.get("Set-Cookie", "").split(";")[0]
-        status, _, page = get(
-            f"{self.server.url}/slack/oauth_redirect?code={code}&state={state}", cookie
-        )
-        assert status == 200, page
+        complete_install(self.server.url, code)
 
 
 def populate(fake: FakeSlack, team: str) -> None:
@@ -97,17 +143,7 @@ def populate(fake: FakeSlack, team: str) -> None:
 def region_of(fake: FakeSlack, db_url: str, clock, **settings_extra) -> Region:
     for team in TEAMS:
         populate(fake, team)
-    values = {
-        "SLACK_BOT_TOKEN": None,
-        "SLACK_CLIENT_ID": "111.222",
-        "SLACK_CLIENT_SECRET": "shh",
-        "MEDPULSE_ADMINS": "",
-        "MEDPULSE_TOKEN_KEY": TOKEN_KEY,
-    }
-    values.update(settings_extra)
-    core = build_core(make_settings(fake, db_url, **values), clock=clock)
-    server = HttpServer(build_wsgi(core), host="127.0.0.1", port=0, threads=8).start()
-    return Region(fake, core, server)
+    return Region(fake, *serve(fake, db_url, clock, **settings_extra))
 
 
 @pytest.fixture
@@ -117,8 +153,7 @@ def region(fake, db_url, clock):
     for team in TEAMS:
         r.install(team)
     yield r
-    r.server.stop()
-    r.core.db.dispose()
+    r.stop()
 
 
 ORG = "E0ORG"
@@ -132,18 +167,8 @@ def grid_admin(team: str) -> str:
 
 @dataclass
 class Grid(Region):
-    def sender(self, team: str) -> SlackSender:
-        if team not in self.senders:
-            self.senders[team] = SlackSender(
-                self.server.url + "/slack/events",
-                SECRET,
-                team_id=team,
-                response_url_base=self.fake.response_url_base,
-                bot_user_id="UBOTORG",
-                enterprise_id=ORG,
-                org_install=True,
-            )
-        return self.senders[team]
+    def sender_options(self, team: str) -> dict:
+        return {"bot_user_id": "UBOTORG", "enterprise_id": ORG, "org_install": True}
 
     def install_org(self, by: str) -> None:
         self._codes += 1
@@ -151,13 +176,7 @@ class Grid(Region):
         self.fake.add_oauth_code(
             code, "", "", "xoxb-org", by, bot_user_id="UBOTORG", enterprise_id=ORG
         )
-        status, headers, page = get(self.server.url + "/slack/install")
-        state = re.search(r"state=([\w-]+)", page).group(1)
-        cookie = headers.get("Set-Cookie", "").split(";")[0]
-        status, _, page = get(
-            f"{self.server.url}/slack/oauth_redirect?code={code}&state={state}", cookie
-        )
-        assert status == 200, page
+        complete_install(self.server.url, code)
 
 
 @pytest.fixture
@@ -174,19 +193,7 @@ def grid(fake, db_url, clock):
         fake.add_channel("C" + team, "doctors", members=[*ids, SHARED], team_id=team)
     fake.add_enterprise(ORG, GRID, name="nhs-region")
     admins = ",".join(f"{t}:{grid_admin(t)}" for t in GRID)
-    settings = make_settings(
-        fake,
-        db_url,
-        SLACK_BOT_TOKEN=None,
-        SLACK_CLIENT_ID="111.222",
-        SLACK_CLIENT_SECRET="shh",
-        MEDPULSE_TOKEN_KEY=TOKEN_KEY,
-        MEDPULSE_ADMINS=admins,
-    )
-    core = build_core(settings, clock=clock)
-    server = HttpServer(build_wsgi(core), host="127.0.0.1", port=0, threads=8).start()
-    g = Grid(fake, core, server)
+    g = Grid(fake, *serve(fake, db_url, clock, MEDPULSE_ADMINS=admins))
     g.install_org(by=grid_admin(GRID[0]))
     yield g
-    server.stop()
-    core.db.dispose()
+    g.stop()

@@ -15,7 +15,7 @@ from bot.people.workspaces import ensure_team
 from bot.rounds.scheduler import Scheduler
 from integrations.slack.listeners.leadership import action_modal
 from storage.models import AuditEntry, Department, Participant, Round
-from tests.blockkit import validate
+from tests.blockkit import find_element, validate
 from tests.conftest import ADMIN
 from tests.helpers import dms_of_kind, doctors, wait_for
 
@@ -162,7 +162,7 @@ def test_the_action_modal_fits_slacks_limits():
     assert validate(with_depts["blocks"], surface="modal") == []
     dept = next(b for b in with_depts["blocks"] if b["block_id"] == "department")
     assert len(dept["element"]["options"]) == 100  # a static select holds at most 100 options
-    assert with_depts["blocks"][0]["element"]["max_length"] == actions_log.MAX_TEXT
+    assert find_element(with_depts["blocks"], "text")["max_length"] == actions_log.MAX_TEXT
     without = action_modal([])
     assert "department" not in [b["block_id"] for b in without["blocks"]]
     assert validate(without["blocks"], surface="modal") == []

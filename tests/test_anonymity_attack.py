@@ -25,6 +25,7 @@ from storage.models import (
     Participant,
     Response,
 )
+from tests.blockkit import find_element
 from tests.conftest import ADMIN
 from tests.helpers import (
     answer_buttons,
@@ -37,6 +38,17 @@ from tests.helpers import (
 )
 
 ROSTER = [("Emergency Medicine", 14), ("Medicine", 14), ("Tiny Unit", 3)]
+
+
+def _tap_randomly(slack, uid: str, msg, rng: random.Random) -> list[tuple[str, int, int]]:
+    """``uid`` taps a random answer to every question of ``msg``: (user, version, value) each."""
+    truth = []
+    for buttons in answer_buttons(msg):
+        btn = rng.choice(buttons)
+        slack.block_action(uid, btn["action_id"], btn["value"], message=msg.to_api())
+        _, vid, value = (int(x) for x in btn["value"].split(":"))
+        truth.append((uid, vid, value))
+    return truth
 
 
 def _roster_csv(ids: list[str]) -> str:
@@ -66,14 +78,9 @@ def _play_round(core, fake, slack, worker):
     order = ids[:]
     rng.shuffle(order)
     for uid in order[:-4]:
-        msg = pulse_message(fake, uid)
-        for buttons in answer_buttons(msg):
-            btn = rng.choice(buttons)
-            slack.block_action(uid, btn["action_id"], btn["value"], message=msg.to_api())
-            _, vid, value = (int(x) for x in btn["value"].split(":"))
-            truth.append((uid, vid, value))
+        truth += _tap_randomly(slack, uid, pulse_message(fake, uid), rng)
     for uid in order[:8]:
-        rid = pulse_message(fake, uid).blocks[-2]["elements"][0]["value"]
+        rid = find_element(pulse_message(fake, uid).blocks, "comment")["value"]
         slack.view_submission(
             uid,
             "pulse_comment",
@@ -316,8 +323,7 @@ def test_attack_4_every_other_delivery_column_is_uniform_after_close(
     # One doctor who answered also asked to be reminded: a state only they would have had.
     uid = sorted(_who_answered(truth))[0]
     msg = pulse_message(fake, uid)
-    not_now = msg.blocks[-2]["elements"][1]
-    assert not_now["action_id"] == "not_now"
+    not_now = find_element(msg.blocks, "not_now")
     slack.block_action(uid, "not_now", not_now["value"], message=msg.to_api())
     wait_for(lambda: fake.ephemerals, what="not-now note")
     cols = [c for c in Delivery.__table__.columns if c.name not in SENT_FACTS]
@@ -464,13 +470,9 @@ def _answer_all(fake, slack, people, seed=7, comments=None) -> list[tuple[str, i
     rng, truth = random.Random(seed), []
     for uid in people:
         msg = _latest(fake, uid)
-        for buttons in answer_buttons(msg):
-            btn = rng.choice(buttons)
-            slack.block_action(uid, btn["action_id"], btn["value"], message=msg.to_api())
-            _, vid, value = (int(x) for x in btn["value"].split(":"))
-            truth.append((uid, vid, value))
+        truth += _tap_randomly(slack, uid, msg, rng)
         if comments and uid in comments:
-            rid = msg.blocks[-2]["elements"][0]["value"]
+            rid = find_element(msg.blocks, "comment")["value"]
             theme = {"type": "static_select", "selected_option": {"value": comments[uid]}}
             slack.view_submission(
                 uid,

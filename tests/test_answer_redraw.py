@@ -9,19 +9,11 @@ from sqlalchemy import func, select
 
 from integrations.slack.redraws import Redraws
 from storage.models import Response
-from tests.conftest import ADMIN
-from tests.helpers import answer_buttons, doctors, pulse_message, tap_notes, wait_for
+from tests.helpers import answer_buttons, pulse_message, start_round, tap_notes, wait_for
 
 
 def _round(fake, slack, worker, n: int) -> list[str]:
-    ids = doctors(fake, n)
-    reply = slack.slash("audience <#C0DOCTORS|doctors>", ADMIN)
-    wait_for(lambda: fake.response_posts(reply.response_key), what="audience synced")
-    reply = slack.slash("send now", ADMIN)
-    wait_for(lambda: fake.response_posts(reply.response_key), what="send now reply")
-    while worker.run_once():
-        pass
-    return ids
+    return start_round(fake, slack, worker, n)
 
 
 def _last_notes(fake, uid: str, n_questions: int) -> dict[int, str]:

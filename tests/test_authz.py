@@ -10,6 +10,7 @@ import integrations.slack.listeners.app  # noqa: F401 - registers every listener
 from bot.people import authz, roles
 from integrations.slack.listeners.commands import COMMANDS
 from storage.models import Base, Schedule
+from tests.blockkit import find_block, find_element
 from tests.conftest import ADMIN
 from tests.helpers import wait_for
 from tests.test_admin_commands import say, set_audience
@@ -121,10 +122,10 @@ def test_admin_home_shows_status_and_buttons_only_to_admins(trust, fake, slack):
     view = wait_for(lambda: fake.home_views.get(ADMIN), what="admin home")
     text = str(view["blocks"])
     assert "Admin" in text and "#doctors · 6 doctors" in text
-    actions = [b for b in view["blocks"] if b.get("block_id") == "admin-actions"][0]
+    actions = find_block(view["blocks"], "admin-actions")
     ids = [e["action_id"] for e in actions["elements"]]
     assert ids == ["admin_send_now", "admin_pause", "admin_edit_schedule", "admin_add_question"]
-    assert "confirm" in actions["elements"][0]
+    assert "confirm" in find_element(view["blocks"], "admin_send_now", block_id="admin-actions")
 
     slack.app_home_opened("UNOBODY")
     view = wait_for(lambda: fake.home_views.get("UNOBODY"), what="doctor home")

@@ -12,19 +12,12 @@ from bot.delivery.outbox import DeliveryWorker
 from bot.rounds.scheduler import Scheduler
 from integrations.slack.pulse_blocks import CLOSED_TEXT
 from storage.models import Delivery
-from tests.conftest import ADMIN
-from tests.helpers import answer_buttons, dm_history, doctors, pulse_message, wait_for
+from tests.helpers import answer_buttons, dm_history, pulse_message, start_round
 
 
 def _answered_and_reminded(core, fake, slack, worker, clock, n: int = 20) -> list[str]:
     """A round to ``n`` doctors; the first half answer, the rest get a reminder."""
-    ids = doctors(fake, n)
-    reply = slack.slash("audience <#C0DOCTORS|doctors>", ADMIN)
-    wait_for(lambda: fake.response_posts(reply.response_key), what="audience synced")
-    reply = slack.slash("send now", ADMIN)
-    wait_for(lambda: fake.response_posts(reply.response_key), what="send now")
-    while worker.run_once():
-        pass
+    ids = start_round(fake, slack, worker, n)
     for uid in ids[: n // 2]:
         msg = pulse_message(fake, uid)
         btn = answer_buttons(msg)[0][1]

@@ -223,12 +223,16 @@ def test_error_rate_is_deterministic_with_seed(fake: FakeSlack, client: WebClien
     assert first == second and 500 in first and 200 in first
 
 
-def test_latency_keeps_server_concurrent(fake: FakeSlack, client: WebClient) -> None:
-    fake.latency = 0.3
-    start = time.monotonic()
+def test_slow_calls_overlap(fake: FakeSlack, client: WebClient) -> None:
+    # Eight calls are held (a slow Slack) all at once: a server that answered one at a time
+    # would never have eight waiting together.
+    held = fake.hold("auth.test")
     with ThreadPoolExecutor(8) as pool:
-        results = list(pool.map(lambda _: client.auth_test()["ok"], range(8)))
-    assert all(results) and time.monotonic() - start < 1.5
+        results = pool.map(lambda _: client.auth_test()["ok"], range(8))
+        assert held.wait_until_waiting(8), "the fake did not serve slow calls concurrently"
+        assert fake.calls_to("auth.test") == []  # held before any effect
+        held.release()
+        assert all(results)
 
 
 def test_malformed_requests_do_not_kill_server(fake: FakeSlack, client: WebClient) -> None:

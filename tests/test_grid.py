@@ -4,12 +4,11 @@ admin of one trust is nobody in the other, and uninstalling org-wide stops every
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from bot.delivery.outbox import DeliveryWorker
 from storage.models import Participant, Role, Workspace
-from tests.helpers import wait_for
-from tests.multi import GRID, ORG, SHARED, grid_admin
+from tests.helpers import deliver_all, wait_for
+from tests.multi import GRID, ORG, SHARED, grid_admin, per_workspace
 from tests.test_admin_commands import say
 
 GA, GB = GRID
@@ -30,27 +29,15 @@ def test_an_org_wide_install_serves_each_trust_as_its_own_island(grid):
     for team in GRID:
         assert "Round started" in say(fake, grid.sender(team), "send now", grid_admin(team))
 
-    worker = DeliveryWorker(core, concurrency=4, backoff=0.01)
-    try:
-        while worker.run_once():
-            pass
-    finally:
-        worker.shutdown()
+    deliver_all(core)
     for team in GRID:
         for uid in [f"U{team[-1]}{i:03d}" for i in range(6)]:
             dms = fake.dms_to(uid, team_id=team)
             assert len(dms) == 1 and dms[0].params.get("team_id") == team
     # One person, one ID, two trusts: one pulse from each, as two separate doctors.
     assert sorted(c.team_id for c in fake.dms_to(SHARED)) == sorted(GRID)
+    assert per_workspace(core, Participant) == {GA: 7, GB: 7}
     with core.db.Session() as s:
-        per_ws = dict(
-            s.execute(
-                select(Workspace.team_id, func.count(Participant.id))
-                .join(Participant, Participant.workspace_id == Workspace.id)
-                .group_by(Workspace.team_id)
-            ).all()
-        )
-        assert per_ws == {GA: 7, GB: 7}
         assert set(s.scalars(select(Workspace.enterprise_id))) == {ORG}
         roles = set(s.execute(select(Workspace.team_id, Role.slack_user_id).join(Role)).all())
     assert roles == {(GA, grid_admin(GA)), (GB, grid_admin(GB))}  # the installer got nothing more

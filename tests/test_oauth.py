@@ -3,43 +3,24 @@ own round with its own (rotating) token, and nothing crossing between them."""
 
 from __future__ import annotations
 
-import re
 import threading
-import urllib.request
 
 import pytest
 from cryptography.fernet import Fernet
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bot.delivery.outbox import DeliveryWorker
 from bot.settings import SettingsError
-from server.runtime import build_core, build_wsgi
-from server.web import HttpServer
-from simulator.slack_requests import SlackSender
 from storage.models import Response, Round, Workspace
-from tests.conftest import SECRET, TOKEN_KEY, make_settings
+from tests.conftest import TOKEN_KEY, make_settings
 from tests.helpers import answer_buttons, wait_for
+from tests.multi import Region, complete_install, per_workspace, serve
 
 TEAMS = {
     # team: (token, installer, refresh_token, expires_in)
     "T0AAA": ("xoxe.xoxb-a-1", "UADMA", "xoxe-1-refresh-a", 60),  # expiring: rotated on first use
     "T0BBB": ("xoxb-b-1", "UADMB", None, None),
 }
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):
-        return None
-
-
-def _get(url: str, cookie: str | None = None):
-    req = urllib.request.Request(url, headers={"Cookie": cookie} if cookie else {})
-    opener = urllib.request.build_opener(_NoRedirect)
-    try:
-        with opener.open(req, timeout=10) as r:
-            return r.status, dict(r.headers), r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, dict(e.headers), e.read().decode()
 
 
 @pytest.fixture
@@ -60,49 +41,23 @@ def multi(fake, db_url, clock):
         for uid in ids:
             fake.add_user(uid, team_id=team)
         fake.add_channel("C" + team, "doctors", members=ids, team_id=team)
-    settings = make_settings(
-        fake,
-        db_url,
-        SLACK_BOT_TOKEN=None,
-        SLACK_CLIENT_ID="111.222",
-        SLACK_CLIENT_SECRET="shh",
-        MEDPULSE_ADMINS="",
-        MEDPULSE_TOKEN_KEY=TOKEN_KEY,
-    )
-    core = build_core(settings, clock=clock)
-    server = HttpServer(build_wsgi(core), host="127.0.0.1", port=0).start()
-    yield core, server
-    server.stop()
-    core.db.dispose()
+    region = Region(fake, *serve(fake, db_url, clock))
+    yield region
+    region.stop()
 
 
-def _install(server, team: str) -> None:
-    status, headers, page = _get(server.url + "/slack/install")
-    assert status == 200 and "slack.com/oauth/v2/authorize" in page
-    state = re.search(r"state=([\w-]+)", page).group(1)
-    cookie = headers.get("Set-Cookie", "").split(";")[0]
-    status, _, page = _get(
-        f"{server.url}/slack/oauth_redirect?code=code-{team}&state={state}", cookie
-    )
-    assert status == 200, page
+def _install(region: Region, team: str) -> None:
+    complete_install(region.server.url, "code-" + team)
 
 
 def test_two_workspaces_install_and_run_their_own_rounds(multi, fake):
-    core, server = multi
+    core = multi.core
     for team in TEAMS:
-        _install(server, team)
+        _install(multi, team)
     with core.db.Session() as s:
         assert set(s.scalars(select(Workspace.team_id))) == set(TEAMS)
 
-    senders = {
-        t: SlackSender(
-            server.url + "/slack/events",
-            SECRET,
-            team_id=t,
-            response_url_base=fake.response_url_base,
-        )
-        for t in TEAMS
-    }
+    senders = {t: multi.sender(t) for t in TEAMS}
     for team, (_, installer, _, _) in TEAMS.items():
         r = senders[team].slash(f"audience <#C{team}|doctors>", installer)
         wait_for(lambda r=r: fake.response_posts(r.response_key), what=f"audience {team}")
@@ -147,15 +102,7 @@ def test_two_workspaces_install_and_run_their_own_rounds(multi, fake):
     forged = f"{rounds['T0AAA']}:{vid}:{value}"
     senders["T0BBB"].block_action(b_user, btn["action_id"], forged, message=b_msg.to_api())
     senders["T0BBB"].block_action(b_user, btn["action_id"], btn["value"], message=b_msg.to_api())
-    with core.db.Session() as s:
-        per_team = dict(
-            s.execute(
-                select(Workspace.team_id, func.count(Response.id))
-                .join(Response, Response.workspace_id == Workspace.id)
-                .group_by(Workspace.team_id)
-            ).all()
-        )
-    assert per_team == {"T0BBB": 1}
+    assert per_workspace(core, Response) == {"T0BBB": 1}
 
 
 def _every_stored_value(core) -> str:
@@ -174,9 +121,9 @@ def test_slack_tokens_are_encrypted_at_rest(multi, fake):
     stored under the Fernet key from configuration (which is not in the database either)."""
     from integrations.slack.oauth_store import KeyMismatch
 
-    core, server = multi
+    core = multi.core
     for team in TEAMS:
-        _install(server, team)
+        _install(multi, team)
     rotated = core.installations.bot_token("T0AAA")  # rotates A's expiring token and saves it
     assert rotated != TEAMS["T0AAA"][0] and core.installations.bot_token("T0BBB") == "xoxb-b-1"
     stored = _every_stored_value(core)

@@ -13,23 +13,18 @@ from bot.rounds.scheduler import Scheduler
 from integrations.slack.blocks import user_id_in as parse_user
 from server import logs
 from storage.models import Comment, Delivery, Participant, Response
+from tests.blockkit import find_element
 from tests.conftest import ADMIN
-from tests.helpers import answer_buttons, doctors, pulse_message, wait_for
+from tests.helpers import answer_buttons, doctors, pulse_message, start_round, wait_for
 
 
 def _answered_round(core, fake, slack, worker, clock, n=6):
-    ids = doctors(fake, n)
-    r = slack.slash("audience <#C0DOCTORS|doctors>", ADMIN)
-    wait_for(lambda: fake.response_posts(r.response_key))
-    r = slack.slash("send now", ADMIN)
-    wait_for(lambda: fake.response_posts(r.response_key))
-    while worker.run_once():
-        pass
+    ids = start_round(fake, slack, worker, n)
     for uid in ids:
         msg = pulse_message(fake, uid)
         btn = answer_buttons(msg)[0][2]
         slack.block_action(uid, btn["action_id"], btn["value"], message=msg.to_api())
-    rid = pulse_message(fake, ids[0]).blocks[-2]["elements"][0]["value"]
+    rid = find_element(pulse_message(fake, ids[0]).blocks, "comment")["value"]
     slack.view_submission(
         ids[0], "pulse_comment", {"comment": {"text": "secret rota comment"}}, private_metadata=rid
     )

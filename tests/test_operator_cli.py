@@ -4,7 +4,6 @@ run through the real `medpulse` console script; `--team` must name an installed 
 from __future__ import annotations
 
 import subprocess
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -150,10 +149,9 @@ def test_migrate_against_unreachable_postgresql_and_a_missing_sqlite_folder(tmp_
 def test_half_a_slack_configuration_names_what_is_missing_and_runs_no_demo(
     tmp_path, present, missing
 ):
-    started = time.monotonic()
     out = _run(["run"], tmp_path, **present)
     one_line(out, 2, missing, next(iter(present)))
-    assert not (tmp_path / "demo-output").exists() and time.monotonic() - started < 60
+    assert not (tmp_path / "demo-output").exists()
 
 
 BROKEN = [

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from datetime import datetime
@@ -14,8 +13,9 @@ from sqlalchemy import select
 from bot.people.roster import import_roster
 from bot.rounds.scheduler import Scheduler
 from storage.models import Delivery, Department, Participant
-from tests.conftest import ADMIN, SECRET, TOKEN
-from tests.helpers import answer_buttons, dms_of_kind, doctors, pulse_message, wait_for
+from tests.blockkit import find_element
+from tests.conftest import ADMIN
+from tests.helpers import answer_buttons, cli_env, dms_of_kind, doctors, pulse_message, wait_for
 
 LONDON = ZoneInfo("Europe/London")
 
@@ -88,13 +88,7 @@ def test_not_now_moves_the_reminder_to_tomorrow_in_the_window(core, fake, slack,
     ids = _audience(fake, slack, 6)
     _send_and_deliver(fake, slack, worker)
     msg = pulse_message(fake, ids[0])
-    rid = next(
-        e["value"]
-        for b in msg.blocks
-        if b["type"] == "actions"
-        for e in b["elements"]
-        if e["action_id"] == "not_now"
-    )
+    rid = find_element(msg.blocks, "not_now")["value"]
     slack.block_action(ids[0], "not_now", rid, message=msg.to_api())
     wait_for(lambda: fake.ephemerals, what="ephemeral")
     assert "tomorrow at 08:00" in str(fake.ephemerals[-1]["text"])
@@ -176,13 +170,7 @@ def test_roster_import_command_line(fake, db_url, tmp_path):
     good, bad = tmp_path / "roster.csv", tmp_path / "bad.csv"
     good.write_text(ROSTER_OK)
     bad.write_text(ROSTER_BAD)
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("SLACK_")},
-        "SLACK_BOT_TOKEN": TOKEN,
-        "SLACK_SIGNING_SECRET": SECRET,
-        "SLACK_API_URL": fake.api_url,
-        "DATABASE_URL": db_url,
-    }
+    env = cli_env(fake, db_url)
     exe = str(Path(sys.executable).parent / "medpulse")
     out = subprocess.run(
         [exe, "roster", "import", str(bad)], env=env, capture_output=True, text=True, cwd=tmp_path

@@ -3,7 +3,6 @@ sets (with their source and theme) switched per audience, and `medpulse question
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from datetime import timedelta
@@ -25,8 +24,9 @@ from storage.models import (
     Response,
     SetSwitch,
 )
-from tests.conftest import ADMIN, SECRET, TOKEN
-from tests.helpers import answer_buttons, pulse_message
+from tests.blockkit import text_of
+from tests.conftest import ADMIN
+from tests.helpers import answer_buttons, cli_env, pulse_message
 from tests.test_admin_commands import say, set_audience
 
 TRUST_SET = """\
@@ -76,13 +76,7 @@ def _answer_all(fake, slack, ids) -> None:
 
 
 def _cli(fake, db_url, tmp_path, *args: str) -> subprocess.CompletedProcess:
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DATABASE_"))},
-        "SLACK_BOT_TOKEN": TOKEN,
-        "SLACK_SIGNING_SECRET": SECRET,
-        "SLACK_API_URL": fake.api_url,
-        "DATABASE_URL": db_url,
-    }
+    env = cli_env(fake, db_url)
     exe = str(Path(sys.executable).parent / "medpulse")
     return subprocess.run(
         [exe, "questions", *args], env=env, capture_output=True, text=True, cwd=tmp_path
@@ -187,7 +181,7 @@ def test_add_a_custom_question_through_the_modal(core, fake, slack):
     )
     body = slack.view_submission(ADMIN, "admin_add_question", state).json()
     assert body["response_action"] == "update"
-    confirmation = body["view"]["blocks"][0]["text"]["text"]
+    confirmation = text_of(body["view"]["blocks"])
     key = "custom-i-know-who-to-talk-to"
     assert f"`{key}`" in confirmation
     with core.db.Session() as s:
@@ -205,7 +199,7 @@ def test_add_a_custom_question_through_the_modal(core, fake, slack):
 
     # The same wording again gets its own ID rather than reusing one.
     body = slack.view_submission(ADMIN, "admin_add_question", state).json()
-    assert f"`{key}-2`" in body["view"]["blocks"][0]["text"]["text"]
+    assert f"`{key}-2`" in text_of(body["view"]["blocks"])
     assert f"`{key}`" in say(fake, slack, "questions")
 
 
@@ -230,7 +224,7 @@ def test_custom_question_validated_like_the_bank(core, fake, slack):
     body = slack.view_submission(
         "UNOBODY", "admin_add_question", _question_state("Fine text.", "agree5", "quality-strategy")
     ).json()
-    assert "is for medpulse admins" in body["view"]["blocks"][0]["text"]["text"]
+    assert "is for medpulse admins" in text_of(body["view"]["blocks"])
     with core.db.Session() as s:
         assert s.scalar(select(func.count(QuestionItem.id))) == before
 

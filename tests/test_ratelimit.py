@@ -1,7 +1,9 @@
 """Tests for bot.delivery.limiter: pacing, shared pauses, AIMD with a ceiling, registry, shutdown.
 
 Single-threaded tests run on a fake clock whose sleep just moves time, so they take no real
-time. Tests that need real threads use real time but keep every wait at 0.3 s or less.
+time. Tests with real threads run on a clock the test moves, or watch the threads reach the
+limiter before acting: no assertion depends on how fast the machine is, and real-time waits
+only guard against a hang.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 
 import pytest
 
@@ -140,41 +143,89 @@ def test_ceiling_is_the_measured_throughput() -> None:
     assert lim.rate == pytest.approx(0.7 * lim.ceiling)
 
 
+class ThreadedFakeTime:
+    """A clock shared by real threads that moves only when the test says (``advance``).
+
+    Sender threads sleep on it until the clock reaches their wake time; ``wait_quiet(n)`` waits
+    until ``n`` threads are asleep with nothing due, so the test checks a settled state, never a
+    race against the machine's speed. The real-time wait there only guards against a hang.
+    """
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+        self._cond = threading.Condition()
+        self._asleep: dict[int, float] = {}  # thread ident -> wake time
+
+    def clock(self) -> float:
+        with self._cond:
+            return self.now
+
+    def sleep(self, seconds: float) -> None:
+        me = threading.get_ident()
+        with self._cond:
+            wake = self.now + seconds
+            self._asleep[me] = wake
+            self._cond.notify_all()
+            self._cond.wait_for(lambda: self.now >= wake or self.stopped)
+            del self._asleep[me]
+
+    stopped = False
+
+    def advance(self, seconds: float) -> None:
+        with self._cond:
+            self.now += seconds
+            self._cond.notify_all()
+
+    def wait_quiet(self, threads: int) -> None:
+        with self._cond:
+            settled = self._cond.wait_for(
+                lambda: sum(w > self.now for w in self._asleep.values()) == threads, timeout=30
+            )
+        assert settled, "sender threads never settled (hung?)"
+
+    def stop(self) -> None:
+        with self._cond:
+            self.stopped = True
+            self._cond.notify_all()
+
+
 def test_penalise_pauses_every_sender_thread() -> None:
-    lim = AdaptiveLimiter(LimiterConfig(rate=200, burst=1, max_rate=200))
+    t = ThreadedFakeTime()
+    lim = fake_limiter(t, rate=200, burst=1, max_rate=200)
     granted = 0
     count_lock = threading.Lock()
-    stop = threading.Event()
 
     def sender() -> None:
         nonlocal granted
-        while not stop.is_set():
+        while not t.stopped:
             if lim.acquire(timeout=0.5):
                 with count_lock:
                     granted += 1
 
-    threads = [threading.Thread(target=sender) for _ in range(4)]
+    threads = [threading.Thread(target=sender, daemon=True) for _ in range(4)]
     for th in threads:
         th.start()
     try:
-        time.sleep(0.05)
+        for _ in range(10):  # 50 ms of sending: tokens at 200/s
+            t.advance(0.005)
+            t.wait_quiet(4)
         assert granted > 0
         lim.penalise(0.3)
-        paused_at = time.monotonic()
-        time.sleep(0.03)  # let grants made just before the 429 be counted
+        paused_until = t.now + 0.3
         before = granted
-        time.sleep(0.15)
-        during, checked_at = granted, time.monotonic()
-        if checked_at - paused_at < 0.29:  # skip only if this machine overslept past the pause
-            assert during == before, "a sender went out during the shared pause"
-        while granted == before and time.monotonic() - paused_at < 2:
-            time.sleep(0.01)
+        while t.now + 0.05 < paused_until:  # step through the pause: nobody goes out
+            t.advance(0.05)
+            t.wait_quiet(4)
+            assert granted == before, f"a sender went out during the shared pause at {t.now}"
+        t.advance(paused_until - t.now + 0.05)
+        t.wait_quiet(4)
         assert granted > before, "senders did not resume after the pause"
-        assert time.monotonic() - paused_at >= 0.3
     finally:
-        stop.set()
+        lim.close()  # acquire's timeout runs on the frozen fake clock: close ends the loop
+        t.stop()
         for th in threads:
-            th.join(timeout=2)
+            th.join(timeout=5)
+    assert not any(th.is_alive() for th in threads)
 
 
 # -- reward: recovery regimes ------------------------------------------------------------------
@@ -251,25 +302,44 @@ def test_converges_near_a_sliding_window_limit(limit: int) -> None:
 # -- shutdown ------------------------------------------------------------------------------------
 
 
-def test_close_releases_blocked_acquirers() -> None:
-    lim = AdaptiveLimiter(LimiterConfig(rate=1, burst=1))
-    assert lim.acquire()
-    lim.penalise(60)  # without close they would wait a minute
-    results: list[bool] = []
+def _watched_clock(watch: dict[int, threading.Event]) -> Callable[[], float]:
+    """time.monotonic that sets a thread's event once it reads the clock. A waiter reads it
+    holding the limiter's lock and keeps the lock until it waits; so once the test itself takes
+    the lock (any limiter call), every watched thread that read the clock is waiting."""
 
-    def waiter() -> None:
+    def clock() -> float:
+        seen = watch.get(threading.get_ident())
+        if seen is not None:
+            seen.set()
+        return time.monotonic()
+
+    return clock
+
+
+def _start_waiters(lim: AdaptiveLimiter, watch: dict, results: list, n: int) -> list:
+    def waiter(seen: threading.Event) -> None:
+        watch[threading.get_ident()] = seen
         results.append(lim.acquire())
 
-    threads = [threading.Thread(target=waiter) for _ in range(3)]
+    events = [threading.Event() for _ in range(n)]
+    threads = [threading.Thread(target=waiter, args=(e,), daemon=True) for e in events]
     for th in threads:
         th.start()
-    time.sleep(0.05)
-    started = time.monotonic()
+    assert all(e.wait(30) for e in events), "waiters never reached the limiter"
+    return threads
+
+
+def test_close_releases_blocked_acquirers() -> None:
+    watch: dict[int, threading.Event] = {}
+    lim = AdaptiveLimiter(LimiterConfig(rate=1, burst=1), clock=_watched_clock(watch))
+    assert lim.acquire()
+    lim.penalise(3600)  # without close they would wait an hour
+    results: list[bool] = []
+    threads = _start_waiters(lim, watch, results, 3)
     lim.close()
     for th in threads:
-        th.join(timeout=1)
+        th.join(timeout=30)  # a guard against a hang, far below the hour's pause
     assert not any(th.is_alive() for th in threads)
-    assert time.monotonic() - started < 0.3
     assert results == [False, False, False]
     assert lim.acquire() is False and lim.closed
 
@@ -289,20 +359,34 @@ def test_close_is_noticed_after_an_injected_sleep() -> None:
 
 
 def test_wake_makes_waiters_recheck() -> None:
-    lim = AdaptiveLimiter(LimiterConfig(rate=100, burst=1))
+    now = [1000.0]
+    reads: list[float] = []
+    rechecked = threading.Condition()
+
+    def clock() -> float:  # a clock the test moves; the waiter's reads are counted
+        with rechecked:
+            if threading.current_thread() is not threading.main_thread():
+                reads.append(now[0])
+                rechecked.notify_all()
+            return now[0]
+
+    def reads_reach(n: int) -> None:
+        with rechecked:
+            assert rechecked.wait_for(lambda: len(reads) >= n, timeout=30), "no re-check"
+
+    lim = AdaptiveLimiter(LimiterConfig(rate=100, burst=1), clock=clock)
     assert lim.acquire()
-    lim.penalise(0.3)
+    lim.penalise(3600)  # the waiter's wait times out only after an hour
     done = threading.Event()
-
-    def waiter() -> None:
-        lim.acquire()
-        done.set()
-
-    th = threading.Thread(target=waiter)
+    th = threading.Thread(target=lambda: (lim.acquire(), done.set()), daemon=True)
     th.start()
-    lim.wake()  # nothing changed: the waiter goes back to waiting out the pause
-    assert not done.wait(0.1)
-    th.join(timeout=2)
+    reads_reach(1)
+    lim.wake()  # nothing changed: the waiter re-checks and goes back to waiting out the pause
+    reads_reach(2)
+    assert not done.is_set()
+    now[0] += 3601
+    lim.wake()
+    th.join(timeout=30)
     assert done.is_set()
 
 

@@ -194,9 +194,9 @@ def test_many_trusts_an_import_lands_only_in_the_named_installed_workspace(multi
     from server.installed import resolve_team
     from tests.test_oauth import TEAMS, _install
 
-    core, server = multi
+    core = multi.core
     for team in TEAMS:
-        _install(server, team)
+        _install(multi, team)
     first, second = sorted(TEAMS)
     with pytest.raises(OperatorError, match="several workspaces are installed"):
         resolve_team(core, None)

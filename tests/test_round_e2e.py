@@ -11,6 +11,7 @@ from bot.admin import status
 from bot.rounds.scheduler import Scheduler
 from integrations.slack.pulse_blocks import CLOSED_TEXT
 from storage.models import Comment, Delivery, Participant, Response, Round, RoundParticipation
+from tests.blockkit import find_element
 from tests.conftest import ADMIN
 from tests.helpers import (
     answer_buttons,
@@ -95,7 +96,7 @@ def test_a_round_to_sixty_doctors(core, fake, slack, worker, clock):
     # Comments through the modal, one too long (kept open with an error, nothing stored).
     for uid in answering[:6]:
         msg = pulse_message(fake, uid)
-        rid = msg.blocks[-2]["elements"][0]["value"]
+        rid = find_element(msg.blocks, "comment")["value"]
         slack.block_action(uid, "comment", rid, message=msg.to_api(), trigger_id="T1")
     wait_for(lambda: len(fake.calls_to("views.open")) >= 6, what="comment modals")
     long = slack.view_submission(

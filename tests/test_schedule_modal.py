@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from bot.rounds.scheduler import Scheduler
 from storage.models import AuditEntry, Round, Schedule
+from tests.blockkit import text_of
 from tests.conftest import ADMIN
 from tests.helpers import doctors, wait_for
 from tests.test_admin_commands import say, set_audience
@@ -78,7 +79,7 @@ def test_modal_opens_with_the_current_schedule(fake, slack):
     assert state["questions"]["questions"]["selected_option"]["value"] == "2"
     assert state["reminder"]["reminder"]["value"] == "24"
     assert state["close"]["close"]["value"] == "5"
-    assert "Tuesday 8 December 2026, 10:00" in view["blocks"][0]["text"]["text"]
+    assert "Tuesday 8 December 2026, 10:00" in text_of(view["blocks"])
     assert len(view["title"]["text"]) <= 24
 
 
@@ -99,7 +100,7 @@ def test_modal_change_moves_the_next_round_and_the_scheduler_follows(core, fake,
     )
     body = reply.json()
     assert body["response_action"] == "update"
-    confirmation = body["view"]["blocks"][0]["text"]["text"]
+    confirmation = text_of(body["view"]["blocks"])
     assert "Saved" in confirmation and "Wednesday 25 November 2026, 11:30 (GMT)" in confirmation
 
     with core.db.Session() as s:
@@ -196,7 +197,7 @@ def test_unchanged_submission_changes_nothing(core, fake, slack):
     with core.db.Session() as s:
         n_audit = s.scalar(select(func.count(AuditEntry.id)))
     body = slack.view_submission(ADMIN, "admin_schedule", initial_state(view)).json()
-    assert "Nothing changed" in body["view"]["blocks"][0]["text"]["text"]
+    assert "Nothing changed" in text_of(body["view"]["blocks"])
     with core.db.Session() as s:
         assert s.scalar(select(func.count(AuditEntry.id))) == n_audit
 
@@ -209,7 +210,7 @@ def test_a_non_admin_cannot_submit_the_form(core, fake, slack):
     choose(state, "cadence", "weekly")
     body = slack.view_submission("UNOBODY", "admin_schedule", state).json()
     assert body["response_action"] == "update"
-    assert "is for medpulse admins" in body["view"]["blocks"][0]["text"]["text"]
+    assert "is for medpulse admins" in text_of(body["view"]["blocks"])
     with core.db.Session() as s:
         assert s.scalars(select(Schedule)).one().cadence == "fortnightly"
 

@@ -16,8 +16,9 @@ from sqlalchemy import select
 from bot.insights.posting import post_due_summaries
 from bot.people.roster import import_roster
 from bot.rounds.scheduler import Scheduler
+from integrations.slack.summary_blocks import SHOW_INTERVALS
 from storage.models import QuestionItem, QuestionVersion
-from tests.blockkit import validate
+from tests.blockkit import find_element, validate
 from tests.conftest import ADMIN
 from tests.helpers import answer_buttons, doctors, wait_for
 
@@ -42,7 +43,7 @@ def answered_round(core, fake, slack, worker, clock, answering, comment_from=())
             _, vid, value = (int(x) for x in btn["value"].split(":"))
             tapped.setdefault(vid, []).append(value)
         if uid in comment_from:
-            rid = msg.blocks[-2]["elements"][0]["value"]
+            rid = find_element(msg.blocks, "comment")["value"]
             slack.view_submission(
                 uid,
                 "pulse_comment",
@@ -168,7 +169,7 @@ def test_summary_posts_blocks_and_a_real_png_with_the_right_counts(
     assert not _files(fake, channel="C0SMALL")
 
     # "Show intervals" on the posted summary: an ephemeral reply with the 95% intervals.
-    button = next(e for b in post.blocks if b["type"] == "actions" for e in b["elements"])
+    button = find_element(post.blocks, SHOW_INTERVALS)
     click = slack.block_action(ADMIN, button["action_id"], button["value"], message=post.to_api())
     shown = wait_for(lambda: fake.response_posts(click.response_key), what="intervals")
     assert shown[0].body["response_type"] == "ephemeral"

@@ -21,6 +21,7 @@ from integrations.msteams.connector import BotConnector, TokenSource, TooBig  # 
 from integrations.msteams.web import TeamsEndpoint, TextReply  # noqa: E402
 from server.web import HttpServer  # noqa: E402
 from simulator.fake_teams import FakeTeams  # noqa: E402
+from tests.blockkit import nodes
 
 AGREE5 = (
     (1, "Strongly disagree"),
@@ -62,20 +63,7 @@ CLOSED = views.ClosedPulseView("This pulse has closed. Thank you; look out for t
 
 def actions(card: dict) -> list[dict]:
     """Every action in a card, wherever it sits (found by verb and data, never position)."""
-    found: list[dict] = []
-
-    def walk(node):
-        if isinstance(node, dict):
-            if str(node.get("type", "")).startswith("Action."):
-                found.append(node)
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(card)
-    return found
+    return nodes(card, lambda n: str(n.get("type", "")).startswith("Action."))
 
 
 def answer_button(card: dict, q: str, v: str) -> dict:

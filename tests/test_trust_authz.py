@@ -12,7 +12,8 @@ from bot.people import authz
 from integrations.slack.listeners.app import build_app
 from integrations.slack.listeners.pulse import NOT_STORED
 from storage.models import Comment, LeaderAction
-from tests.helpers import pulse_message, wait_for
+from tests.blockkit import find_element
+from tests.helpers import deliver_all, pulse_message, wait_for
 from tests.multi import TEAMS, doctor_ids, installer
 from tests.test_admin_commands import say
 from tests.test_authz import dump
@@ -108,18 +109,14 @@ def test_leadership_forms_need_the_role_and_work_with_it(trust_a):
 
 
 def test_a_comment_for_a_round_not_sent_to_you_says_it_was_not_stored(region):
-    from bot.delivery.outbox import DeliveryWorker
 
     fake, core = region.fake, region.core
     for team in (A, B):
         say(fake, region.sender(team), f"audience <#C{team}|doctors>", installer(team))
         say(fake, region.sender(team), "send now", installer(team))
-    worker = DeliveryWorker(core, concurrency=4, backoff=0.01)
-    while worker.run_once():
-        pass
-    worker.shutdown()
-    a_round = pulse_message(fake, doctor_ids(A)[0]).blocks[-2]["elements"][0]["value"]
-    b_round = pulse_message(fake, doctor_ids(B)[0]).blocks[-2]["elements"][0]["value"]
+    deliver_all(core)
+    a_round = find_element(pulse_message(fake, doctor_ids(A)[0]).blocks, "comment")["value"]
+    b_round = find_element(pulse_message(fake, doctor_ids(B)[0]).blocks, "comment")["value"]
     state = {"comment": {"text": "rota gaps again"}}
     body = (
         region.sender(B).view_submission(doctor_ids(B)[0], "pulse_comment", state, a_round).json()

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from bot.delivery.outbox import HOLD, DeliveryWorker, Job, fair_shares, interleave
 from storage.models import Delivery, Workspace
+from tests.helpers import deliver_all
 from tests.multi import TEAMS, installer
 from tests.test_admin_commands import say
 
@@ -109,11 +110,6 @@ def test_send_now_is_refused_while_the_previous_round_is_still_sending(region, c
     again = say(fake, slack, "send now", installer(A))
     assert "previous round is still being sent (6 DMs to go)" in again
     assert "Round started" not in again
-    worker = DeliveryWorker(core, concurrency=4, backoff=0.01)
-    try:
-        while worker.run_once():
-            pass
-    finally:
-        worker.shutdown()
+    deliver_all(core)
     clock.advance(timedelta(minutes=5))
     assert "Round started" in say(fake, slack, "send now", installer(A))

@@ -10,7 +10,6 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from bot.delivery.outbox import DeliveryWorker
 from bot.people import uninstall
 from bot.rounds.scheduler import Scheduler
 from bot.settings import SettingsError, load_settings
@@ -25,7 +24,7 @@ from storage.models import (
     Workspace,
 )
 from tests.conftest import TOKEN_KEY
-from tests.helpers import answer_buttons, pulse_message, wait_for
+from tests.helpers import answer_buttons, deliver_all, pulse_message, wait_for
 from tests.multi import TEAMS, doctor_ids, installer
 from tests.test_admin_commands import say
 
@@ -183,10 +182,7 @@ def gone(core, team: str) -> bool:
 
 
 def _send_all(core) -> None:
-    worker = DeliveryWorker(core, concurrency=4, backoff=0.01)
-    while worker.run_once():
-        pass
-    worker.shutdown()
+    deliver_all(core)
 
 
 def test_uninstall_deletes_tokens_stops_rounds_and_purges_identities_after_grace(region, clock):

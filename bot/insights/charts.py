@@ -1,7 +1,10 @@
 """The summary chart: the headline trend, and each theme's trend over the last periods, every
 point with its 95% interval and the number of answers behind it.
 
-Drawn with matplotlib's Agg backend (no display needed), sized for a phone in Slack. The chart
+Drawn with matplotlib's Agg backend (no display needed), sized for a phone in Slack. The figure
+is built apart from its encoding (``summary_figure``, then ``summary_png``) so that tests read
+what the chart says (titles, labels, values, intervals, n) rather than only that a PNG decodes;
+it is a plain ``Figure``, not pyplot's, so no global state is left behind. The chart
 renders the summary's claims and figures and nothing else: an arrow marks a theme only where the
 summary claims its change; a panel is drawn only where there is something to draw, and what is
 missing is said in words underneath; intervals are clipped to the scale by the summary model.
@@ -12,16 +15,15 @@ from __future__ import annotations
 import io
 import textwrap
 
-import matplotlib
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from bot.insights.summary import Summary  # noqa: E402
+from bot.insights.summary import Summary
 
 INK, MUTED, ACCENT, BAND = "#1f2933", "#7b8794", "#0b4f6c", "#c5dce6"
 UP, DOWN = "#1d7a46", "#b91c1c"
 COLS = 2  # theme panels per row
+DPI = 110
 
 
 def _claimed(summary: Summary, subject: str) -> str | None:
@@ -110,8 +112,15 @@ def _title_lines(title: str, width: int = 50) -> str:
 
 
 def summary_png(summary: Summary, title: str) -> bytes:
-    """The chart as PNG bytes, 880 px wide: headline trend on top (when there is one), then a
-    panel per theme with figures, then in words whatever could not be drawn."""
+    """The chart as PNG bytes, 880 px wide (8 in at 110 dpi)."""
+    buf = io.BytesIO()
+    summary_figure(summary, title).savefig(buf, format="png", dpi=DPI)
+    return buf.getvalue()
+
+
+def summary_figure(summary: Summary, title: str) -> Figure:
+    """The chart before encoding: headline trend on top (when there is one), then a panel per
+    theme with figures, then in words whatever could not be drawn."""
     from bot.rounds.doctor import THEME_LABELS
 
     has_trend = summary.headline is not None and any(
@@ -123,7 +132,8 @@ def summary_png(summary: Summary, title: str) -> bytes:
     missing = _missing(summary)
     heights = ([3.6] if has_trend else []) + [2.3] * theme_rows
     notes_h = 0.35 * sum(len(textwrap.wrap(m, 110)) for m in missing) + 0.9
-    fig = plt.figure(figsize=(8, sum(heights) + notes_h + 1.3))
+    fig = Figure(figsize=(8, sum(heights) + notes_h + 1.3))
+    FigureCanvasAgg(fig)  # tight_layout measures text with the same renderer that draws it
     grid = fig.add_gridspec(max(len(heights), 1), COLS, height_ratios=heights or [1])
     fig.suptitle(_title_lines(title), fontsize=15, color=INK, x=0.02, ha="left")
     axes = []
@@ -148,7 +158,4 @@ def summary_png(summary: Summary, title: str) -> bytes:
     text = "\n".join(line for m in foot for line in textwrap.wrap(m, 110))
     fig.text(0.02, 0.01, text, fontsize=8.5, color=MUTED, va="bottom")
     fig.tight_layout(rect=(0, notes_h / fig.get_figheight(), 1, 1))
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    return buf.getvalue()
+    return fig
