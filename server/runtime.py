@@ -17,13 +17,13 @@ log = logging.getLogger("medpulse")
 
 
 class GatewayCache:
-    """One Slack gateway per workspace token, shared across threads."""
+    """One Slack gateway per workspace (and its token), shared across threads."""
 
     def __init__(self, settings: Settings, token_for=None) -> None:
         self.settings = settings
         self.token_for = token_for
         self._lock = threading.Lock()
-        self._by_token: dict[tuple[str, str | None], object] = {}
+        self._by_token: dict[tuple[str, str | None, str], object] = {}
 
     def __call__(self, team_id: str):
         from integrations.slack.gateway import SlackGateway
@@ -34,10 +34,10 @@ class GatewayCache:
         if not token:
             raise RuntimeError(f"no bot token for workspace {team_id}")
         with self._lock:
-            gw = self._by_token.get((token, scope))
+            gw = self._by_token.get((token, scope, team_id))
             if gw is None:
-                gw = self._by_token[(token, scope)] = SlackGateway(
-                    token, self.settings.slack_api_url, team_id=scope
+                gw = self._by_token[(token, scope, team_id)] = SlackGateway(
+                    token, self.settings.slack_api_url, team_id=scope, tenant=team_id
                 )
             return gw
 
@@ -66,6 +66,7 @@ def build_core(settings: Settings, clock: Clock | None = None, db: Database | No
         db=db,
         clock=clock or SystemClock(),
         gateway_for=GatewayCache(settings, token_for),
+        platform_of=lambda _team: "slack",  # every tenant is a Slack workspace (Teams: issue 16)
         installations=installations,
     )
 

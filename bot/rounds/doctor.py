@@ -9,9 +9,9 @@ from sqlalchemy import select
 
 from bot.core import Core
 from bot.rounds import facts as roundfacts
+from bot.rounds import pulse_view as messages
 from bot.rounds import windows
 from bot.rounds.answers import current_answers, find_delivery
-from integrations.slack import pulse_blocks as messages
 from storage.models import (
     Delivery,
     QuestionItem,

@@ -227,7 +227,7 @@ def resolve_channel(ctx: Ctx, token: str | None) -> tuple[str, str]:
         info = found
     else:
         try:
-            info = gw.channel_info(ref.id)
+            info = gw.conversation(ref.id)
         except ChatError as exc:
             if exc.error == "channel_not_found":
                 raise AdminError(

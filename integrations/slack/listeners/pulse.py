@@ -18,8 +18,8 @@ from bot.core import Core
 from bot.people.workspaces import ensure_team
 from bot.rounds import answers
 from bot.rounds import doctor as pulses
+from bot.rounds.pulse_view import parse_answer_value
 from integrations.slack import responder
-from integrations.slack.pulse_blocks import parse_answer_value
 from integrations.slack.redraws import Redraws
 from integrations.slack.responder import ResponseUrlPoster
 

@@ -20,7 +20,7 @@ from bot.people.workspaces import ensure_team
 from bot.rounds.doctor import THEME_LABELS
 from integrations.slack.listeners.commands import Ctx, UsageError, command
 from integrations.slack.listeners.parsing import keyword
-from integrations.slack.summary_blocks import SHOW_INTERVALS
+from integrations.slack.summary_blocks import SHOW_INTERVALS, summary_blocks
 from storage import anonymity, published, queries
 
 log = logging.getLogger("medpulse.reports")
@@ -46,10 +46,10 @@ def register(app: App, core: Core) -> None:
             return
         value = (body.get("actions") or [{}])[0].get("value", "")
         department = value.split(":", 1)[1] or None if value.startswith("dept:") else None
-        _, title, text, blocks = render(core, ws_id, department, detail=True)
+        _, view = render(core, ws_id, department, detail=True)
         respond(
-            text=text,
-            blocks=blocks,
+            text=view.fallback,
+            blocks=summary_blocks(view),
             response_type="ephemeral",
             replace_original=False,
         )
@@ -209,5 +209,5 @@ def _export(ctx: Ctx) -> None:
     gw = ctx.core.gateway(ctx.team)
     # Posting to the user ID opens the DM and tells us its channel, which the upload needs.
     note = gw.post_dm(ctx.user, "Your medpulse export (anonymous, k-protected aggregates).", [])
-    gw.upload(note.channel, data, "medpulse-export.csv", "medpulse export")
+    gw.upload(note.conversation, data, "medpulse-export.csv", "medpulse export")
     ctx.say("✅ Your export is in your DMs with medpulse.")
