@@ -4,9 +4,10 @@ Each adapter renders these (Slack as Block Kit, Teams as Adaptive Cards, the tes
 adapter as lines). They hold words and numbers the core has already decided on, including
 every disclosure decision: an adapter never computes a figure, it only lays it out.
 
-Text may carry three light marks, which each adapter translates (Slack mrkdwn uses them as they
-are; Teams Markdown doubles the asterisks; plain text drops them): ``*emphasis*``,
-`` `a command` `` and ``<@user_id>`` (a mention of a person by their platform ID).
+Text may carry a few light marks, which each adapter translates (Slack mrkdwn uses them as they
+are; Teams Markdown doubles the asterisks; plain text drops them): ``*strong*``, ``_emphasis_``,
+`` `a command` ``, ``<@user_id>`` (a person, by their platform ID) and ``<#conversation_id>``
+(a channel).
 """
 
 from __future__ import annotations
