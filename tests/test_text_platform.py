@@ -31,7 +31,7 @@ from bot.rounds import answers, lifecycle
 from bot.rounds.pulse_view import parse_answer_value
 from bot.settings import load_settings
 from storage.db import Database
-from storage.models import Comment, Response
+from storage.models import Comment, Delivery, Participant, Response
 from tests.text_adapter import TextGateway, TextListener
 
 TENANT = "text-trust-0001"
@@ -166,6 +166,36 @@ def test_a_whole_round_on_a_plain_text_platform(db_url):
     assert chart.png.startswith(b"\x89PNG") and chart.alt
     # Nothing asked of the platform what it cannot do.
     assert {op for op, _ in gw.calls} <= {"members", "send_dm", "update", "delete", "post_channel"}
+
+
+def test_an_ambiguous_send_without_read_back_reaches_each_doctor_once(db_url):
+    """A send that was delivered but looked like a timeout is sent again with the same tag, and
+    the adapter's at-most-once send answers with the first message: no look-up, no duplicate."""
+    clock = FakeClock(datetime(2026, 11, 24, 10, 0, tzinfo=ZoneInfo("Europe/London")))
+    core, gw = make_core(db_url, clock)
+    gw.ambiguous |= {DOCTORS[0], DOCTORS[3]}
+    gw.blocked.add(DOCTORS[7])
+    worker = DeliveryWorker(core, concurrency=2, backoff=0.01)
+    try:
+        ensure_team(core, TENANT)
+        operations.set_audience(core, TENANT, "admin", SOURCE, "doctors")
+        operations.send_now(core, TENANT, "admin")
+        _drain(worker)
+        with core.db.Session() as s:
+            status = dict(
+                s.execute(
+                    select(Participant.slack_user_id, Delivery.status).join(
+                        Participant, Participant.id == Delivery.participant_id
+                    )
+                ).all()
+            )
+    finally:
+        worker.shutdown()
+        core.db.dispose()
+    assert all(len(gw.dm(u)) == 1 for u in DOCTORS[:7]) and gw.dm(DOCTORS[7]) == []
+    assert gw.calls.count(("send_dm (already sent)", f"dm:{DOCTORS[0]}")) == 1
+    assert not [c for c in gw.calls if c[0] == "find_sent"]
+    assert status == {**dict.fromkeys(DOCTORS[:7], "sent"), DOCTORS[7]: "undeliverable"}
 
 
 BLOCKER = """

@@ -18,7 +18,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from bot.chat.errors import Gone, Undeliverable
+from bot.chat.errors import Gone, Transient, Undeliverable
 from bot.chat.gateway import Capabilities, ChannelInfo, Member
 from bot.chat.ids import MessageRef
 from bot.chat.views import (
@@ -106,6 +106,7 @@ class TextGateway:
         self.conversations: dict[str, list[Message]] = {}
         self.calls: list[tuple[str, str]] = []  # (operation, conversation), in order
         self.blocked: set[str] = set()  # people who cannot receive messages
+        self.ambiguous: set[str] = set()  # people whose next send is delivered, then "times out"
         self._by_tag: dict[str, MessageRef] = {}
         self._next = 0
         self._lock = threading.Lock()  # the delivery worker sends from several threads
@@ -117,13 +118,18 @@ class TextGateway:
             raise Undeliverable("blocked")
         with self._lock:
             if tag is not None and tag in self._by_tag:
+                self.calls.append(("send_dm (already sent)", f"dm:{user_id}"))
                 return self._by_tag[tag]
             ref = self._append(f"dm:{user_id}", view, "send_dm")
             if tag is not None:
                 self._by_tag[tag] = ref
+            if user_id in self.ambiguous:
+                self.ambiguous.discard(user_id)
+                raise Transient("timeout")  # delivered, but the sender cannot know it
             return ref
 
     def find_sent(self, user_id: str, tag: str, since: float) -> MessageRef | None:
+        self.calls.append(("find_sent", f"dm:{user_id}"))  # seen even if the error is swallowed
         raise AssertionError("no read-back on this platform: the core must not ask")
 
     def update(self, ref: MessageRef, view: View) -> None:
