@@ -9,6 +9,8 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from bot.chat.gateway import ChatGateway
+from bot.chat.ids import Platform, Tenant
 from bot.clock import Clock, SystemClock
 from bot.rounds.facts import Memo
 from bot.settings import Settings
@@ -40,12 +42,15 @@ class Core:
     settings: Settings
     db: Database
     clock: Clock = field(default_factory=SystemClock)
-    gateway_for: Callable[[str], object] | None = None  # team_id -> ChatGateway
+    gateway_for: Callable[[str], ChatGateway] | None = None  # tenant ID -> its platform's gateway
+    # tenant ID -> its platform; unset, a tenant's gateway says (asked once per tenant)
+    platform_of: Callable[[str], Platform] | None = None
     link_key: bytes = b""
     known_teams: dict[str, int] = field(default_factory=dict)
     installations: object | None = None  # InstallationTokens in multi-workspace (OAuth) mode
     facts: Memo = field(default_factory=Memo)  # bot.rounds.facts: what a round fixed at creation
     on_stop: list[Callable[[], None]] = field(default_factory=list)  # run by stop(), in order
+    _platforms: dict[str, Platform] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
@@ -62,7 +67,20 @@ class Core:
         for hook in self.on_stop:
             hook()
 
-    def gateway(self, team_id: str):
+    def gateway(self, team_id: str) -> ChatGateway:
+        """The chat gateway of one tenant (a Slack workspace, a Teams tenant): the only way the
+        core reaches a chat platform."""
         if self.gateway_for is None:
             raise RuntimeError("no chat gateway configured")
         return self.gateway_for(team_id)
+
+    def tenant(self, team_id: str) -> Tenant:
+        """(platform, tenant ID): the key of everything per tenant, such as its rate limiter."""
+        platform = self._platforms.get(team_id)
+        if platform is None:
+            if self.platform_of is not None:
+                platform = self.platform_of(team_id)
+            else:
+                platform = self.gateway(team_id).platform
+            self._platforms[team_id] = platform
+        return Tenant(platform, team_id)

@@ -43,7 +43,7 @@ def _database(exc: Exception) -> tuple[str, int]:
 
 
 def _slack(exc: Exception) -> tuple[str, int]:
-    from integrations.slack.gateway import Permanent
+    from bot.chat.errors import Permanent
 
     reason = getattr(exc, "error", None) or _first_line(exc) or type(exc).__name__
     if isinstance(exc, Permanent):
@@ -57,7 +57,7 @@ def describe(exc: BaseException) -> tuple[str, int]:
     from sqlalchemy.exc import InterfaceError, OperationalError
 
     from bot.admin.operations import AdminError
-    from integrations.slack.gateway import ChatError, NotInstalled
+    from bot.chat.errors import ChatError, NotInstalled
 
     if isinstance(exc, OperatorError):
         return str(exc), exc.code

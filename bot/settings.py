@@ -6,6 +6,8 @@ it expects: admins configure this from a hosting dashboard and should never see 
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -81,8 +83,6 @@ class Settings(BaseSettings):
     @classmethod
     def _token_key(cls, v: str | None, info: ValidationInfo) -> str | None:
         """Multi-workspace mode keeps Slack tokens in the database: never without this key."""
-        from integrations.slack.oauth_store import valid_key
-
         if v and not valid_key(v):
             raise ValueError("a Fernet key: 44 characters of URL-safe base64" + KEY_HINT)
         multi = info.data.get("slack_client_id") and info.data.get("slack_client_secret")
@@ -270,6 +270,14 @@ def _describe(err: dict) -> str:
         msg = f"expected {msg}"
     got = err.get("input")
     return f"{alias}: {msg}; got {got!r}"
+
+
+def valid_key(key: str) -> bool:
+    """Whether ``key`` is a Fernet key (32 bytes, URL-safe base64), as the token store needs."""
+    try:
+        return len(base64.urlsafe_b64decode(key.encode())) == 32 and len(key) == 44
+    except (binascii.Error, ValueError):
+        return False
 
 
 def load_settings(**overrides) -> Settings:

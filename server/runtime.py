@@ -17,13 +17,13 @@ log = logging.getLogger("medpulse")
 
 
 class GatewayCache:
-    """One Slack gateway per workspace token, shared across threads."""
+    """One Slack gateway per workspace (and its token), shared across threads."""
 
     def __init__(self, settings: Settings, token_for=None) -> None:
         self.settings = settings
         self.token_for = token_for
         self._lock = threading.Lock()
-        self._by_token: dict[tuple[str, str | None], object] = {}
+        self._by_token: dict[tuple[str, str | None, str], object] = {}
 
     def __call__(self, team_id: str):
         from integrations.slack.gateway import SlackGateway
@@ -34,10 +34,10 @@ class GatewayCache:
         if not token:
             raise RuntimeError(f"no bot token for workspace {team_id}")
         with self._lock:
-            gw = self._by_token.get((token, scope))
+            gw = self._by_token.get((token, scope, team_id))
             if gw is None:
-                gw = self._by_token[(token, scope)] = SlackGateway(
-                    token, self.settings.slack_api_url, team_id=scope
+                gw = self._by_token[(token, scope, team_id)] = SlackGateway(
+                    token, self.settings.slack_api_url, team_id=scope, tenant=team_id
                 )
             return gw
 
@@ -54,8 +54,13 @@ class Gateways:
         self.slack = slack
         self.teams = teams
 
-    def __call__(self, team_id: str):
+    def platform(self, team_id: str) -> str:
         if self.teams is not None and team_id == self.teams.routes.tenant_id:
+            return "teams"
+        return "slack"
+
+    def __call__(self, team_id: str):
+        if self.platform(team_id) == "teams":
             from integrations.msteams.bridge import RosterShim
 
             return RosterShim(self.teams)  # the shim goes at merge: the core calls members()
@@ -93,13 +98,13 @@ def build_core(settings: Settings, clock: Clock | None = None, db: Database | No
             installations.store.encrypt_plain()  # installs made before tokens were encrypted
         token_for = installations.gateway_token
     clock = clock or SystemClock()
+    gateways = Gateways(GatewayCache(settings, token_for), _teams_gateway(settings, db, clock))
     return Core(
         settings=settings,
         db=db,
         clock=clock,
-        gateway_for=Gateways(
-            GatewayCache(settings, token_for), _teams_gateway(settings, db, clock)
-        ),
+        gateway_for=gateways,
+        platform_of=gateways.platform,
         installations=installations,
     )
 

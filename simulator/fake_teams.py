@@ -557,7 +557,7 @@ class FakeTeams(LocalHttpFake):
             # "After the effect" means a reply lost after Teams acted; a call Teams refused
             # (a blocked user's 403) had no effect to lose, so the fault waits for the next.
             with self._lock:
-                self._faults.setdefault(op, deque()).appendleft(fault)
+                self._faults.put_back(op, fault)
             return reply
         if fault is None:
             return reply

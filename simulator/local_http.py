@@ -71,6 +71,10 @@ class Faults(Generic[F]):
         else:
             self._random[op] = (rate, fault, random.Random(seed))
 
+    def put_back(self, op: str, fault: F) -> None:
+        """A taken fault that found nothing to break goes first in line again."""
+        self._queued.setdefault(op, deque()).appendleft(fault)
+
     def next_queued(self, op: str) -> F | None:
         for name in (op, "*"):
             queue = self._queued.get(name)

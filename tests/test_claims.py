@@ -13,10 +13,16 @@ from sqlalchemy import select
 
 from bot.insights import stats, summary
 from bot.insights.gap import GapRow, gap_line
-from integrations.slack.summary_blocks import FIRST_PULSE, MORE, PER_SECTION, footer, summary_blocks
+from bot.insights.summary_view import FIRST_PULSE, MORE, PER_SECTION, footer, summary_view
+from integrations.slack.summary_blocks import summary_blocks as render_summary
 from storage.models import Department, Round, RoundParticipation
 from tests.blockkit import validate
 from tests.test_summary import Trust, _keys
+
+
+def summary_blocks(s, title: str, detail: bool = False) -> list[dict]:
+    """A summary's Slack message: the core's view (``summary_view``), drawn by the Slack renderer."""
+    return render_summary(summary_view(s, title, detail))
 
 
 def _text(blocks) -> str:
@@ -221,7 +227,7 @@ def test_comment_counts_say_how_small_themes_are_grouped():
     from types import SimpleNamespace
 
     from bot.insights.summary import OTHER_THEMES
-    from integrations.slack.summary_blocks import _comments_text
+    from bot.insights.summary_view import _comments_text
     from storage.anonymity import k_label
 
     few = k_label(5)

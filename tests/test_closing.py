@@ -8,9 +8,10 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from bot.admin.retention import forget
+from bot.chat.ids import Tenant
 from bot.delivery.outbox import DeliveryWorker
+from bot.rounds.pulse_view import CLOSED_TEXT
 from bot.rounds.scheduler import Scheduler
-from integrations.slack.pulse_blocks import CLOSED_TEXT
 from storage.models import Delivery
 from tests.helpers import answer_buttons, dm_history, pulse_message, start_round
 
@@ -74,7 +75,7 @@ def test_closing_goes_through_the_workspace_limiter(core, fake, slack, worker, c
     Scheduler(core, sync_audience=False).tick()
     clock.advance(timedelta(minutes=6))
     acquired = []
-    limiter = worker.limiters.for_workspace(fake.team_id)
+    limiter = worker.limiters.for_tenant(Tenant("slack", fake.team_id))
     real = limiter.acquire
 
     def counting(*a, **kw):

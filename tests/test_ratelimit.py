@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 import pytest
 
+from bot.chat.ids import Tenant
 from bot.delivery.limiter import AdaptiveLimiter, LimiterConfig, LimiterRegistry
 
 
@@ -393,19 +394,27 @@ def test_wake_makes_waiters_recheck() -> None:
 # -- registry ------------------------------------------------------------------------------------
 
 
-def test_registry_one_limiter_per_workspace() -> None:
+def test_registry_one_limiter_per_tenant() -> None:
     registry = LimiterRegistry(LimiterConfig(rate=30))
-    a = registry.for_workspace("T1")
-    assert registry.for_workspace("T1") is a
-    b = registry.for_workspace("T2")
+    a = registry.for_tenant(Tenant("slack", "T1"))
+    assert registry.for_tenant(Tenant("slack", "T1")) is a
+    b = registry.for_tenant(Tenant("slack", "T2"))
     assert b is not a
     assert a.config is b.config is registry.config
     assert a.rate == b.rate == 30
     a.penalise(1.0)  # a 429 in one workspace does not slow another
     assert b.rate == 30 and b.paused_until < a.paused_until
-    assert sorted(registry.team_ids()) == ["T1", "T2"]
+    # The platform is part of the key: the same ID on another platform is another tenant.
+    teams = registry.for_tenant(Tenant("teams", "T1"))
+    assert teams is not a and teams.rate == 30 and teams.paused_until < a.paused_until
+    assert sorted(registry.tenants(), key=lambda t: (t.platform, t.id)) == [
+        Tenant("slack", "T1"),
+        Tenant("slack", "T2"),
+        Tenant("teams", "T1"),
+    ]
+    assert set(registry.busy()) == {Tenant("slack", "T1")}
     with pytest.raises(ValueError):
-        registry.for_workspace("")
+        registry.for_tenant(Tenant("slack", ""))
 
 
 def test_registry_creates_one_limiter_under_concurrency() -> None:
@@ -415,7 +424,7 @@ def test_registry_creates_one_limiter_under_concurrency() -> None:
 
     def grab() -> None:
         barrier.wait()
-        got.append(registry.for_workspace("T1"))
+        got.append(registry.for_tenant(Tenant("slack", "T1")))
 
     threads = [threading.Thread(target=grab) for _ in range(16)]
     for th in threads:
@@ -428,10 +437,10 @@ def test_registry_creates_one_limiter_under_concurrency() -> None:
 def test_registry_close_closes_existing_and_future_limiters() -> None:
     t = FakeTime()
     registry = LimiterRegistry(clock=t.clock, sleep=t.sleep)
-    old = registry.for_workspace("T1")
+    old = registry.for_tenant(Tenant("slack", "T1"))
     registry.close()
     assert old.closed and old.acquire() is False
-    assert registry.for_workspace("T2").acquire() is False
+    assert registry.for_tenant(Tenant("slack", "T2")).acquire() is False
 
 
 def test_config_rejects_nonsense() -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from integrations.slack.pulse_blocks import CLOSED_TEXT
+from bot.rounds.pulse_view import CLOSED_TEXT
 from tests.blockkit import validate
 from tests.conftest import ADMIN
 from tests.helpers import dm_history, doctors, wait_for

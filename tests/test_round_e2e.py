@@ -8,8 +8,8 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from bot.admin import status
+from bot.rounds.pulse_view import CLOSED_TEXT
 from bot.rounds.scheduler import Scheduler
-from integrations.slack.pulse_blocks import CLOSED_TEXT
 from storage.models import Comment, Delivery, Participant, Response, Round, RoundParticipation
 from tests.blockkit import find_element
 from tests.conftest import ADMIN

@@ -15,8 +15,9 @@ from scipy import stats as sps
 from sqlalchemy import select
 
 from bot.insights import summary
+from bot.insights.summary_view import summary_view
 from bot.people.workspaces import ensure_team, new_version
-from integrations.slack.summary_blocks import summary_blocks
+from integrations.slack.summary_blocks import summary_blocks as render_summary
 from storage import published
 from storage.models import (
     Audience,
@@ -123,6 +124,11 @@ class Trust:
                     )
                 )
             return rnd.id
+
+
+def summary_blocks(s, title: str, detail: bool = False) -> list[dict]:
+    """A summary's Slack message: the core's view (``summary_view``), drawn by the Slack renderer."""
+    return render_summary(summary_view(s, title, detail))
 
 
 def _keys(core, ws, scale, reverse=False, n=1, theme=None) -> list[str]:

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
+from bot.chat.ids import Tenant
 from bot.delivery.outbox import HOLD, DeliveryWorker, Job, fair_shares, interleave
 from storage.models import Delivery, Workspace
 from tests.helpers import deliver_all
@@ -65,7 +66,7 @@ def test_a_claim_never_gives_one_trusts_backlog_the_whole_batch(region):
     # B gets all it has due; A at most the rest of the batch, and no more than its limiter can
     # send soon (rows claimed beyond that would only wait in the pool ahead of other trusts).
     assert teams.count(B) == 6 and 1 <= teams.count(A) <= 14
-    assert teams.count(A) <= worker.limiters.useful(A, horizon=HOLD)
+    assert teams.count(A) <= worker.limiters.useful(Tenant("slack", A), horizon=HOLD)
     assert teams[:4] == [A, B, A, B]
 
 
@@ -75,7 +76,7 @@ def test_a_throttled_trust_holds_no_thread_while_another_trusts_dms_go_out(regio
     _round(region, B, 6)
     worker = DeliveryWorker(core, concurrency=2, backoff=0.01)
     try:
-        worker.limiters.for_workspace(A).penalise(600)  # Slack said: wait ten minutes
+        worker.limiters.for_tenant(Tenant("slack", A)).penalise(600)  # Slack said: wait ten minutes
         assert worker.run_once() == 6
         assert worker.held_back  # A had work due and was left out
     finally:
@@ -94,7 +95,7 @@ def test_a_send_that_meets_a_pause_gives_its_row_and_thread_back(region):
     try:
         jobs = worker._claim("pulse")
         worker._run_job(jobs[0])  # 429: A is paused for 30 s, the job goes back at once
-        assert worker.limiters.for_workspace(A).ready_in() > 20
+        assert worker.limiters.for_tenant(Tenant("slack", A)).ready_in() > 20
         for job in jobs[1:]:
             worker._run_job(job)  # each hands its row back instead of sleeping 30 s
     finally:

@@ -14,6 +14,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
 
+from bot.chat.errors import Gone, Permanent, RateLimited, Transient, Undeliverable
+from bot.chat.ids import MessageRef
 from bot.core import Core
 from storage.models import (
     ChatRoute,
@@ -94,9 +96,7 @@ def forget(core: Core, team_id: str, user_id: str) -> Forgotten:
 
 
 def _delete_messages(core: Core, team_id: str, messages: list[tuple[str, str]]) -> tuple[int, int]:
-    """chat.delete each; one already gone counts as deleted. Returns (deleted, kept)."""
-    from integrations.slack.gateway import Permanent, RateLimited, Transient, Undeliverable
-
+    """Delete each; one already gone counts as deleted. Returns (deleted, kept)."""
     if not messages:
         return 0, 0
     gw = core.gateway(team_id)
@@ -104,7 +104,7 @@ def _delete_messages(core: Core, team_id: str, messages: list[tuple[str, str]]) 
     for channel, ts in messages:
         for attempt in range(5):
             try:
-                gw.delete(channel, ts)
+                gw.delete(MessageRef(channel, ts))
                 deleted += 1
             except RateLimited as exc:
                 time.sleep(min(exc.retry_after or 1.0, 30))
@@ -113,7 +113,7 @@ def _delete_messages(core: Core, team_id: str, messages: list[tuple[str, str]]) 
                 time.sleep(0.5 * 2**attempt)
                 continue
             except (Permanent, Undeliverable) as exc:
-                gone = exc.error in ("message_not_found", "channel_not_found")
+                gone = isinstance(exc, Gone)
                 deleted, kept = deleted + gone, kept + (not gone)
             break
         else:

@@ -30,3 +30,12 @@ class Undeliverable(ChatError):
 
 class Permanent(ChatError):
     """A request the platform will never accept (bad token, missing scope...)."""
+
+
+class Gone(Permanent):
+    """The message (or its conversation) no longer exists: updating or deleting it is moot, and
+    a deletion counts as done."""
+
+
+class NotInstalled(Exception):
+    """No installation (no token) for this tenant: the app was never installed, or was removed."""

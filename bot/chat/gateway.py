@@ -11,6 +11,8 @@ never asks a platform what the platform cannot answer:
 - ``response_url``: a tap's reply can redraw the message through a URL (Slack).
 - ``home``: a per-person home surface that can be published at any time (Slack App Home).
 - ``forms``: a modal form opened from a tap or command (Slack modals, Teams dialogs).
+- ``directory``: people can be looked up by e-mail address (Slack ``users.lookupByEmail``);
+  without it a roster must name people by their platform ID.
 
 Errors are ``bot.chat.errors``; identifiers are ``bot.chat.ids``.
 """
@@ -32,6 +34,7 @@ class Capabilities:
     response_url: bool = False
     home: bool = False
     forms: bool = False
+    directory: bool = False
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,7 @@ class ChannelInfo:
     name: str
     shared_outside: bool  # connected to another organisation (Slack Connect, Teams shared channel)
     is_private: bool = False
+    why_shared: str | None = None  # the platform's words for how it is shared, for the admin
 
 
 class ChatGateway(Protocol):
@@ -67,7 +71,8 @@ class ChatGateway(Protocol):
         ...
 
     def find_sent(self, user_id: str, tag: str, since: float) -> MessageRef | None:
-        """A message already sent with ``tag`` (only when ``capabilities.read_back``)."""
+        """A message already sent with ``tag`` since ``since`` (a POSIX time), only when
+        ``capabilities.read_back``."""
         ...
 
     def update(self, ref: MessageRef, view: View) -> None: ...
@@ -75,14 +80,32 @@ class ChatGateway(Protocol):
     def delete(self, ref: MessageRef) -> None: ...
 
     def post_channel(self, channel: str, view: View, image: Image | None = None) -> MessageRef:
-        """Post to a channel, with the chart inline where the platform allows."""
+        """Post to a channel, with the chart inline where the platform allows.
+
+        Once the message is out it stands: if only the image then fails, the adapter logs it and
+        returns (posting again would duplicate the message)."""
         ...
 
     def members(self, source: str) -> Iterator[Member]:
-        """The people of an audience source (a channel ID on Slack, a team ID on Teams)."""
+        """The people of an audience source (a channel ID on Slack, a team ID on Teams), bots and
+        deactivated accounts included and flagged: the core decides who is asked."""
         ...
 
-    def channel_info(self, channel: str) -> ChannelInfo: ...
+    def post_image(self, channel: str, image: Image) -> None:
+        """A further image in a channel, under what was posted there (a second chart)."""
+        ...
+
+    def channel_info(self, channel: str) -> ChannelInfo:
+        """Whether a channel reaches beyond this tenant; raises ``ChatError`` if it cannot say."""
+        ...
+
+    def user(self, user_id: str) -> Member:
+        """One person of this tenant (``Undeliverable``/``Permanent`` when there is none)."""
+        ...
+
+    def user_by_email(self, email: str) -> str | None:
+        """The user ID for an e-mail address (only when ``capabilities.directory``)."""
+        ...
 
     def open_form(self, trigger: str, form: FormView) -> None:
         """Open a form (only when ``capabilities.forms``)."""

@@ -3,6 +3,11 @@
 Each adapter renders these (Slack as Block Kit, Teams as Adaptive Cards, the tests' plain-text
 adapter as lines). They hold words and numbers the core has already decided on, including
 every disclosure decision: an adapter never computes a figure, it only lays it out.
+
+Text may carry a few light marks, which each adapter translates (Slack mrkdwn uses them as they
+are; Teams Markdown doubles the asterisks; plain text drops them): ``*strong*``, ``_emphasis_``,
+`` `a command` ``, ``<@user_id>`` (a person, by their platform ID) and ``<#conversation_id>``
+(a channel).
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ class PulseView:
     closes: str  # "Friday 5 pm"
     fallback: str  # plain text for notifications and screen readers
     reminder: bool = False
+    action_note: str | None = None  # "You said, we did": the newest action for this doctor
 
 
 @dataclass(frozen=True)
@@ -70,6 +76,7 @@ class Section:
 
     title: str
     lines: tuple[str, ...] = ()
+    note: bool = False  # small print (held back, a caveat), not a part of its own
 
 
 @dataclass(frozen=True)
@@ -81,6 +88,8 @@ class SummaryView:
     sections: tuple[Section, ...]
     fallback: str
     footer: str = ""
+    preface: str = ""  # small print under the title: who shared it, that replies are not anonymous
+    more_detail: str | None = None  # the value a "more detail" action carries; None: no action
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,11 @@
-"""Rate limiting for Slack fan-outs: the one place that decides how fast we send.
+"""Rate limiting for fan-outs: the one place that decides how fast we send.
 
-The product rule: one ``AdaptiveLimiter`` per workspace, shared by every send to that workspace
-in this process, adapting to Slack's ``429 Retry-After``. Slack's limits are per app per
-workspace, so workspaces get independent limiters and fan-outs to them run in parallel; a
-``LimiterRegistry`` hands out the per-workspace limiter.
+The product rule: one ``AdaptiveLimiter`` per tenant, a (platform, tenant ID) pair
+(``bot.chat.ids.Tenant``: a Slack workspace, a Teams tenant), shared by every send to that tenant
+in this process, adapting to the platform's ``429 Retry-After``. Slack's limits are per app per
+workspace and Teams' per app per tenant, so tenants get independent limiters and fan-outs to
+them run in parallel; a ``LimiterRegistry`` hands out the per-tenant limiter. The platform is
+part of the key: a Slack team ID and a Teams tenant ID never share a pace by coincidence.
 
 How the rate adapts (and why it settles near the real limit)
 ------------------------------------------------------------
@@ -29,10 +31,10 @@ next 429. That is one 429 per ~1,700 sends and about 93% of 50/s in the long run
 limits from 5 to 150/s); ``tests/test_ratelimit.py`` simulates exactly this.
 
 Increases are counted per success, not per wall-clock second: each ``reward()`` adds
-speed / rate, so a second of sending flat out adds ``speed``, while an idle workspace does not
+speed / rate, so a second of sending flat out adds ``speed``, while an idle tenant does not
 creep up to ``max_rate`` on time alone (successes are the evidence that a rate is safe).
 
-A 429 pauses *every* sender of the workspace until now + ``Retry-After`` (a shared "paused
+A 429 pauses *every* sender of the tenant until now + ``Retry-After`` (a shared "paused
 until"), empties the bucket (so we do not burst straight back into the limit when the pause
 ends), and cuts the rate once: 429s for requests that were already in flight arrive while we
 are paused and only extend the pause, so one burst of 429s is one cut, not ten.
@@ -48,6 +50,8 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bot.chat.ids import Tenant
+
 log = logging.getLogger("medpulse.ratelimit")
 
 _EPS = 1e-9  # float slack when comparing token counts
@@ -56,7 +60,7 @@ _MIN_WAIT = 1e-4  # never ask to sleep less than this: a fake clock must move
 
 @dataclass(frozen=True)
 class LimiterConfig:
-    """Tuning shared by all workspaces' limiters. Rates are requests per second; the ``*_per_s``
+    """Tuning shared by all tenants' limiters. Rates are requests per second; the ``*_per_s``
     speeds are fractions (of ``max_rate`` or of the ceiling) per second of sending flat out."""
 
     rate: float = 20.0  # starting rate: safe for Slack's per-workspace posting limits
@@ -88,7 +92,7 @@ class LimiterConfig:
 
 
 class AdaptiveLimiter:
-    """A thread-safe token bucket whose rate adapts to 429s; one per workspace.
+    """A thread-safe token bucket whose rate adapts to 429s; one per tenant.
 
     Senders call ``acquire()`` before each request, then ``reward()`` on success or
     ``penalise(retry_after)`` on a 429. ``clock`` and ``sleep`` are injectable so tests can run
@@ -96,7 +100,7 @@ class AdaptiveLimiter:
     condition variable instead (same duration), so ``close()``/``wake()`` release waiters at
     once; any other ``sleep`` is called as given with the lock released, and waiters notice
     ``close()`` when it returns. Waiters re-check at token intervals, which suits the tens of
-    sender threads a workspace's fan-out uses.
+    sender threads a tenant's fan-out uses.
     """
 
     def __init__(
@@ -259,7 +263,7 @@ class AdaptiveLimiter:
         before, self._rate = self._rate, max(cfg.min_rate, cfg.decrease * self._ceiling)
         log.info(
             "429 for %s: rate %.1f -> %.1f/s (ceiling %.1f/s, measured %.1f/s)",
-            self.name or "workspace",
+            self.name or "tenant",
             before,
             self._rate,
             self._ceiling,
@@ -286,10 +290,10 @@ class AdaptiveLimiter:
 
 
 class LimiterRegistry:
-    """One ``AdaptiveLimiter`` per workspace (Slack team ID), created on first use.
+    """One ``AdaptiveLimiter`` per tenant (platform and tenant ID), created on first use.
 
-    Every sender for a workspace must get its limiter here, so the whole process shares one
-    pace and one pause per workspace; the config, clock and sleep are shared by all of them.
+    Every sender for a tenant must get its limiter here, so the whole process shares one pace
+    and one pause per tenant; the config, clock and sleep are shared by all of them.
     """
 
     def __init__(
@@ -303,44 +307,45 @@ class LimiterRegistry:
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
-        self._limiters: dict[str, AdaptiveLimiter] = {}
+        self._limiters: dict[Tenant, AdaptiveLimiter] = {}
         self._closed = False
 
-    def for_workspace(self, team_id: str) -> AdaptiveLimiter:
-        """The workspace's limiter; after ``close()`` new ones are born closed."""
-        if not team_id:
-            raise ValueError("a workspace limiter needs a team ID")
+    def for_tenant(self, tenant: Tenant) -> AdaptiveLimiter:
+        """The tenant's limiter; after ``close()`` new ones are born closed."""
+        if not tenant.id:
+            raise ValueError("a tenant limiter needs a tenant ID")
         with self._lock:
-            limiter = self._limiters.get(team_id)
+            limiter = self._limiters.get(tenant)
             if limiter is None:
+                name = f"{tenant.platform}:{tenant.id}"
                 limiter = AdaptiveLimiter(
-                    self.config, clock=self._clock, sleep=self._sleep, name=team_id
+                    self.config, clock=self._clock, sleep=self._sleep, name=name
                 )
                 if self._closed:
                     limiter.close()
-                self._limiters[team_id] = limiter
+                self._limiters[tenant] = limiter
             return limiter
 
-    def team_ids(self) -> list[str]:
-        """Workspaces that have a limiter so far."""
+    def tenants(self) -> list[Tenant]:
+        """Tenants that have a limiter so far."""
         with self._lock:
             return list(self._limiters)
 
-    def useful(self, team_id: str, horizon: float) -> int:
-        """How many requests the workspace's limiter could let out within ``horizon`` seconds
-        at its current rate, plus one (a new workspace starts at the configured rate)."""
-        return math.ceil(self.for_workspace(team_id).rate * horizon) + 1
+    def useful(self, tenant: Tenant, horizon: float) -> int:
+        """How many requests the tenant's limiter could let out within ``horizon`` seconds at
+        its current rate, plus one (a new tenant starts at the configured rate)."""
+        return math.ceil(self.for_tenant(tenant).rate * horizon) + 1
 
-    def busy(self, longer_than: float = 0.0) -> dict[str, float]:
-        """Workspaces whose limiter cannot send for more than ``longer_than`` seconds (paused by
-        a 429, or paced), with the seconds left: claimers leave their work for others."""
+    def busy(self, longer_than: float = 0.0) -> dict[Tenant, float]:
+        """Tenants whose limiter cannot send for more than ``longer_than`` seconds (paused by a
+        429, or paced), with the seconds left: claimers leave their work for others."""
         with self._lock:
             limiters = list(self._limiters.items())
-        out = {team: lim.ready_in() for team, lim in limiters}
-        return {team: left for team, left in out.items() if left > longer_than}
+        out = {tenant: lim.ready_in() for tenant, lim in limiters}
+        return {tenant: left for tenant, left in out.items() if left > longer_than}
 
     def close(self) -> None:
-        """Graceful shutdown: every waiter in every workspace gets False from ``acquire``."""
+        """Graceful shutdown: every waiter of every tenant gets False from ``acquire``."""
         with self._lock:
             self._closed = True
             limiters = list(self._limiters.values())
@@ -348,7 +353,7 @@ class LimiterRegistry:
             limiter.close()
 
     def wake(self) -> None:
-        """Make every workspace's waiters re-check their state now."""
+        """Make every tenant's waiters re-check their state now."""
         with self._lock:
             limiters = list(self._limiters.values())
         for limiter in limiters:

@@ -1,13 +1,22 @@
-"""Delivery: the outbox worker that turns pending delivery rows into DMs.
+"""Delivery: the outbox worker that turns pending delivery rows into DMs, on any chat platform.
+
+It builds each pulse as a view (``bot.rounds.pulse_view``) and sends it through the tenant's
+chat gateway (``ChatGateway.send_dm``); it never sees a platform's message format.
 
 Guarantees, and how:
-* Nobody is lost: a row is ``pending`` until Slack confirmed the message and we recorded its
-  ``ts``; a claim that outlives its lease (the process died) goes back to ``pending``.
-* Nobody gets a round twice: every DM carries a metadata tag naming its delivery. After any
-  failure whose outcome is unknown (timeout, 5xx, a dead process), the worker first looks in the
-  DM for that tag and records the message it finds instead of sending another.
-* Slack's limits: every send of a workspace passes the workspace's one adaptive limiter; a 429
-  pauses the whole workspace for ``Retry-After``.
+* Nobody is lost: a row is ``pending`` until the platform confirmed the message and we recorded
+  its reference; a claim that outlives its lease (the process died) goes back to ``pending``.
+* Nobody gets a round twice: every DM carries a tag naming its delivery (``pulse:42``). After any
+  failure whose outcome is unknown (timeout, 5xx, a dead process) the row is *uncertain*, and:
+  - on a platform that can read a sent message back (``capabilities.read_back``: Slack, through
+    message metadata), the worker first looks in the DM for that tag and records the message it
+    finds instead of sending another;
+  - on one that cannot (Teams), the worker sends again with the same tag, and the adapter's
+    send is at-most-once per tag: the adapter must remember a tag it delivered (or may have
+    delivered) and answer with that message instead of posting a second one. The core asks
+    nothing else of it, and never calls ``find_sent`` there.
+* The platform's limits: every send of a tenant passes the tenant's one adaptive limiter, keyed
+  by (platform, tenant); a 429 pauses the whole tenant for ``Retry-After``.
 * Several workers (PostgreSQL): claims use ``FOR UPDATE SKIP LOCKED``, so no row is taken twice.
 * Fair across trusts: a claim shares its batch equally between the workspaces with work due
   (one trust's backlog cannot fill it) and interleaves them; a workspace paused by a 429 is left
@@ -30,13 +39,16 @@ from datetime import timedelta
 from sqlalchemy import or_, select, update
 
 from bot.admin import you_said_we_did as actions_log
+from bot.chat.errors import Permanent, RateLimited, Transient, Undeliverable
+from bot.chat.gateway import ChatGateway
+from bot.chat.ids import MessageRef, Tenant
+from bot.chat.views import PulseView
 from bot.core import Core
 from bot.delivery.limiter import LimiterRegistry
 from bot.rounds import closing, windows
 from bot.rounds.answers import Asked, answered
 from bot.rounds.facts import load_questions
-from integrations.slack.gateway import Permanent, RateLimited, Transient, Undeliverable
-from integrations.slack.pulse_blocks import Question, pulse_blocks, pulse_text
+from bot.rounds.pulse_view import Question, pulse_view
 from storage.models import (
     Delivery,
     Participant,
@@ -196,10 +208,11 @@ class DeliveryWorker:
                 Workspace.uninstalled_at.is_(None), has_due
             )
         ).all()
-        teams = {ws: team for ws, team in waiting if team not in paused}
-        if len(teams) < len(waiting):
+        tenants = {ws: self.core.tenant(team) for ws, team in waiting}
+        ready = {ws: t for ws, t in tenants.items() if t not in paused}
+        if len(ready) < len(waiting):
             self.held_back = True
-        room = {ws: n for ws, n in self._room(teams).items() if n > 0}
+        room = {ws: n for ws, n in self._room(ready).items() if n > 0}
         return fair_shares(room, limit)
 
     def _claim_due(self, limit: int | None = None) -> list[Job]:
@@ -306,15 +319,15 @@ class DeliveryWorker:
             with self._inflight_lock:
                 self._inflight[job.workspace_id] -= 1
 
-    def _room(self, team_of: dict[int, str]) -> dict[int, int]:
+    def _room(self, tenant_of: dict[int, Tenant]) -> dict[int, int]:
         """How many more rows each workspace may have in flight: what its limiter can send
         within ``HOLD`` (so a slow workspace's rows do not sit in the pool's queue ahead of
         another trust's), less what it already has."""
         with self._inflight_lock:
             held = dict(self._inflight)
         return {
-            ws: self.limiters.useful(team, horizon=HOLD) - held.get(ws, 0)
-            for ws, team in team_of.items()
+            ws: self.limiters.useful(tenant, horizon=HOLD) - held.get(ws, 0)
+            for ws, tenant in tenant_of.items()
         }
 
     def _run_job(self, job: Job) -> None:
@@ -366,7 +379,6 @@ class DeliveryWorker:
             info = {
                 "team": team,
                 "user": p.slack_user_id,
-                "dm": p.dm_channel,
                 "round_id": rnd.id,
                 "closes": rnd.closes_at,
                 "tz": tz or self.core.settings.timezone,
@@ -384,21 +396,19 @@ class DeliveryWorker:
         asked = Asked(d.id, d.round_id, team, p.slack_user_id, d.version_ids)
         return d.id in answered(self.core, s, [asked])
 
-    def _render(self, job: Job, info: dict, questions: list[Question]) -> tuple[str, list[dict]]:
+    def _view(self, job: Job, info: dict, questions: list[Question]) -> PulseView:
         from zoneinfo import ZoneInfo
 
         closes = info["closes"].astimezone(ZoneInfo(info["tz"])).strftime("%A %-d %B")
-        intro = None
-        if job.kind == "reminder":
-            intro = (
-                f"*A gentle reminder* · your anonymous pulse is open until {closes}. "
-                "One tap per question, about 30 seconds."
-            )
         note = self._latest_action(info) if job.kind == "pulse" else None
-        blocks = pulse_blocks(
-            info["round_id"], questions, self.core.k, closes, intro=intro, action_note=note
+        return pulse_view(
+            info["round_id"],
+            questions,
+            self.core.k,
+            closes,
+            reminder=job.kind == "reminder",
+            action_note=note,
         )
-        return pulse_text(len(questions)), blocks
 
     def _latest_action(self, info: dict) -> str | None:
         """ "You said, we did": the newest action for this doctor, on their pulse (not reminders)."""
@@ -410,28 +420,29 @@ class DeliveryWorker:
 
     def _send(self, job: Job, info: dict, questions: list[Question]) -> None:
         gw = self.core.gateway(info["team"])
-        limiter = self.limiters.for_workspace(info["team"])
+        limiter = self.limiters.for_tenant(self.core.tenant(info["team"]))
         tag = f"{job.kind}:{job.delivery_id}"
-        text, blocks = self._render(job, info, questions)
-        uncertain = info["uncertain"]
+        view = self._view(job, info, questions)
+        # Without read-back the same tag goes out again and the adapter's send is at-most-once.
+        check = info["uncertain"] and gw.capabilities.read_back
         for attempt in range(self.inline_attempts):
-            if uncertain:
+            if check:
                 found = self._look_for(gw, info, tag)
                 if found is not None:
-                    self._done(job, info, found.channel, found.ts)
+                    self._done(job, info, found)
                     return
             if limiter.ready_in() > HOLD or not limiter.acquire(timeout=HOLD):
                 # Not an attempt: the thread goes to another trust's DM, and claims skip this
-                # workspace until its limiter can send again.
+                # tenant until its limiter can send again.
                 self._release(job)
                 return
             try:
-                posted = gw.post_dm(info["user"], text, blocks, tag=tag)
+                sent = gw.send_dm(info["user"], view, tag=tag)
             except RateLimited as exc:
                 limiter.penalise(exc.retry_after or 1.0)
-                continue  # not delivered: Slack refused it, safe to resend without a check
+                continue  # not delivered: the platform refused it, safe to resend unchecked
             except Transient:
-                uncertain = True
+                check = gw.capabilities.read_back
                 self._mark_uncertain(job)
                 time.sleep(self.backoff * (2**attempt))
                 continue
@@ -439,21 +450,19 @@ class DeliveryWorker:
                 self._undeliverable(job, exc.error)
                 return
             except Permanent as exc:
-                log.error("delivery %s refused by Slack: %s", job.delivery_id, exc.error)
+                log.error("delivery %s refused by the platform: %s", job.delivery_id, exc.error)
                 self._fail(job, exc.error)
                 return
             limiter.reward()
-            self._done(job, info, posted.channel, posted.ts)
+            self._done(job, info, sent)
             return
         self._release(job, attempt=True, delay=60)
 
-    def _look_for(self, gw, info: dict, tag: str):
+    def _look_for(self, gw: ChatGateway, info: dict, tag: str) -> MessageRef | None:
+        """The message an earlier, ambiguous attempt may have delivered (read-back platforms)."""
         try:
-            channel = info["dm"] or gw.dm_channel(info["user"])
-            if channel is None:
-                return None
             since = (info["claimed_at"] or self.core.clock.now()) - timedelta(days=1)
-            return gw.find_tagged(channel, tag, since.timestamp())
+            return gw.find_sent(info["user"], tag, since.timestamp())
         except (Transient, RateLimited):
             raise
         except Exception:
@@ -464,7 +473,8 @@ class DeliveryWorker:
         with self.core.db.Session() as s, s.begin():
             s.execute(update(Delivery).where(Delivery.id == job.delivery_id).values(uncertain=True))
 
-    def _done(self, job: Job, info: dict, channel: str, ts: str) -> None:
+    def _done(self, job: Job, info: dict, sent: MessageRef) -> None:
+        channel, ts = sent.conversation, sent.message
         now = self.core.clock.now()
         with self.core.db.Session() as s, s.begin():
             d = s.get(Delivery, job.delivery_id)

@@ -25,6 +25,7 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
+from bot.chat.views import Section
 from bot.core import Core
 from bot.insights import stats, summary
 from storage import queries
@@ -253,7 +254,6 @@ def section_lines(core: Core, workspace_id: int) -> list[str]:
     return out
 
 
-def section_blocks(core: Core, workspace_id: int) -> list[dict]:
+def part(core: Core, workspace_id: int) -> tuple[Section, ...]:
     """The leaders' summary section: does sharing results back go with more answers?"""
-    text = "*Closing the loop*\n" + "\n".join(section_lines(core, workspace_id))
-    return [{"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}]
+    return (Section("", ("*Closing the loop*", *section_lines(core, workspace_id))),)

@@ -1,5 +1,8 @@
 """Posting summaries: on demand, and the weekly job (default Monday 08:00 local) run by the scheduler.
 
+The summary is a view (``bot.insights.summary_view``) and its chart an image; the tenant's chat
+gateway posts both (``ChatGateway.post_channel``), drawn as its platform draws them.
+
 A weekly post is recorded in ``summary_posts`` under a (workspace, channel, week) key before it is
 sent, so two ticks or two schedulers never post the same summary twice; a post that fails is
 un-recorded so the next tick tries again.
@@ -14,10 +17,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from bot.chat.views import Image, Section, SummaryView
 from bot.core import Core
 from bot.insights import alt_text, charts, summary
+from bot.insights.summary_view import actions_part, gap_part, summary_view
 from bot.people import channels
-from integrations.slack.summary_blocks import summary_blocks, summary_text
 from storage.models import Department, LeaderChannel, Round, Schedule, SummaryPost, Workspace
 
 log = logging.getLogger("medpulse.summary")
@@ -38,12 +42,26 @@ def trust_of(core: Core, ws_id: int) -> str:
 
 def render(
     core: Core, ws_id: int, department: str | None = None, detail: bool = False
-) -> tuple[summary.Summary, str, str, list[dict]]:
-    """The summary model and its message: (model, title, notification text, blocks)."""
+) -> tuple[summary.Summary, SummaryView]:
+    """The summary model and its view (the view's title names the trust and the period)."""
     model = summary.build(core, ws_id, department)
     title = _title(model, trust_of(core, ws_id))
-    extra = _leadership_sections(core, ws_id, model) if department is None else []
-    return model, title, summary_text(model, title), summary_blocks(model, title, detail, extra)
+    extra = _leadership_sections(core, ws_id, model) if department is None else ()
+    return model, summary_view(model, title, detail, extra)
+
+
+def chart(model: summary.Summary, title: str) -> Image | None:
+    """The summary's chart with its alt text; None when nothing may be shown, or if drawing it
+    failed (the figures still go out: a chart is never worth holding them back)."""
+    if model.suppressed_reason is not None:
+        return None
+    try:
+        png = charts.summary_png(model, title)
+        alt = alt_text.summary_chart(model, title)
+    except Exception:  # noqa: BLE001 - see above
+        log.exception("summary chart failed")
+        return None
+    return Image(png=png, alt=alt, filename="medpulse-summary.png", title=title)
 
 
 def post_summary(
@@ -72,26 +90,19 @@ def post_summary(
         return False  # the weekly slot stays claimed: admins are told once, not every tick
     gw = core.gateway(team_id)
     try:
-        model, title, text, blocks = render(core, ws_id, department, detail)
-        posted = gw.post_channel(channel_id, text, blocks)
+        model, view = render(core, ws_id, department, detail)
+        posted = gw.post_channel(channel_id, view, chart(model, view.title))
     except Exception:
         if slot_key:
             _unclaim(core, ws_id, channel_id, slot_key)
         raise
     gap_is_new = department is None and _ratings_are_new(core, ws_id, channel_id, slot_key)
     if slot_key:
-        _record_ts(core, ws_id, channel_id, slot_key, posted.ts)
+        _record_ts(core, ws_id, channel_id, slot_key, posted.message)
     else:  # on demand: recorded too, so the next summary knows the gap chart went out
-        _claim(core, ws_id, channel_id, f"demand:{posted.ts}")
-    if model.suppressed_reason is None:
-        try:
-            png = charts.summary_png(model, title)
-            alt = alt_text.summary_chart(model, title)
-            gw.upload_png(posted.channel, png, "medpulse-summary.png", title, None, alt)
-        except Exception:  # noqa: BLE001 - the numbers are posted; a missing chart must not repost
-            log.exception("summary chart upload to %s failed", channel_id)
-        if gap_is_new:
-            _upload_gap_chart(core, gw, ws_id, posted.channel)
+        _claim(core, ws_id, channel_id, f"demand:{posted.message}")
+    if model.suppressed_reason is None and gap_is_new:
+        _upload_gap_chart(core, gw, ws_id, posted.conversation)
     return True
 
 
@@ -117,21 +128,15 @@ def _ratings_are_new(core: Core, ws_id: int, channel_id: str, slot_key: str | No
 
 
 def _upload_gap_chart(core: Core, gw, ws_id: int, channel: str) -> None:
-    """The perception-gap chart (the checklist page)."""
+    """The perception-gap chart (the checklist page), under the summary."""
     from bot.insights import checklist_chart as checklist_export
     from bot.insights import gap
 
     try:
         png = checklist_export.page_png(core, ws_id, trust_of(core, ws_id))
         alt = alt_text.checklist_page(gap.rows(core, ws_id), core.k)
-        gw.upload_png(
-            channel,
-            png,
-            "medpulse-gap.png",
-            "Where leaders and doctors see it differently",
-            None,
-            alt,
-        )
+        title = "Where leaders and doctors see it differently"
+        gw.post_image(channel, Image(png=png, alt=alt, filename="medpulse-gap.png", title=title))
     except Exception:  # noqa: BLE001 - as for the summary chart: never repost the message
         log.exception("gap chart upload to %s failed", channel)
 
@@ -149,21 +154,20 @@ def _record_ts(core: Core, ws_id: int, channel_id: str, slot_key: str, ts: str) 
         )
 
 
-def _leadership_sections(core: Core, ws_id: int, model: summary.Summary) -> list[dict]:
-    """The perception gap and "you said, we did" sections (issue-8 features) for a trust summary."""
+def _leadership_sections(
+    core: Core, ws_id: int, model: summary.Summary, limit: int = 3
+) -> tuple[Section, ...]:
+    """The perception gap (its widest flagged rows) and "you said, we did" parts for a trust
+    summary."""
     from bot.admin import you_said_we_did as actions_log
     from bot.insights import gap, participation
-    from integrations.slack.blocks import section
-    from integrations.slack.summary_blocks import actions_section
 
     if model.suppressed_reason:
-        return []
-    lines = gap.flagged_lines(core, ws_id)
-    gap_blocks = [section("\n".join([gap.FLAGGED_TITLE, *lines]))] if lines else []
+        return ()
     return (
-        gap_blocks
-        + actions_section(actions_log.themes_with_actions(core, ws_id), model.concerns)
-        + participation.section_blocks(core, ws_id)  # closing the loop: before and after
+        gap_part(gap.flagged_lines(core, ws_id, limit))
+        + actions_part(actions_log.themes_with_actions(core, ws_id), model.concerns)
+        + participation.part(core, ws_id)  # closing the loop: before and after
     )
 
 

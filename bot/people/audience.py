@@ -1,4 +1,5 @@
-"""Who the doctors are: the human, active members of the audience channel, synced per round."""
+"""Who the doctors are: the human, active members of the audience source (a Slack channel, a
+Teams team), synced per round through the chat gateway's ``members``."""
 
 from __future__ import annotations
 
@@ -19,17 +20,17 @@ class SyncResult:
 
 
 def sync_audience(core: Core, team_id: str, audience_id: int) -> SyncResult:
-    """Read the channel's members (paged) and the workspace's users, then upsert participants.
+    """Read the source's members from the platform, then upsert participants.
 
-    ``users.list`` is paged 200 at a time, far cheaper than one ``users.info`` per member, and
-    tells bots and deactivated accounts apart. Slack calls happen outside any transaction.
+    Bots and deactivated accounts are left out here, not by the adapter: who is asked is the
+    core's decision. Platform calls happen outside any transaction.
     """
     gw = core.gateway(team_id)
     with core.db.Session() as s:
         audience = s.get(Audience, audience_id)
         channel, workspace_id = audience.channel_id, audience.workspace_id
-    members = set(gw.channel_members(channel))
-    humans = {u.user_id for u in gw.users() if u.user_id in members and not (u.is_bot or u.deleted)}
+    members = list(gw.members(channel))
+    humans = {u.user_id for u in members if not (u.is_bot or u.deleted)}
     now = core.clock.now()
     with core.db.Session() as s, s.begin():
         known = {

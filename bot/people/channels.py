@@ -4,7 +4,8 @@ A leaders' or department channel shared outside the trust (Slack Connect with an
 organisation, or with other workspaces of an Enterprise Grid organisation, i.e. other trusts)
 would put one trust's summaries in front of another's people. Such a channel is refused when
 an admin names it, and checked again before every post: a channel that has become shared since
-receives nothing, and the trust's admins are told (by DM, and in the audit log).
+receives nothing, and the trust's admins are told (by DM, and in the audit log). Whether a
+channel is shared, and how, is the platform's to say (``ChatGateway.channel_info``).
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from sqlalchemy import select
 
 from bot.admin import audit
 from bot.admin.operations import AdminError
+from bot.chat.errors import ChatError
+from bot.chat.views import TextView
 from bot.core import Core
-from integrations.slack.gateway import ChatError
 from storage.models import Role, Workspace
 
 log = logging.getLogger("medpulse.channels")
@@ -24,18 +26,6 @@ log = logging.getLogger("medpulse.channels")
 
 class SharedChannel(AdminError):
     """A channel that reaches beyond the trust; the message is for the admin."""
-
-
-def sharing(info: dict, team_id: str) -> str | None:
-    """Why a channel (``conversations.info``) reaches beyond ``team_id``, or None if it does not."""
-    if info.get("is_ext_shared") or info.get("is_pending_ext_shared"):
-        return "it is shared with another organisation (Slack Connect)"
-    if info.get("is_org_shared"):
-        return "it is shared with other workspaces of the organisation"
-    others = [t for t in info.get("shared_team_ids") or () if t != team_id]
-    if others or info.get("is_shared"):
-        return "it is shared with another workspace"
-    return None
 
 
 def refusal(name: str, why: str) -> str:
@@ -47,42 +37,43 @@ def refusal(name: str, why: str) -> str:
 
 def refused_post(channel_id: str) -> str:
     return (
-        f"nothing was posted to <#{channel_id}>: it is shared outside this trust now (or Slack "
-        "could not say). The medpulse admins have been told by DM."
+        f"nothing was posted to <#{channel_id}>: it is shared outside this trust now (or the "
+        "platform could not say). The medpulse admins have been told by DM."
     )
 
 
 def check(core: Core, team_id: str, channel_id: str) -> None:
     """Raise ``SharedChannel`` if the channel is shared outside the trust (when it is set)."""
     info = core.gateway(team_id).channel_info(channel_id)
-    why = sharing(info, team_id)
-    if why is not None:
-        raise SharedChannel(refusal(info.get("name") or channel_id, why))
+    if info.shared_outside:
+        raise SharedChannel(refusal(info.name, _why(info)))
 
 
 def postable(core: Core, team_id: str, channel_id: str) -> bool:
     """Checked before every post to a channel: False (and the admins told) if it is shared now.
 
-    A DM (a user or D… id) is always the trust's own. A channel Slack cannot describe is
-    not posted to either: a summary that might go to the wrong people waits.
+    A direct conversation is always the trust's own (the adapter says so without asking). A
+    channel the platform cannot describe is not posted to either: a summary that might go to
+    the wrong people waits.
     """
-    if not channel_id.startswith(("C", "G")):
-        return True
     try:
         info = core.gateway(team_id).channel_info(channel_id)
     except ChatError as exc:
         log.warning("could not check channel %s before posting: %s", channel_id, exc.error)
         text = (
-            f"I could not check <#{channel_id}> before posting a summary (Slack said "
+            f"I could not check <#{channel_id}> before posting a summary (the platform said "
             f"{exc.error}), so nothing was posted there. Invite me back or choose another channel."
         )
         tell_admins(core, team_id, channel_id, text)
         return False
-    why = sharing(info, team_id)
-    if why is None:
+    if not info.shared_outside:
         return True
-    tell_admins(core, team_id, channel_id, refusal(info.get("name") or channel_id, why))
+    tell_admins(core, team_id, channel_id, refusal(info.name, _why(info)))
     return False
+
+
+def _why(info) -> str:
+    return info.why_shared or "it is shared outside this trust"
 
 
 def tell_admins(core: Core, team_id: str, channel_id: str, text: str) -> None:
@@ -101,7 +92,7 @@ def tell_admins(core: Core, team_id: str, channel_id: str, text: str) -> None:
     gw = core.gateway(team_id)
     for admin in admins:
         try:
-            gw.post_channel(admin, "⚠️ Nothing was posted. " + text, [])
+            gw.send_dm(admin, TextView("⚠️ Nothing was posted. " + text))
         except ChatError as exc:
             log.warning(
                 "could not tell admin %s about channel %s: %s", admin, channel_id, exc.error

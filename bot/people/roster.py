@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
+from bot.chat.errors import ChatError, Permanent, RateLimited, Undeliverable
+from bot.chat.gateway import ChatGateway
 from bot.core import Core
 from bot.people.grade_names import GradeTable, table
 from bot.people.roster_file import Row, read_rows
@@ -267,7 +269,7 @@ def _known_ids(core: Core, team_id: str) -> set[str]:
 
 
 def _gateway(core: Core, team_id: str):
-    """The workspace's Slack gateway, or None with the reason when Slack is not connected."""
+    """The workspace's chat gateway, or None with the reason when it is not connected."""
     try:
         return core.gateway(team_id), ""
     except Exception as exc:  # noqa: BLE001 - no token, not installed: the rows say why
@@ -276,8 +278,6 @@ def _gateway(core: Core, team_id: str):
 
 def _resolve(core: Core, team_id: str, rows: list[RosterRow], report: RosterReport):
     """(row, user ID) for every row that belongs to the workspace; the rest into the report."""
-    from integrations.slack.gateway import ChatError
-
     known = _known_ids(core, team_id)
     gw, offline = None, ""
     if any(r.slack_id not in known for r in rows):
@@ -305,11 +305,11 @@ def _resolve(core: Core, team_id: str, rows: list[RosterRow], report: RosterRepo
     return resolved
 
 
-def _member_of(gw, team_id: str, row: RosterRow) -> tuple[str | None, str]:
+def _member_of(gw: ChatGateway, team_id: str, row: RosterRow) -> tuple[str | None, str]:
     """The row's user ID if they are an active person of this workspace, else (None, why)."""
-    from integrations.slack.gateway import Permanent, Undeliverable
-
     if row.slack_id is None:
+        if not gw.capabilities.directory:
+            return None, f"no look-up by e-mail on this platform ({row.email}): give their ID"
         uid = _patient(gw.user_by_email, row.email)
         if uid is None:
             return None, f"no Slack user for {row.email} in workspace {team_id}"
@@ -329,9 +329,7 @@ def _member_of(gw, team_id: str, row: RosterRow) -> tuple[str | None, str]:
 
 
 def _patient(call, arg, attempts: int = 3):
-    """One Web API look-up, waiting out Slack's rate limit (a big roster meets it)."""
-    from integrations.slack.gateway import RateLimited
-
+    """One look-up, waiting out the platform's rate limit (a big roster meets it)."""
     for attempt in range(attempts):
         try:
             return call(arg)

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from bot.core import Core
 from bot.rounds import facts as roundfacts
 from bot.rounds import segments
-from integrations.slack.pulse_blocks import valid_value
+from questions.scales import valid as valid_value
 from storage.models import (
     Comment,
     Delivery,

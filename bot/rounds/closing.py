@@ -1,14 +1,16 @@
 """The tidy-up when a round closes: every pulse DM redrawn to one neutral closed message, and the
 reminder, where one was sent, deleted.
 
-Why: Slack keeps what a DM says for as long as the workspace keeps history, and anyone with the
-bot token or a workspace export can read it by name. After this, a doctor's DMs from a closed
+Why: a chat platform keeps what a DM says for as long as the workspace keeps history (Slack),
+or the tenant retains chats (Teams), and anyone with the bot token or an export can read it by
+name. After this, a doctor's DMs from a closed
 round are the same, in number and in content, whether they answered or not.
 
 How: each sent delivery of the round is a job in the outbox (``deliveries.tidy``), claimed like
-a pulse and run under the workspace's one rate limiter (``chat.update`` and ``chat.delete`` are
-Tier 3, about 50 a minute), so 10,000 redraws neither burst nor get lost. Both calls are
-idempotent (a message already deleted counts as deleted), so a job cut off by a crash or a
+a pulse and run under the tenant's one rate limiter (on Slack ``chat.update`` and ``chat.delete``
+are Tier 3, about 50 a minute), so 10,000 redraws neither burst nor get lost. Both calls go
+through the gateway (``update`` with a ``ClosedPulseView``, ``delete``) and are idempotent (a
+message already gone counts as done), so a job cut off by a crash or a
 fault is simply run again when its claim runs out: nothing lost, nothing doubled. The last job
 of a round scrubs old row versions (the reminder's message id went with its job).
 """
@@ -20,8 +22,9 @@ from datetime import timedelta
 
 from sqlalchemy import func, select, update
 
-from integrations.slack.gateway import Permanent, RateLimited, Transient, Undeliverable
-from integrations.slack.pulse_blocks import CLOSED_TEXT, closed_blocks
+from bot.chat.errors import Gone, Permanent, RateLimited, Transient, Undeliverable
+from bot.chat.ids import MessageRef
+from bot.rounds.pulse_view import closed_view
 from storage.models import Delivery, Participant, Workspace
 
 log = logging.getLogger("medpulse.closing")
@@ -42,7 +45,6 @@ TIDIED = {
     "attempts": 0,
     "uncertain": False,
 }
-GONE = ("message_not_found", "channel_not_found", "cant_update_message", "cant_delete_message")
 
 
 def tidy(worker, job) -> None:
@@ -59,12 +61,13 @@ def tidy(worker, job) -> None:
         return
     round_id, channel, ts, reminder_ts, team = row
     gw = worker.core.gateway(team)
-    limiter = worker.limiters.for_workspace(team)
+    limiter = worker.limiters.for_tenant(worker.core.tenant(team))
+    closed = closed_view(home=gw.capabilities.home)
     try:
-        if reminder_ts and not _call(limiter, lambda: gw.delete(channel, reminder_ts)):
+        if reminder_ts and not _call(limiter, lambda: gw.delete(MessageRef(channel, reminder_ts))):
             worker._release(job, delay=1)
             return
-        if ts and not _call(limiter, lambda: gw.update(channel, ts, CLOSED_TEXT, closed_blocks())):
+        if ts and not _call(limiter, lambda: gw.update(MessageRef(channel, ts), closed)):
             worker._release(job, delay=1)
             return
     except Transient:
@@ -74,7 +77,7 @@ def tidy(worker, job) -> None:
 
 
 def _call(limiter, fn) -> bool:
-    """One Web API call under the limiter; False when it should be tried again later."""
+    """One platform call under the limiter; False when it should be tried again later."""
     if not limiter.acquire(timeout=60):
         return False
     try:
@@ -83,8 +86,8 @@ def _call(limiter, fn) -> bool:
         limiter.penalise(exc.retry_after or 1.0)
         return False
     except (Permanent, Undeliverable) as exc:
-        if exc.error not in GONE:
-            log.warning("closing a pulse DM: Slack refused (%s); leaving it", exc.error)
+        if not isinstance(exc, Gone):
+            log.warning("closing a pulse DM: the platform refused (%s); leaving it", exc.error)
         return True
     limiter.reward()
     return True

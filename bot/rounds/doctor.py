@@ -15,8 +15,8 @@ from bot.chat.forms import Form, Input, Notice
 from bot.core import Core
 from bot.rounds import answers, windows
 from bot.rounds import facts as roundfacts
+from bot.rounds import pulse_view as messages
 from bot.rounds.answers import current_answers, find_delivery
-from integrations.slack import pulse_blocks as messages  # gateway's branch: bot.rounds.pulse_view
 from storage.models import (
     Delivery,
     QuestionItem,

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from integrations.slack.pulse_blocks import Question
+from bot.rounds.pulse_view import Question
 from storage.models import (
     QuestionItem,
     QuestionVersion,

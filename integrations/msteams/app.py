@@ -45,10 +45,10 @@ from bot.rounds.answers import (
     record_comment,
 )
 from bot.rounds.facts import questions as round_questions
+from bot.rounds.pulse_view import parse_answer_value
 from integrations.msteams import bridge, cards, events
 from integrations.msteams.routes import DM, TEAM
 from integrations.msteams.web import Reply, TextReply
-from integrations.slack.pulse_blocks import parse_answer_value
 from questions import scales
 from storage.models import Audience, LeaderChannel, Workspace
 

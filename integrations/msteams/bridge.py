@@ -30,7 +30,7 @@ from bot.delivery.outbox import DeliveryWorker, Job
 from bot.insights import alt_text, charts
 from bot.insights import posting as core_posting
 from bot.rounds import closing
-from integrations.slack.pulse_blocks import PRIVACY, Question, answer_value, pulse_text
+from bot.rounds.pulse_view import PRIVACY, Question, answer_value, pulse_text
 from questions import scales
 from storage.models import Delivery, Participant, Workspace
 

@@ -1,20 +1,57 @@
-"""The one module of ``bot/`` that speaks slack_sdk.
+"""The Slack adapter's gateway: ``bot.chat.gateway.ChatGateway`` on slack_sdk's Web API.
 
-Core code (delivery, rounds, summaries) talks to a ``ChatGateway``; this module turns Slack's
-answers into a few outcomes the core understands (sent, rate limited, transient, undeliverable,
-permanent), so a Microsoft Teams gateway can slot in beside it.
+The core (delivery, rounds, summaries) hands this views and neutral identifiers; this module
+draws the views as Block Kit (``pulse_blocks``, ``summary_blocks``, ``forms``) and turns Slack's
+answers into the few outcomes the core reacts to (``bot.chat.errors``: rate limited, transient,
+undeliverable, permanent). Slack-only calls the Slack listeners use (ephemeral notes, modals
+as Block Kit, user and channel look-ups, file uploads) stay here beside the protocol's.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.chat.errors import (
+    ChatError,
+    Gone,
+    NotInstalled,
+    Permanent,
+    RateLimited,
+    Transient,
+    Undeliverable,
+)
+from bot.chat.gateway import Capabilities, ChannelInfo, Member
+from bot.chat.ids import MessageRef
+from bot.chat.views import (
+    ClosedPulseView,
+    FormView,
+    HomeView,
+    Image,
+    PulseView,
+    SummaryView,
+    TextView,
+    View,
+)
+
 log = logging.getLogger("medpulse.slack")
+
+# Kept importable from here for the Slack listeners; the core imports them from bot.chat.
+__all__ = [
+    "BOT_SCOPES",
+    "ChatError",
+    "Gone",
+    "InstallationTokens",
+    "NotInstalled",
+    "Permanent",
+    "RateLimited",
+    "SlackGateway",
+    "Transient",
+    "Undeliverable",
+]
 
 # The bot scopes the features need, and no more (kept in step with slack-app-manifest.yml).
 BOT_SCOPES = (
@@ -41,46 +78,9 @@ UNDELIVERABLE = {
 }
 
 
-class ChatError(Exception):
-    """Base of the outcomes the core reacts to."""
-
-    def __init__(self, error: str, retry_after: float | None = None) -> None:
-        super().__init__(error)
-        self.error = error
-        self.retry_after = retry_after
-
-
-class RateLimited(ChatError):
-    """Slack said 429: wait ``retry_after`` seconds, then try again."""
-
-
-class Transient(ChatError):
-    """5xx, timeouts, connection errors: try again later with backoff."""
-
-
-class Undeliverable(ChatError):
-    """This person cannot receive DMs from us; do not retry forever."""
-
-
-class Permanent(ChatError):
-    """A request Slack will never accept (bad token, missing scope...)."""
-
-
-@dataclass(frozen=True)
-class Posted:
-    channel: str
-    ts: str
-
-
-@dataclass(frozen=True)
-class Member:
-    user_id: str
-    is_bot: bool
-    deleted: bool
-    email: str | None
-    tz: str | None
-    team_id: str | None = None  # the person's home workspace (another org's, for Slack Connect)
-    teams: tuple[str, ...] = ()  # Enterprise Grid: every workspace of the org they belong to
+# What chat.update and chat.delete answer for a message that is no longer there.
+# (cant_update_message / cant_delete_message are not: the message is there, we may not touch it.)
+GONE = {"message_not_found", "channel_not_found"}
 
 
 def _member(u: dict) -> Member:
@@ -92,6 +92,7 @@ def _member(u: dict) -> Member:
         tz=u.get("tz"),
         team_id=u.get("team_id"),
         teams=tuple((u.get("enterprise_user") or {}).get("teams") or ()),
+        name=u.get("name"),
     )
 
 
@@ -114,15 +115,55 @@ def _translate(exc: Exception) -> ChatError:
     return Transient(type(exc).__name__)
 
 
+def sharing(info: dict, team_id: str | None) -> str | None:
+    """Why a channel (``conversations.info``) reaches beyond ``team_id``, or None if it does not:
+    Slack Connect with another organisation, or other workspaces of an Enterprise Grid org."""
+    if info.get("is_ext_shared") or info.get("is_pending_ext_shared"):
+        return "it is shared with another organisation (Slack Connect)"
+    if info.get("is_org_shared"):
+        return "it is shared with other workspaces of the organisation"
+    others = [t for t in info.get("shared_team_ids") or () if t != team_id]
+    if others or info.get("is_shared"):
+        return "it is shared with another workspace"
+    return None
+
+
+def render(view: View) -> tuple[str, list[dict]]:
+    """(notification text, blocks) of a view."""
+    from integrations.slack import pulse_blocks, summary_blocks
+
+    if isinstance(view, PulseView):
+        return view.fallback, pulse_blocks.pulse_blocks(view)
+    if isinstance(view, ClosedPulseView):
+        return pulse_blocks.closed_text(view), pulse_blocks.closed_blocks(view)
+    if isinstance(view, SummaryView):
+        return view.fallback, summary_blocks.summary_blocks(view)
+    if isinstance(view, TextView):
+        return view.text, []
+    raise TypeError(f"Slack cannot post a {type(view).__name__} as a message")
+
+
 class SlackGateway:
-    """Thin, typed calls to the Web API with errors already sorted for the core."""
+    """One workspace's calls to the Web API, with errors already sorted for the core."""
+
+    platform = "slack"
+    capabilities = Capabilities(
+        read_back=True, ephemeral=True, response_url=True, home=True, forms=True, directory=True
+    )
 
     def __init__(
-        self, token: str, base_url: str, timeout: float = 10.0, team_id: str | None = None
+        self,
+        token: str,
+        base_url: str,
+        timeout: float = 10.0,
+        team_id: str | None = None,
+        tenant: str | None = None,
     ) -> None:
         self.client = WebClient(token=token, base_url=base_url, timeout=timeout)
         self.client.retry_handlers = []  # delivery owns retries: it knows what is safe to repeat
         self.team_id = team_id  # set for an org-wide (Grid) token: every call names its workspace
+        self.tenant = tenant or team_id  # the workspace this gateway serves (channel checks)
+        self._dms: dict[str, str] = {}  # user ID -> the bot's DM channel with them, as learnt
 
     def _call(self, method: str, **kwargs):
         if self.team_id and method != "files_upload_v2":
@@ -132,9 +173,95 @@ class SlackGateway:
         except Exception as exc:  # noqa: BLE001 - sorted into outcomes below
             raise _translate(exc) from exc
 
-    def post_dm(
-        self, user_id: str, text: str, blocks: list[dict], tag: str | None = None
-    ) -> Posted:
+    # -- the protocol ----------------------------------------------------------------------
+    def send_dm(self, user_id: str, view: View, tag: str | None = None) -> MessageRef:
+        text, blocks = render(view)
+        ref = self.post_dm(user_id, text, blocks, tag=tag)
+        self._dms[user_id] = ref.conversation
+        return ref
+
+    def find_sent(self, user_id: str, tag: str, since: float) -> MessageRef | None:
+        """Look in the person's DM for a message carrying ``tag`` in its metadata."""
+        channel = self._dms.get(user_id) or self.dm_channel(user_id)
+        if channel is None:
+            return None
+        self._dms[user_id] = channel
+        return self.find_tagged(channel, tag, since)
+
+    def update(self, ref: MessageRef, view: View) -> None:
+        text, blocks = render(view)
+        self._on_message("chat_update", ref, text=text, blocks=blocks)
+
+    def delete(self, ref: MessageRef) -> None:
+        """Delete a message the bot posted (chat.delete, Tier 3)."""
+        self._on_message("chat_delete", ref)
+
+    def _on_message(self, method: str, ref: MessageRef, **kwargs) -> None:
+        try:
+            self._call(method, channel=ref.conversation, ts=ref.message, **kwargs)
+        except (Permanent, Undeliverable) as exc:
+            if exc.error in GONE:
+                raise Gone(exc.error) from exc
+            raise
+
+    def post_channel(self, channel: str, view: View, image: Image | None = None) -> MessageRef:
+        """The message, then its chart as a file under it (Block Kit images need a public URL)."""
+        text, blocks = render(view)
+        resp = self._call(
+            "chat_postMessage", channel=channel, text=text, blocks=blocks, unfurl_links=False
+        )
+        ref = MessageRef(conversation=resp["channel"], message=resp["ts"])
+        if image is not None:
+            self.post_image(ref.conversation, image, must=False)
+        return ref
+
+    def post_image(self, channel: str, image: Image, must: bool = True) -> None:
+        """Upload a chart with its alt text; with ``must`` False a failure is only logged (the
+        message it belongs to is out, and must not be posted twice)."""
+        try:
+            self.upload(channel, image.png, image.filename, image.title, alt_text=image.alt)
+        except Exception:  # noqa: BLE001 - see above
+            if must:
+                raise
+            log.exception("chart upload to %s failed", channel)
+
+    def members(self, source: str) -> Iterator[Member]:
+        """The channel's members as ``users.list`` describes them: paged 200 at a time, far
+        cheaper than one ``users.info`` per member, and it tells bots and deactivated accounts
+        apart. Members ``users.list`` does not know (other organisations') are left out."""
+        ids = set(self.channel_members(source))
+        for u in self.users():
+            if u.user_id in ids:
+                yield u
+
+    def channel_info(self, channel: str) -> ChannelInfo:
+        """A DM (a user or D… ID) is the person's own and never shared: no call for it."""
+        if not channel.startswith(("C", "G")):
+            return ChannelInfo(id=channel, name=channel, shared_outside=False)
+        info = self.conversation(channel)
+        why = sharing(info, self.tenant)
+        return ChannelInfo(
+            id=info.get("id") or channel,
+            name=info.get("name") or channel,
+            shared_outside=why is not None,
+            is_private=bool(info.get("is_private")),
+            why_shared=why,
+        )
+
+    def open_form(self, trigger: str, form: FormView) -> None:
+        from integrations.slack.forms import modal
+
+        self.open_view(trigger, modal(form))
+
+    def publish_home(self, user_id: str, home: HomeView | dict) -> None:
+        """Publish a home; the Slack listeners may hand over a Block Kit view as it is."""
+        from integrations.slack.forms import home_view
+
+        view = home if isinstance(home, dict) else home_view(home)
+        self._call("views_publish", user_id=user_id, view=view)
+
+    # -- Slack's own ---------------------------------------------------------------------------
+    def post_dm(self, user_id: str, text: str, blocks: list[dict], tag: str | None = None):
         """DM by user ID (no conversations.open). ``tag`` rides in message metadata so a resend
         after an ambiguous failure can first look for the message that may already be there."""
         meta = {"event_type": "medpulse_delivery", "event_payload": {"tag": tag}} if tag else None
@@ -146,7 +273,7 @@ class SlackGateway:
             unfurl_links=False,
             metadata=meta,
         )
-        return Posted(channel=resp["channel"], ts=resp["ts"])
+        return MessageRef(conversation=resp["channel"], message=resp["ts"])
 
     def dm_channel(self, user_id: str) -> str | None:
         """The bot's existing DM channel with a user, if any (users.conversations, not open)."""
@@ -160,7 +287,7 @@ class SlackGateway:
             if not cursor:
                 return None
 
-    def find_tagged(self, channel: str, tag: str, oldest: float) -> Posted | None:
+    def find_tagged(self, channel: str, tag: str, oldest: float) -> MessageRef | None:
         """A message we already posted with this metadata tag, if Slack has it."""
         resp = self._call(
             "conversations_history",
@@ -172,21 +299,14 @@ class SlackGateway:
         for msg in resp.get("messages", []):
             payload = (msg.get("metadata") or {}).get("event_payload") or {}
             if payload.get("tag") == tag:
-                return Posted(channel=channel, ts=msg["ts"])
+                return MessageRef(conversation=channel, message=msg["ts"])
         return None
 
-    def post_channel(self, channel: str, text: str, blocks: list[dict]) -> Posted:
+    def post_text(self, channel: str, text: str, blocks: list[dict]) -> MessageRef:
         resp = self._call(
             "chat_postMessage", channel=channel, text=text, blocks=blocks, unfurl_links=False
         )
-        return Posted(channel=resp["channel"], ts=resp["ts"])
-
-    def update(self, channel: str, ts: str, text: str, blocks: list[dict]) -> None:
-        self._call("chat_update", channel=channel, ts=ts, text=text, blocks=blocks)
-
-    def delete(self, channel: str, ts: str) -> None:
-        """Delete a message the bot posted (chat.delete, Tier 3)."""
-        self._call("chat_delete", channel=channel, ts=ts)
+        return MessageRef(conversation=resp["channel"], message=resp["ts"])
 
     def ephemeral(
         self, channel: str, user: str, text: str, blocks: list[dict] | None = None
@@ -202,7 +322,8 @@ class SlackGateway:
             if not cursor:
                 return
 
-    def channel_info(self, channel: str) -> dict:
+    def conversation(self, channel: str) -> dict:
+        """``conversations.info`` as Slack gives it."""
         return self._call("conversations_info", channel=channel)["channel"]
 
     def find_channel(self, name: str) -> dict | None:
@@ -257,17 +378,6 @@ class SlackGateway:
             if not cursor:
                 return
 
-    def upload_png(
-        self,
-        channel: str,
-        data: bytes,
-        filename: str,
-        title: str,
-        comment: str | None = None,
-        alt_text: str | None = None,
-    ) -> None:
-        self.upload(channel, data, filename, title, comment, alt_text)
-
     def dm_file(
         self,
         user_id: str,
@@ -278,8 +388,8 @@ class SlackGateway:
         alt_text: str | None = None,
     ) -> None:
         """A short DM (which also gives us the DM channel's ID) with a file under it."""
-        note = self.post_channel(user_id, text, [])
-        self.upload(note.channel, data, filename, title, alt_text=alt_text)
+        note = self.post_text(user_id, text, [])
+        self.upload(note.conversation, data, filename, title, alt_text=alt_text)
 
     def upload(
         self,
@@ -304,13 +414,6 @@ class SlackGateway:
 
     def open_view(self, trigger_id: str, view: dict) -> None:
         self._call("views_open", trigger_id=trigger_id, view=view)
-
-    def publish_home(self, user_id: str, view: dict) -> None:
-        self._call("views_publish", user_id=user_id, view=view)
-
-
-class NotInstalled(Exception):
-    """No installation for this workspace (multi-workspace mode)."""
 
 
 class InstallationTokens:

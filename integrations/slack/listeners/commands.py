@@ -81,7 +81,7 @@ class SlackConversation:
                 )
         else:
             try:
-                info = gw.channel_info(ref.id)
+                info = gw.conversation(ref.id)
             except ChatError as exc:
                 if exc.error == "channel_not_found":
                     raise AdminError(
@@ -124,7 +124,7 @@ class SlackConversation:
             return
         # Posting to the user ID opens the DM and tells us its channel, which the upload needs.
         posted = gw.post_dm(self.user, note, [])
-        gw.upload(posted.channel, data, filename, title)
+        gw.upload(posted.conversation, data, filename, title)
 
     def workspace_name(self) -> str:
         return str(self.client.auth_test().get("team") or "")  # auth.test needs no scope

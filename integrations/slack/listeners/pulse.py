@@ -17,8 +17,8 @@ from slack_bolt import App, BoltRequest, BoltResponse
 from bot.core import Core
 from bot.rounds import answers
 from bot.rounds import doctor as pulses
+from bot.rounds.pulse_view import parse_answer_value
 from integrations.slack import responder, views
-from integrations.slack.pulse_blocks import parse_answer_value
 from integrations.slack.redraws import Redraws
 from integrations.slack.responder import ResponseUrlPoster
 

@@ -10,7 +10,7 @@ from bot.core import Core
 from bot.insights.comment_listing import comment_lines
 from bot.insights.posting import render
 from bot.people import authz
-from integrations.slack.summary_blocks import SHOW_INTERVALS
+from integrations.slack.summary_blocks import SHOW_INTERVALS, summary_blocks
 
 __all__ = ["comment_lines", "register", "show_intervals"]
 
@@ -23,8 +23,13 @@ def show_intervals(ack, body, respond, core: Core, team: str, workspace_id: int)
         return
     value = (body.get("actions") or [{}])[0].get("value", "")
     department = value.split(":", 1)[1] or None if value.startswith("dept:") else None
-    _, title, text, blocks = render(core, workspace_id, department, detail=True)
-    respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)
+    _, view = render(core, workspace_id, department, detail=True)
+    respond(
+        text=view.fallback,
+        blocks=summary_blocks(view),
+        response_type="ephemeral",
+        replace_original=False,
+    )
 
 
 def register(app: App, core: Core) -> None:
