@@ -121,7 +121,7 @@ def note_for(
         p = s.execute(
             select(Participant)
             .join(Workspace, Workspace.id == Participant.workspace_id)
-            .where(Workspace.team_id == team_id, Participant.slack_user_id == user_id)
+            .where(Workspace.team_id == team_id, Participant.user_id == user_id)
         ).scalar()
         if p is None:
             return None

@@ -145,7 +145,7 @@ def _record_ts(core: Core, ws_id: int, channel_id: str, slot_key: str, ts: str) 
                 SummaryPost.channel_id == channel_id,
                 SummaryPost.slot_key == slot_key,
             )
-            .values(ts=ts)
+            .values(message_id=ts)
         )
 
 

@@ -24,12 +24,10 @@ class Me:
 def _participant(s, team: str, user: str, now) -> Participant:
     ws = s.scalar(select(Workspace).where(Workspace.team_id == team))
     p = s.scalar(
-        select(Participant).where(
-            Participant.workspace_id == ws.id, Participant.slack_user_id == user
-        )
+        select(Participant).where(Participant.workspace_id == ws.id, Participant.user_id == user)
     )
     if p is None:
-        p = Participant(workspace_id=ws.id, slack_user_id=user, active=False, created_at=now)
+        p = Participant(workspace_id=ws.id, user_id=user, active=False, created_at=now)
         s.add(p)
         s.flush()
     return p

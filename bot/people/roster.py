@@ -233,7 +233,7 @@ def _store(core: Core, team_id: str, resolved: list[tuple[RosterRow, str]], repo
             if p is None:
                 p = people[uid] = Participant(
                     workspace_id=ws.id,
-                    slack_user_id=uid,
+                    user_id=uid,
                     active=False,
                     created_at=now,
                     cycle_start=None,
@@ -249,7 +249,7 @@ def _store(core: Core, team_id: str, resolved: list[tuple[RosterRow, str]], repo
 
 def _participants(s, workspace_id: int) -> dict[str, Participant]:
     return {
-        p.slack_user_id: p
+        p.user_id: p
         for p in s.scalars(select(Participant).where(Participant.workspace_id == workspace_id))
     }
 
@@ -259,7 +259,7 @@ def _known_ids(core: Core, team_id: str) -> set[str]:
     with core.db.Session() as s:
         return set(
             s.scalars(
-                select(Participant.slack_user_id)
+                select(Participant.user_id)
                 .join(Workspace, Workspace.id == Participant.workspace_id)
                 .where(Workspace.team_id == team_id)
             )
