@@ -51,8 +51,6 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 
-GRADES = ("consultant", "sas", "resident", "medical_leader")
-
 # Tables our migrations create whose ``Table`` objects belong to a platform adapter (slack_sdk's
 # installation and OAuth state stores: ``integrations.slack.oauth_store``). Storage keeps their
 # schema in its migration history without importing the adapter; the adapter registers them on

@@ -51,7 +51,7 @@ def _model(themes: int, hidden_latest: bool = False) -> Summary:
 
 
 def summary_themes():
-    from bot.rounds.doctor import THEME_LABELS
+    from questions.themes import LABELS as THEME_LABELS
 
     return THEME_LABELS
 

@@ -13,7 +13,8 @@ from sqlalchemy import func, or_, select, update
 
 from bot.admin import audit
 from bot.core import Core
-from storage.models import GRADES, Department, LeaderAction, Participant, Round, Workspace
+from questions.grades import GRADES
+from storage.models import Department, LeaderAction, Participant, Round, Workspace
 
 MAX_TEXT = 300
 

@@ -86,7 +86,7 @@ def _theme_panel(ax, name: str, points, direction: str | None) -> None:
 
 def _missing(summary: Summary) -> list[str]:
     """What the chart cannot show, in words (instead of empty panels)."""
-    from bot.rounds.doctor import THEME_LABELS
+    from questions.themes import LABELS as THEME_LABELS
 
     out = []
     h = summary.headline
@@ -112,7 +112,7 @@ def _title_lines(title: str, width: int = 50) -> str:
 def summary_png(summary: Summary, title: str) -> bytes:
     """The chart as PNG bytes, 880 px wide: headline trend on top (when there is one), then a
     panel per theme with figures, then in words whatever could not be drawn."""
-    from bot.rounds.doctor import THEME_LABELS
+    from questions.themes import LABELS as THEME_LABELS
 
     has_trend = summary.headline is not None and any(
         m is not None for _, m, _ in summary.headline.trend

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from bot.core import Core
 from bot.insights import summary
-from bot.rounds.doctor import THEME_LABELS
+from questions.themes import LABELS as THEME_LABELS
 
 TREND_POINTS = 6  # published headline points shown; the leaders' chart has the rest
 PER_SECTION = 3  # claims shown per list, as on the leaders' short view

@@ -23,18 +23,13 @@ from datetime import date
 from bot.core import Core
 from bot.insights import claims as claims_model
 from bot.insights import stats
+from questions.grades import LABELS as GRADE_LABELS
 from storage import anonymity, auditor, published, queries
 from storage.queries import ItemStats, VersionInfo
 
 THEME_MIN_ITEMS = 2  # below this, the summary says the theme rests on few items
 NO_DEPARTMENT = "No department recorded"
 NO_GRADE = "Grade not recorded"
-GRADE_LABELS = {
-    "consultant": "Consultants",
-    "sas": "SAS doctors",
-    "resident": "Resident doctors",
-    "medical_leader": "Medical leaders",
-}
 UNRECORDED = "(not recorded)"  # the answers of a segment too small to be copied onto answers
 
 PerRound = dict[int, dict[int, ItemStats]]  # round id -> version id -> stats
@@ -484,7 +479,7 @@ def comment_figures(
     themes" holds the rest (0 or >= k); a theme with comments but no label reads as held back.
     A department's figures only where its comment list may be shown.
     """
-    from bot.rounds.doctor import THEME_LABELS
+    from questions.themes import LABELS as THEME_LABELS
 
     plan = published.comment_plan(cells, k, changed)
     if department_id is not None:

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from bot.core import Core
-from storage.models import GRADES, Department, Participant, Workspace
+from questions.grades import GRADES
+from storage.models import Department, Participant, Workspace
 
 WINDOWS = ("morning", "lunchtime", "evening")
 

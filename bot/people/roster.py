@@ -23,7 +23,8 @@ from sqlalchemy import select
 from bot.core import Core
 from bot.people.grade_names import GradeTable, table
 from bot.people.roster_file import Row, read_rows
-from storage.models import GRADES, Department, Participant, Workspace
+from questions.grades import GRADES
+from storage.models import Department, Participant, Workspace
 
 # Column -> header spellings accepted for it (after lower-casing, spaces as underscores).
 COLUMNS = {

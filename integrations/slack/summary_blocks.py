@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from bot.insights.claims import Claim
 from bot.insights.summary import OTHER_THEMES, DeptRate, ItemScore, Summary, ThemeScore
-from bot.rounds.doctor import THEME_LABELS
+from questions.themes import LABELS as THEME_LABELS
 from storage.auditor import CHANGED
 
 SECTION_MAX = 3000

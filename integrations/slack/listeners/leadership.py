@@ -11,9 +11,9 @@ from bot.core import Core
 from bot.insights import alt_text, checklist, gap
 from bot.insights import checklist_chart as checklist_export
 from bot.people import authz
-from bot.rounds.doctor import THEME_LABELS
 from integrations.slack.listeners.commands import Ctx, UsageError, command
 from integrations.slack.listeners.home import GRADE_LABELS
+from questions.themes import LABELS as THEME_LABELS
 
 log = logging.getLogger("medpulse.leadership")
 

@@ -20,7 +20,9 @@ from bot.admin.operations import AdminError
 from bot.core import Core
 from bot.people import authz
 from bot.rounds import slots
-from questions.model import GRADES, THEMES
+from questions.grades import GRADES
+from questions.grades import LABELS as GRADE_LABELS
+from questions.themes import LABELS as THEMES
 
 log = logging.getLogger("medpulse.modals")
 
@@ -41,12 +43,6 @@ SCALE_LABELS = {
     "agree5": "Agree / disagree (5 points)",
     "scale0_10": "0 to 10",
     "yes_no_unsure": "Yes / no / unsure",
-}
-GRADE_LABELS = {
-    "consultant": "Consultants",
-    "sas": "SAS doctors",
-    "resident": "Resident (junior) doctors",
-    "medical_leader": "Medical leaders",
 }
 CADENCE_LABELS = {"weekly": "Every week", "fortnightly": "Every other week", "monthly": "Monthly"}
 

@@ -17,10 +17,10 @@ from bot.insights import export, summary
 from bot.insights.posting import leader_channels, post_summary, render
 from bot.people import authz
 from bot.people.workspaces import ensure_team
-from bot.rounds.doctor import THEME_LABELS
 from integrations.slack.listeners.commands import Ctx, UsageError, command
 from integrations.slack.listeners.parsing import keyword
 from integrations.slack.summary_blocks import SHOW_INTERVALS
+from questions.themes import LABELS as THEME_LABELS
 from storage import anonymity, published, queries
 
 log = logging.getLogger("medpulse.reports")
