@@ -30,7 +30,6 @@ from storage.queries import ItemStats, VersionInfo
 THEME_MIN_ITEMS = 2  # below this, the summary says the theme rests on few items
 NO_DEPARTMENT = "No department recorded"
 NO_GRADE = "Grade not recorded"
-UNRECORDED = "(not recorded)"  # the answers of a segment too small to be copied onto answers
 
 PerRound = dict[int, dict[int, ItemStats]]  # round id -> version id -> stats
 TrendPoint = tuple[str, float | None, tuple[float, float] | None, int]
@@ -332,20 +331,6 @@ def order_key(key) -> tuple[bool, str]:
     """One fixed order for the groups of a breakdown (None last), so that ties in
     storage.anonymity's complementary choice fall the same way in every view of the same data."""
     return (key is None, str(key))
-
-
-def hidden_cells(counts: dict, total: int, k: int) -> set:
-    """Suppressed cells of a breakdown whose total is shown elsewhere.
-
-    The respondents no cell holds (no department recorded, say) are a group too: subtracting
-    the shown cells from the total gives their figure, so they join the breakdown as one more
-    cell before storage.anonymity decides, and that cell is hidden like any other when small.
-    """
-    cells = {key: counts[key] for key in sorted(counts, key=order_key)}
-    rest = total - sum(cells.values())
-    if rest > 0:
-        cells[UNRECORDED] = rest
-    return anonymity.suppress_breakdown(cells, k) if cells else set()
 
 
 def _rates_by(parts: list[queries.Participation], attr: str) -> dict[str | None, dict[int, list]]:
