@@ -10,6 +10,7 @@ from sqlalchemy import inspect
 from bot.clock import Clock, SystemClock
 from bot.core import Core
 from bot.settings import Settings
+from server.link_key import answer_link_key
 from server.web import Router, SlackGuard
 from storage.db import Database
 
@@ -67,6 +68,7 @@ def build_core(settings: Settings, clock: Clock | None = None, db: Database | No
         clock=clock or SystemClock(),
         gateway_for=GatewayCache(settings, token_for),
         installations=installations,
+        link_key=answer_link_key(settings),
     )
 
 
