@@ -6,6 +6,8 @@ it expects: admins configure this from a hosting dashboard and should never see 
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -21,6 +23,15 @@ KEY_HINT = (
     " (make one with: python -c 'from cryptography.fernet import Fernet; "
     "print(Fernet.generate_key().decode())'; keep it outside the database)"
 )
+
+
+def valid_key(key: str) -> bool:
+    """Whether ``key`` is a Fernet key (32 bytes, URL-safe base64): checked at start-up, so a
+    bad MEDPULSE_TOKEN_KEY stops the process with one line rather than at the first token."""
+    try:
+        return len(base64.urlsafe_b64decode(key.encode())) == 32 and len(key) == 44
+    except (binascii.Error, ValueError):
+        return False
 
 
 class SettingsError(Exception):
@@ -71,8 +82,6 @@ class Settings(BaseSettings):
     @classmethod
     def _token_key(cls, v: str | None, info: ValidationInfo) -> str | None:
         """Multi-workspace mode keeps Slack tokens in the database: never without this key."""
-        from integrations.slack.oauth_store import valid_key
-
         if v and not valid_key(v):
             raise ValueError("a Fernet key: 44 characters of URL-safe base64" + KEY_HINT)
         multi = info.data.get("slack_client_id") and info.data.get("slack_client_secret")

@@ -14,8 +14,6 @@ copy of the database alone must not hand one over.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -37,14 +35,6 @@ TOKEN_COLUMNS = {
 }
 TOKEN_WIDTH = 1000
 FERNET_PREFIX = "gAAAAA"  # version byte 0x80 and a 64-bit time stamp, base64
-
-
-def valid_key(key: str) -> bool:
-    """Whether ``key`` is a Fernet key (32 bytes, URL-safe base64)."""
-    try:
-        return len(base64.urlsafe_b64decode(key.encode())) == 32 and len(key) == 44
-    except (binascii.Error, ValueError):
-        return False
 
 
 def register(metadata: MetaData) -> None:
