@@ -5,7 +5,8 @@ Installs made before MEDPULSE_ANSWER_KEY existed derived the key from the Slack 
 (or, in Socket Mode, the app token); deriving it the same way keeps their open rounds' answer
 links working across the upgrade. The fallback ties the key to a platform credential that is
 rotated for other reasons (rotating it would make open rounds' answers unchangeable), so the
-log recommends setting MEDPULSE_ANSWER_KEY. The core only ever sees the key
+log recommends setting MEDPULSE_ANSWER_KEY (at INFO: the serving processes log it at start-up,
+while operator commands, which configure no logging, keep their one-line output). The core only ever sees the key
 (``bot.core.derive_link_key``), never which platform secret it came from.
 """
 
@@ -36,7 +37,7 @@ def answer_link_key(settings: Settings, env: Mapping[str, str] | None = None) ->
         return derive_link_key(settings.answer_key)
     for name, secret in _platform_secrets(settings, os.environ if env is None else env):
         if secret:
-            log.warning(
+            log.info(
                 "MEDPULSE_ANSWER_KEY is not set: the answer-link key is derived from %s;"
                 " set MEDPULSE_ANSWER_KEY (any long random string, the same in every process)"
                 " so that rotating %s does not stop doctors changing answers in open rounds",
@@ -44,7 +45,7 @@ def answer_link_key(settings: Settings, env: Mapping[str, str] | None = None) ->
                 name,
             )
             return derive_link_key(secret)
-    log.warning(
+    log.info(
         "MEDPULSE_ANSWER_KEY is not set and no platform secret is configured: answer links use"
         " a random key for this process (answers cannot be changed after a restart);"
         " set MEDPULSE_ANSWER_KEY"

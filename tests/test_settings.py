@@ -161,7 +161,8 @@ def _old_rule(secret: str) -> bytes:
 def test_the_answer_key_is_used_and_no_platform_secret_is_consulted(monkeypatch, caplog):
     monkeypatch.setenv("MEDPULSE_ANSWER_KEY", "a-long-random-answer-key")
     monkeypatch.setenv("SLACK_SIGNING_SECRET", "slack-secret")
-    key = answer_link_key(load_settings(), env={"TEAMS_APP_PASSWORD": "teams-password"})
+    with caplog.at_level(logging.INFO, logger="medpulse"):
+        key = answer_link_key(load_settings(), env={"TEAMS_APP_PASSWORD": "teams-password"})
     assert key == _old_rule("a-long-random-answer-key")
     assert "MEDPULSE_ANSWER_KEY" not in caplog.text
 
@@ -182,14 +183,14 @@ def test_without_the_answer_key_an_install_keeps_its_old_key_and_is_told_to_set_
     for name, value in slack_env.items():
         monkeypatch.setenv(name, value)
     env = {"TEAMS_APP_PASSWORD": teams_password} if teams_password else {}
-    with caplog.at_level(logging.WARNING, logger="medpulse"):
+    with caplog.at_level(logging.INFO, logger="medpulse"):
         key = answer_link_key(load_settings(), env=env)
     assert key == _old_rule(secret)
     assert "set MEDPULSE_ANSWER_KEY" in caplog.text
 
 
 def test_with_no_secret_at_all_each_process_draws_its_own_key(caplog):
-    with caplog.at_level(logging.WARNING, logger="medpulse"):
+    with caplog.at_level(logging.INFO, logger="medpulse"):
         first = answer_link_key(load_settings(), env={})
         second = answer_link_key(load_settings(), env={})
     assert len(first) == len(second) == 32 and first != second
