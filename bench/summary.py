@@ -44,6 +44,7 @@ def _setup_rounds(core, periods: int):
     from sqlalchemy import select
 
     from bot.people.workspaces import ensure_team
+    from questions.grades import GRADES
     from storage.models import (
         Audience,
         Department,
@@ -78,7 +79,7 @@ def _setup_rounds(core, periods: int):
             s.flush()
             rounds.append(r.id)
             for d in depts:
-                for g in ("consultant", "sas", "resident", "medical_leader"):
+                for g in GRADES:
                     s.add(
                         RoundParticipation(
                             round_id=r.id, department_id=d.id, grade=g, invited=60, responded=40
@@ -93,6 +94,8 @@ def _setup_rounds(core, periods: int):
 
 
 def _answers(n: int, rounds, depts, versions, seed: int = 1):
+    from questions.grades import GRADES
+
     rng = np.random.default_rng(seed)
     rnd = rng.choice(rounds, n)
     vidx = rng.integers(0, len(versions), n)
@@ -104,7 +107,7 @@ def _answers(n: int, rounds, depts, versions, seed: int = 1):
         np.where(scale == "agree5", rng.integers(1, 6, n), rng.integers(-1, 2, n)),
     )
     dept = np.array(depts)[rng.integers(0, len(depts), n)]
-    grade = np.array(["consultant", "sas", "resident", "medical_leader"])[rng.integers(0, 4, n)]
+    grade = np.array(GRADES)[rng.integers(0, len(GRADES), n)]
     return rnd, vid, value, dept, grade
 
 

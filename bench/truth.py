@@ -181,7 +181,7 @@ def setup_trust(core, world: World, team_id: str) -> tuple[int, int]:
         s.add_all(
             Participant(
                 workspace_id=ws,
-                slack_user_id=d.user,
+                user_id=d.user,
                 audience_id=aud.id,
                 department_id=depts[d.department].id,
                 grade=d.grade,
@@ -210,10 +210,10 @@ def run_pulse(core, world: World, team_id: str, audience_id: int, pulse: int) ->
     with core.db.Session() as s, s.begin():
         s.execute(update(Delivery).where(Delivery.round_id == rid).values(status="sent"))
         rows = s.execute(
-            select(Participant.slack_user_id, Delivery.version_ids)
+            select(Participant.user_id, Delivery.version_ids)
             .join(Participant, Participant.id == Delivery.participant_id)
             .where(Delivery.round_id == rid)
-            .order_by(Participant.slack_user_id)
+            .order_by(Participant.user_id)
         ).all()
     meta = item_meta(core, {v for _, vids in rows for v in vids})
     for user, vids in rows:

@@ -17,23 +17,17 @@ from bot.settings import Settings
 from storage.db import Database
 
 
-def derive_link_key(settings: Settings) -> bytes:
-    """The key for answer links. It never goes in the database (design.md's anonymity model).
+def derive_link_key(secret: str | None) -> bytes:
+    """The key for answer links, derived from a configured secret. It never goes in the
+    database (design.md's anonymity model).
 
-    Processes that accept answers must agree on it, so it comes from configuration: an explicit
-    MEDPULSE_ANSWER_KEY, else derived from Slack's signing secret or Teams' app password; with
-    none (the local demo) a random per-process key, which only means answers cannot be changed
-    after a restart.
+    Processes that accept answers must agree on it, so it comes from configuration:
+    MEDPULSE_ANSWER_KEY, or a fallback the process chooses (``server.link_key``). With no secret
+    (the local demo) it is random per process, which only means answers cannot be changed after
+    a restart.
     """
-    secrets = (
-        settings.answer_key,
-        settings.slack_signing_secret,
-        settings.slack_app_token,
-        settings.teams_app_password,
-    )
-    for secret in secrets:
-        if secret:
-            return hmac.new(secret.encode(), b"medpulse answer link v1", hashlib.sha256).digest()
+    if secret:
+        return hmac.new(secret.encode(), b"medpulse answer link v1", hashlib.sha256).digest()
     return os.urandom(32)
 
 
@@ -55,7 +49,7 @@ class Core:
 
     def __post_init__(self) -> None:
         if not self.link_key:
-            self.link_key = derive_link_key(self.settings)
+            self.link_key = derive_link_key(self.settings.answer_key)
 
     @property
     def k(self) -> int:

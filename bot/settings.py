@@ -27,6 +27,15 @@ KEY_HINT = (
 )
 
 
+def valid_key(key: str) -> bool:
+    """Whether ``key`` is a Fernet key (32 bytes, URL-safe base64): checked at start-up, so a
+    bad MEDPULSE_TOKEN_KEY stops the process with one line rather than at the first token."""
+    try:
+        return len(base64.urlsafe_b64decode(key.encode())) == 32 and len(key) == 44
+    except (binascii.Error, ValueError):
+        return False
+
+
 class SettingsError(Exception):
     """A configuration problem, already phrased for a person."""
 
@@ -270,14 +279,6 @@ def _describe(err: dict) -> str:
         msg = f"expected {msg}"
     got = err.get("input")
     return f"{alias}: {msg}; got {got!r}"
-
-
-def valid_key(key: str) -> bool:
-    """Whether ``key`` is a Fernet key (32 bytes, URL-safe base64), as the token store needs."""
-    try:
-        return len(base64.urlsafe_b64decode(key.encode())) == 32 and len(key) == 44
-    except (binascii.Error, ValueError):
-        return False
 
 
 def load_settings(**overrides) -> Settings:

@@ -13,8 +13,10 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TextIO
 
+from questions.grades import GRADES
 from questions.loader import coverage, load_bank, load_file
-from questions.model import GRADES, THEMES, BankError, QuestionItem
+from questions.model import BankError, QuestionItem
+from questions.themes import THEMES
 
 TABLE_WIDTH = 120
 _MIN_TEXT = 30

@@ -1,4 +1,5 @@
-"""The question item model and the fixed vocabularies the bank is checked against.
+"""The question item model, checked against the fixed vocabularies (``questions.scales``,
+``questions.themes``, ``questions.grades``).
 
 Items are plain data written by people (us, or a trust's engagement lead), so every
 field is checked strictly on load: a typo in a theme or a scale must fail loudly with
@@ -12,50 +13,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from questions import scales
+from questions.grades import GRADES, Grade
+from questions.scales import Scale
+from questions.themes import THEMES, Theme
+
 MAX_TEXT = 150
 MAX_ID = 64
 
-Scale = Literal["agree5", "scale0_10", "yes_no_unsure"]
-Theme = Literal[
-    "stable-leadership",
-    "quality-strategy",
-    "medical-leadership-structure",
-    "devolved-authority",
-    "values-based-recruitment",
-    "appraisal-and-development",
-    "junior-doctor-involvement",
-    "learning-from-others",
-]
-Grade = Literal["consultant", "sas", "resident", "medical_leader"]
-
-#: Answer options per scale, as (stored value, button label). Values are strings so
-#: every scale stores the same way; agree5 runs low (bad) to high (good) before any
-#: ``reverse`` flip, which is applied when scoring, never when storing.
-SCALES: dict[str, list[tuple[str, str]]] = {
-    "agree5": [
-        ("1", "Strongly disagree"),
-        ("2", "Disagree"),
-        ("3", "Neither"),
-        ("4", "Agree"),
-        ("5", "Strongly agree"),
-    ],
-    "scale0_10": [(str(v), str(v)) for v in range(11)],
-    "yes_no_unsure": [("yes", "Yes"), ("no", "No"), ("unsure", "Unsure")],
-}
-
-#: The report's eight common themes, in the order summaries list them.
-THEMES: dict[str, str] = {
-    "stable-leadership": "Stable, visible leadership",
-    "quality-strategy": "Quality and safety as the way we work",
-    "medical-leadership-structure": "Doctors in leadership roles, with time",
-    "devolved-authority": "Devolved authority and room to innovate",
-    "values-based-recruitment": "Recruiting for values",
-    "appraisal-and-development": "Appraisal, development and succession",
-    "junior-doctor-involvement": "Resident doctors involved early",
-    "learning-from-others": "Learning from other organisations",
-}
-
-GRADES: tuple[str, ...] = ("consultant", "sas", "resident", "medical_leader")
 CHECKLIST_PARTS: tuple[str, ...] = ("organisations", "leaders")
 CHECKLIST_SIZE = 7
 #: The 14 checklist questions, in checklist order.
@@ -162,8 +127,8 @@ class QuestionItem(BaseModel):
     @field_validator("scale", mode="before")
     @classmethod
     def _check_scale(cls, value: Any) -> str:
-        if value not in SCALES:
-            raise ValueError(_one_of(value, SCALES))
+        if value not in scales.CHOICES:
+            raise ValueError(_one_of(value, scales.CHOICES))
         return value
 
     @field_validator("theme", mode="before")
@@ -217,15 +182,6 @@ class QuestionItem(BaseModel):
         """('organisations' | 'leaders', 1..7) for checklist items, else None."""
         match = _CHECKLIST_RE.match(self.source)
         return (match.group(1), int(match.group(2))) if match else None
-
-    @property
-    def theme_label(self) -> str:
-        return THEMES[self.theme]
-
-    @property
-    def options(self) -> list[tuple[str, str]]:
-        """The answer buttons for this item, as (value, label)."""
-        return SCALES[self.scale]
 
     def applies_to(self, grade: str | None) -> bool:
         """Whether a doctor of this grade is asked this item; unknown grade gets 'all' only."""

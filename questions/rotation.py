@@ -35,7 +35,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from questions.model import GRADES, THEMES, QuestionItem
+from questions.grades import GRADES
+from questions.model import QuestionItem
+from questions.themes import THEMES
 
 MAX_N = 4
 _GRADE_INDEX: dict[str | None, int] = {None: 0, **{g: i + 1 for i, g in enumerate(GRADES)}}

@@ -6,7 +6,13 @@ bank all read it from here.
 
 from __future__ import annotations
 
-#: (stored value, label), in the order the buttons appear.
+from typing import Literal
+
+Scale = Literal["agree5", "scale0_10", "yes_no_unsure"]
+
+#: (stored value, label), in the order the buttons appear. ``responses.value`` holds the int;
+#: agree5 runs low (bad) to high (good) before any ``reverse`` flip, which is applied when
+#: scoring, never when storing.
 CHOICES: dict[str, list[tuple[int, str]]] = {
     "agree5": [
         (1, "Strongly disagree"),

@@ -10,6 +10,7 @@ from sqlalchemy import inspect
 from bot.clock import Clock, SystemClock
 from bot.core import Core
 from bot.settings import Settings
+from server.link_key import answer_link_key
 from server.web import Router, SlackGuard
 from storage.db import Database
 
@@ -106,6 +107,7 @@ def build_core(settings: Settings, clock: Clock | None = None, db: Database | No
         gateway_for=gateways,
         platform_of=gateways.platform,
         installations=installations,
+        link_key=answer_link_key(settings),
     )
 
 

@@ -35,6 +35,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from storage.ids import (
+    CONVERSATION_ID_LEN,
+    MESSAGE_ID_LEN,
+    PLATFORM_LEN,
+    TENANT_ID_LEN,
+    USER_ID_LEN,
+)
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -43,7 +51,11 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 
-GRADES = ("consultant", "sas", "resident", "medical_leader")
+# Tables our migrations create whose ``Table`` objects belong to a platform adapter (slack_sdk's
+# installation and OAuth state stores: ``integrations.slack.oauth_store``). Storage keeps their
+# schema in its migration history without importing the adapter; the adapter registers them on
+# a metadata where it needs them.
+ADAPTER_TABLES = frozenset({"slack_installations", "slack_bots", "slack_oauth_states"})
 
 
 def random_id() -> str:
@@ -82,17 +94,23 @@ UTC_TS = UTCDateTime()
 
 
 class Workspace(Base):
-    """One Slack workspace (one trust). Every other table hangs off this key."""
+    """One installation (one trust) on one chat platform. Every other table hangs off this key.
+
+    ``team_id`` is the platform's tenant: a Slack workspace ID or a Teams tenant ID.
+    """
 
     __tablename__ = "workspaces"
     id: Mapped[int] = mapped_column(primary_key=True)
-    team_id: Mapped[str] = mapped_column(String(32), unique=True)
+    platform: Mapped[str] = mapped_column(
+        String(PLATFORM_LEN), default="slack", server_default="slack"
+    )
+    team_id: Mapped[str] = mapped_column(String(TENANT_ID_LEN), unique=True)
     name: Mapped[str] = mapped_column(String(200), default="")
     timezone: Mapped[str] = mapped_column(String(64), default="Europe/London")
     created_at: Mapped[datetime] = mapped_column(UTC_TS)
     # Enterprise Grid: the organisation an org-wide install belongs to (its token is looked up
     # by this); the workspace is still its own island of data.
-    enterprise_id: Mapped[str | None] = mapped_column(String(32))
+    enterprise_id: Mapped[str | None] = mapped_column(String(TENANT_ID_LEN))
     # Set by app_uninstalled / tokens_revoked: no rounds, no posts; identity rows are removed
     # once the grace period (MEDPULSE_UNINSTALL_GRACE_DAYS) has passed without a reinstall.
     uninstalled_at: Mapped[datetime | None] = mapped_column(UTC_TS)
@@ -102,12 +120,12 @@ class Role(Base):
     """Admins and leaders. Identities here are not anonymous, by design."""
 
     __tablename__ = "roles"
-    __table_args__ = (UniqueConstraint("workspace_id", "slack_user_id", "role"),)
+    __table_args__ = (UniqueConstraint("workspace_id", "user_id", "role"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
-    slack_user_id: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[str] = mapped_column(String(USER_ID_LEN))
     role: Mapped[str] = mapped_column(String(16))  # admin | leader
-    granted_by: Mapped[str | None] = mapped_column(String(32))
+    granted_by: Mapped[str | None] = mapped_column(String(USER_ID_LEN))
     created_at: Mapped[datetime] = mapped_column(UTC_TS)
 
 
@@ -118,7 +136,7 @@ class AuditEntry(Base):
     __table_args__ = (Index("ix_audit_log_workspace_at", "workspace_id", "at"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
-    actor: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(USER_ID_LEN))
     action: Mapped[str] = mapped_column(String(64))
     old: Mapped[str | None] = mapped_column(Text)
     new: Mapped[str | None] = mapped_column(Text)
@@ -136,13 +154,13 @@ class Department(Base):
 
 
 class Audience(Base):
-    """A group of doctors, defined by the members of one Slack channel."""
+    """A group of doctors, defined by the members of one channel (a Slack channel, a Teams team)."""
 
     __tablename__ = "audiences"
     __table_args__ = (UniqueConstraint("workspace_id", "channel_id"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
-    channel_id: Mapped[str] = mapped_column(String(32))
+    channel_id: Mapped[str] = mapped_column(String(CONVERSATION_ID_LEN))
     name: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(UTC_TS)
     synced_at: Mapped[datetime | None] = mapped_column(UTC_TS)
@@ -186,7 +204,7 @@ class LeaderChannel(Base):
     __table_args__ = (UniqueConstraint("workspace_id", "channel_id", "department_id"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
-    channel_id: Mapped[str] = mapped_column(String(32))
+    channel_id: Mapped[str] = mapped_column(String(CONVERSATION_ID_LEN))
     department_id: Mapped[int | None] = mapped_column(
         ForeignKey("departments.id", ondelete="CASCADE")
     )
@@ -196,10 +214,10 @@ class Participant(Base):
     """A doctor who may be asked. Identity side of the model: never holds an answer."""
 
     __tablename__ = "participants"
-    __table_args__ = (UniqueConstraint("workspace_id", "slack_user_id"),)
+    __table_args__ = (UniqueConstraint("workspace_id", "user_id"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
-    slack_user_id: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[str] = mapped_column(String(USER_ID_LEN))
     audience_id: Mapped[int | None] = mapped_column(ForeignKey("audiences.id", ondelete="SET NULL"))
     department_id: Mapped[int | None] = mapped_column(
         ForeignKey("departments.id", ondelete="SET NULL")
@@ -209,7 +227,8 @@ class Participant(Base):
     opted_out: Mapped[bool] = mapped_column(Boolean, default=False)
     preferred_window: Mapped[str | None] = mapped_column(String(16))
     undeliverable: Mapped[str | None] = mapped_column(String(64))
-    dm_channel: Mapped[str | None] = mapped_column(String(32))
+    # The person's direct conversation with the bot, once known.
+    conversation_id: Mapped[str | None] = mapped_column(String(CONVERSATION_ID_LEN))
     # The newest "you said, we did" action already shown to this person (identity side).
     last_action_id: Mapped[int | None] = mapped_column(Integer)
     # Rotation state: the cycle began at ``cycle_start``; ``cycle_carry`` holds items asked in the
@@ -345,17 +364,18 @@ class Delivery(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     claimed_by: Mapped[str | None] = mapped_column(String(64))
     claimed_at: Mapped[datetime | None] = mapped_column(UTC_TS)
-    channel: Mapped[str | None] = mapped_column(String(32))
-    ts: Mapped[str | None] = mapped_column(String(32))
+    # Where the DM went and which message it is (a ``MessageRef``), to redraw it at close.
+    conversation_id: Mapped[str | None] = mapped_column(String(CONVERSATION_ID_LEN))
+    message_id: Mapped[str | None] = mapped_column(String(MESSAGE_ID_LEN))
     error: Mapped[str | None] = mapped_column(String(64))
-    # An earlier attempt may have reached Slack (timeout, 5xx): check before sending again.
+    # An earlier attempt may have reached the platform (timeout, 5xx): check before sending again.
     uncertain: Mapped[bool] = mapped_column(Boolean, default=False)
     sent_at: Mapped[datetime | None] = mapped_column(UTC_TS)
     # none | scheduled | pending | sending | sent | skipped
     reminder: Mapped[str] = mapped_column(String(16), default="none")
     reminder_due: Mapped[datetime | None] = mapped_column(UTC_TS)
     # Needed to delete the reminder when the round closes; cleared by that tidy-up.
-    reminder_ts: Mapped[str | None] = mapped_column(String(32))
+    reminder_message_id: Mapped[str | None] = mapped_column(String(MESSAGE_ID_LEN))
     # The tidy-up at close (bot.rounds.closing): none | pending | sending | done | failed. Every DM of
     # a closed round is redrawn to the same closed message and its reminder deleted.
     tidy: Mapped[str] = mapped_column(String(16), default="none")
@@ -363,7 +383,7 @@ class Delivery(Base):
 
 
 class Response(Base):
-    """One anonymous answer. No participant, no Slack id, no time, no sequence."""
+    """One anonymous answer. No participant, no platform user ID, no time, no sequence."""
 
     __tablename__ = "responses"
     __table_args__ = (
@@ -421,9 +441,9 @@ class SummaryPost(Base):
     __table_args__ = (UniqueConstraint("workspace_id", "channel_id", "slot_key"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
-    channel_id: Mapped[str] = mapped_column(String(32))
+    channel_id: Mapped[str] = mapped_column(String(CONVERSATION_ID_LEN))
     slot_key: Mapped[str] = mapped_column(String(64))
-    ts: Mapped[str | None] = mapped_column(String(32))
+    message_id: Mapped[str | None] = mapped_column(String(MESSAGE_ID_LEN))
     posted_at: Mapped[datetime] = mapped_column(UTC_TS)
 
 
@@ -434,7 +454,7 @@ class Assessment(Base):
     __table_args__ = (Index("ix_assessments_workspace_taken", "workspace_id", "taken_at"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
-    leader: Mapped[str] = mapped_column(String(32))
+    leader: Mapped[str] = mapped_column(String(USER_ID_LEN))
     cycle: Mapped[str] = mapped_column(String(16))  # e.g. 2026-Q4: re-run each quarter
     taken_at: Mapped[datetime] = mapped_column(UTC_TS)
 
@@ -456,7 +476,7 @@ class LeaderAction(Base):
     __table_args__ = (Index("ix_leader_actions_workspace_created", "workspace_id", "created_at"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
-    created_by: Mapped[str] = mapped_column(String(32))
+    created_by: Mapped[str] = mapped_column(String(USER_ID_LEN))
     created_at: Mapped[datetime] = mapped_column(UTC_TS)
     theme: Mapped[str | None] = mapped_column(String(40))
     department_id: Mapped[int | None] = mapped_column(
@@ -504,7 +524,7 @@ class RegionChannel(Base):
     workspace_id: Mapped[int] = mapped_column(
         ForeignKey("workspaces.id", ondelete="CASCADE"), unique=True
     )
-    channel_id: Mapped[str] = mapped_column(String(32))
+    channel_id: Mapped[str] = mapped_column(String(CONVERSATION_ID_LEN))
     set_at: Mapped[datetime] = mapped_column(UTC_TS)
 
 
@@ -549,9 +569,3 @@ class SentMessage(Base):
     conversation_id: Mapped[str | None] = mapped_column(String(512))
     message_id: Mapped[str | None] = mapped_column(String(255))
     at: Mapped[datetime] = mapped_column(UTC_TS)
-
-
-# slack_sdk's installation and OAuth state tables live in our migrations too.
-from integrations.slack import oauth_store as _slack_oauth  # noqa: E402
-
-_slack_oauth.register(Base.metadata)

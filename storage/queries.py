@@ -256,19 +256,17 @@ def participation(s: Session, round_ids: list[int]) -> list[Participation]:
     return [Participation(r, d, g, int(i), int(n), bool(c)) for r, d, g, i, n, c in rows]
 
 
-def comment_counts(
-    s: Session, round_ids: list[int], department_id: int | None = None
-) -> dict[str | None, int]:
-    if not round_ids:
-        return {}
-    q = (
-        select(Comment.theme, func.count())
-        .where(Comment.round_id.in_(round_ids))
-        .group_by(Comment.theme)
+def has_closed_round(s: Session, workspace_id: int) -> bool:
+    """Whether the workspace has any closed round: before one, there is nothing to summarise
+    or export."""
+    return (
+        s.scalar(
+            select(Round.id)
+            .where(Round.workspace_id == workspace_id, Round.status == "closed")
+            .limit(1)
+        )
+        is not None
     )
-    if department_id is not None:
-        q = q.where(Comment.department_id == department_id)
-    return dict(s.execute(q).all())
 
 
 def comment_cells(s: Session, round_ids: list[int]) -> dict[tuple[int | None, str | None], int]:

@@ -35,7 +35,7 @@ def _person(core, ws, user, department=None, grade=None) -> int:
             dept = s.scalar(select(Department.id).where(Department.name == department))
         p = Participant(
             workspace_id=ws,
-            slack_user_id=user,
+            user_id=user,
             department_id=dept,
             grade=grade,
             created_at=core.clock.now(),

@@ -343,7 +343,7 @@ def test_leaders_role_add_and_remove(core, fake, slack):
     assert "now a medpulse leader" in say(fake, slack, "leaders-role add @lead.one")
     assert last_audit(core).action == "leader added"
     with core.db.Session() as s:
-        assert s.scalar(select(Role.role).where(Role.slack_user_id == "ULEAD1")) == LEADER
+        assert s.scalar(select(Role.role).where(Role.user_id == "ULEAD1")) == LEADER
     # A leader may read status but not configure.
     assert "No audience yet" in say(fake, slack, "status", "ULEAD1")
     assert "is for medpulse admins" in say(fake, slack, "pause", "ULEAD1")

@@ -116,7 +116,7 @@ def test_no_join_of_the_stored_tables_ties_an_answer_to_a_person(core, fake, sla
         assert not [c for c in cols.values() if isinstance(c.type, DateTime)], (
             "no timestamps at all"
         )
-    identities = set(ids) | {p.slack_user_id for p in people.values()}
+    identities = set(ids) | {p.user_id for p in people.values()}
     for row in [*responses, *comments]:
         blob = " ".join(str(getattr(row, c.name)) for c in row.__table__.columns)
         assert not any(uid in blob for uid in identities)
@@ -309,8 +309,8 @@ SENT_FACTS = {
     "version_ids",
     "status",
     "not_before",
-    "channel",
-    "ts",
+    "conversation_id",
+    "message_id",
     "sent_at",
     "error",
 }
@@ -337,7 +337,9 @@ def test_attack_4_every_other_delivery_column_is_uniform_after_close(
 
     # At close, everything but the tidy-up's own work list (the reminders' message ids, which
     # it deletes from Slack within minutes) reads the same on every row.
-    _remind_close_and_tidy(core, clock, worker, after_close=lambda: uniform(("reminder_ts",)))
+    _remind_close_and_tidy(
+        core, clock, worker, after_close=lambda: uniform(("reminder_message_id",))
+    )
     uniform()
     with core.db.Session() as s:
         assert set(s.scalars(select(Delivery.reminder))) == {"none"}

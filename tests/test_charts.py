@@ -58,7 +58,7 @@ def _model(themes: int, hidden_latest: bool = False) -> Summary:
 
 
 def summary_themes():
-    from bot.rounds.doctor import THEME_LABELS
+    from questions.themes import LABELS as THEME_LABELS
 
     return THEME_LABELS
 
@@ -177,7 +177,7 @@ def test_a_hidden_period_reads_not_shown_and_is_not_drawn():
 
 
 def test_each_theme_panel_says_its_name_scores_intervals_and_n():
-    from bot.rounds.doctor import THEME_LABELS
+    from questions.themes import LABELS as THEME_LABELS
 
     model = _model(8)
     panels = _panels(charts.summary_figure(model, TITLE))
@@ -188,7 +188,7 @@ def test_each_theme_panel_says_its_name_scores_intervals_and_n():
 
 
 def test_an_arrow_marks_only_the_change_the_summary_claims():
-    from bot.rounds.doctor import THEME_LABELS
+    from questions.themes import LABELS as THEME_LABELS
 
     model = _model(4)  # ThemeScore says "up" for the second theme, but only a claim counts
     panels = _panels(charts.summary_figure(model, TITLE))
@@ -202,7 +202,7 @@ def test_an_arrow_marks_only_the_change_the_summary_claims():
 
 
 def test_what_cannot_be_drawn_is_said_in_words():
-    from bot.rounds.doctor import THEME_LABELS
+    from questions.themes import LABELS as THEME_LABELS
 
     fig = charts.summary_figure(_model(1), TITLE)
     foot = _words(fig.texts[-1].get_text())
@@ -227,7 +227,7 @@ def test_hidden_periods_and_empty_models_still_encode():
 
 
 def test_the_chart_of_a_real_summary(core, fake, tmp_path):
-    from bot.rounds.doctor import THEME_LABELS
+    from questions.themes import LABELS as THEME_LABELS
 
     t = Trust(core, fake)
     keys = _keys(core, t.ws, "agree5", n=6)

@@ -64,7 +64,7 @@ def test_closing_loses_and_doubles_nothing_through_faults_and_a_dead_worker(
     assert len({c.params["ts"] for c in deleted}) == len(ids) // 2
     with core.db.Session() as s:
         assert set(s.scalars(select(Delivery.tidy))) == {"done"}
-        assert set(s.scalars(select(Delivery.reminder_ts))) == {None}
+        assert set(s.scalars(select(Delivery.reminder_message_id))) == {None}
 
 
 def test_closing_goes_through_the_workspace_limiter(core, fake, slack, worker, clock):

@@ -39,7 +39,7 @@ def test_an_org_wide_install_serves_each_trust_as_its_own_island(grid):
     assert per_workspace(core, Participant) == {GA: 7, GB: 7}
     with core.db.Session() as s:
         assert set(s.scalars(select(Workspace.enterprise_id))) == {ORG}
-        roles = set(s.execute(select(Workspace.team_id, Role.slack_user_id).join(Role)).all())
+        roles = set(s.execute(select(Workspace.team_id, Role.user_id).join(Role)).all())
     assert roles == {(GA, grid_admin(GA)), (GB, grid_admin(GB))}  # the installer got nothing more
 
 

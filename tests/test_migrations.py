@@ -9,18 +9,23 @@ SQLite runs compare the migrated schema against the models instead (no test is e
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+import pytest
 from alembic.autogenerate import compare_metadata
+from alembic.command import downgrade
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, func, inspect, select
+from sqlalchemy import create_engine, delete, func, inspect, select, text
+from sqlalchemy.exc import IntegrityError
 
 from storage.db import Database
 from storage.migrate import alembic_config, current_heads, upgrade
-from storage.models import Base, Workspace
+from storage.models import Participant, Role, Workspace
 from storage.scratch import scratch_database
+from tests.schema import migrated_metadata
 
 PG_SERVER = (
     None
@@ -91,7 +96,7 @@ def test_an_empty_database_reaches_head_with_no_drift_from_the_models():
         try:
             with engine.connect() as conn:
                 ctx = MigrationContext.configure(conn, opts={"compare_type": True})
-                assert compare_metadata(ctx, Base.metadata) == []
+                assert compare_metadata(ctx, migrated_metadata()) == []
         finally:
             engine.dispose()
     finally:
@@ -103,11 +108,12 @@ def test_the_migrated_schema_is_what_the_models_create():
     created, drop_created = _fresh()
     try:
         upgrade(migrated)
+        metadata = migrated_metadata()
         engine = create_engine(created)
-        Base.metadata.create_all(engine)
+        metadata.create_all(engine)
         engine.dispose()
         schema = _schema(migrated)
-        assert {t.name for t in Base.metadata.sorted_tables} == set(schema)
+        assert set(metadata.tables) == set(schema)
         assert _diff(schema, _schema(created)) == []
     finally:
         drop_migrated()
@@ -133,6 +139,86 @@ def test_a_second_upgrade_is_a_no_op_and_keeps_the_data():
         drop()
 
 
+def _seed_before_neutral_ids(url: str) -> None:
+    """Rows as revision 0005 stored them, under the Slack-named columns."""
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            at = datetime(2026, 1, 1, tzinfo=UTC)
+            conn.execute(
+                text(
+                    "INSERT INTO workspaces (team_id, name, timezone, created_at)"
+                    " VALUES ('T0OLD', 'Old trust', 'Europe/London', :at)"
+                ),
+                {"at": at},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO roles (workspace_id, slack_user_id, role, created_at)"
+                    " SELECT id, 'UADMIN', 'admin', :at FROM workspaces"
+                ),
+                {"at": at},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO participants (workspace_id, slack_user_id, dm_channel, active,"
+                    " opted_out, created_at) SELECT id, 'UDOC1', 'D0DOC1', true, false, :at"
+                    " FROM workspaces"
+                ),
+                {"at": at},
+            )
+    finally:
+        engine.dispose()
+
+
+def test_neutral_identifiers_keep_the_data_hold_teams_ids_and_go_back_down():
+    """0006 renames the Slack-named columns and widens them: existing rows keep their values
+    (and are marked as Slack installs), Teams-sized IDs then fit, and the downgrade restores
+    the old names."""
+    url, drop = _fresh()
+    try:
+        upgrade(url, "0005")
+        _seed_before_neutral_ids(url)
+        upgrade(url, "0006")
+        teams_user = "29:" + "x" * 120
+        teams_conversation = "a:" + "y" * 400
+        db = Database.connect(url)
+        try:
+            with db.Session.begin() as s:
+                ws = s.scalar(select(Workspace))
+                assert (ws.platform, ws.team_id) == ("slack", "T0OLD")
+                assert s.scalar(select(Role.user_id)) == "UADMIN"
+                p = s.scalar(select(Participant))
+                assert (p.user_id, p.conversation_id) == ("UDOC1", "D0DOC1")
+                s.add(
+                    Workspace(platform="teams", team_id=str(uuid.uuid4()), created_at=ws.created_at)
+                )
+                p.user_id, p.conversation_id = teams_user, teams_conversation
+            with db.Session() as s:
+                assert s.scalar(select(Participant.conversation_id)) == teams_conversation
+            with pytest.raises(IntegrityError), db.Session.begin() as s:
+                # the renamed unique constraint still holds
+                s.add(Participant(workspace_id=ws.id, user_id=teams_user, created_at=ws.created_at))
+            with db.Session.begin() as s:
+                p = s.scalar(select(Participant))
+                p.user_id, p.conversation_id = "UDOC1", "D0DOC1"
+                s.execute(delete(Workspace).where(Workspace.platform == "teams"))
+        finally:
+            db.dispose()
+        downgrade(alembic_config(url), "0005")
+        engine = create_engine(url)
+        try:
+            with engine.connect() as conn:
+                row = conn.execute(text("SELECT slack_user_id, dm_channel FROM participants"))
+                assert row.one() == ("UDOC1", "D0DOC1")
+                columns = {c["name"] for c in inspect(engine).get_columns("workspaces")}
+                assert "platform" not in columns
+        finally:
+            engine.dispose()
+    finally:
+        drop()
+
+
 if PG_SERVER is not None:
 
     def test_sqlite_and_postgresql_get_the_same_schema():
@@ -142,7 +228,7 @@ if PG_SERVER is not None:
             upgrade(sqlite_url)
             upgrade(pg_url)
             a, b = _schema(sqlite_url), _schema(pg_url)
-            assert len(a) >= len(Base.metadata.sorted_tables)
+            assert len(a) >= len(migrated_metadata().tables)
             assert _diff(a, b) == []
         finally:
             drop_pg()

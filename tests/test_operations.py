@@ -62,7 +62,7 @@ def test_forget_removes_identity_rows_and_keeps_anonymous_answers(core, fake, sl
     done = forget(core, fake.team_id, ids[0])
     assert (done.participants, done.deliveries) == (1, 1)
     with core.db.Session() as s:
-        assert s.scalar(select(Participant).where(Participant.slack_user_id == ids[0])) is None
+        assert s.scalar(select(Participant).where(Participant.user_id == ids[0])) is None
         assert s.scalar(select(func.count()).select_from(Delivery)) == len(ids) - 1
     assert _count(core, Response) == before
     assert parse_user("<@U012ABC|bob>") == "U012ABC" and parse_user("@U012ABC") == "U012ABC"

@@ -69,7 +69,7 @@ def test_app_home_shows_privacy_status_and_lets_a_doctor_choose(core, fake, slac
 
     def chosen():
         with core.db.Session() as s:
-            p = s.scalar(select(Participant).where(Participant.slack_user_id == ids[0]))
+            p = s.scalar(select(Participant).where(Participant.user_id == ids[0]))
             dept = s.get(Department, p.department_id).name
             return (dept, p.preferred_window, p.grade) == ("Surgery", "evening", "resident")
 
@@ -94,9 +94,7 @@ def test_not_now_moves_the_reminder_to_tomorrow_in_the_window(core, fake, slack,
     assert "tomorrow at 08:00" in str(fake.ephemerals[-1]["text"])
     with core.db.Session() as s:
         due = s.scalar(
-            select(Delivery.reminder_due)
-            .join(Participant)
-            .where(Participant.slack_user_id == ids[0])
+            select(Delivery.reminder_due).join(Participant).where(Participant.user_id == ids[0])
         )
     due = due if due.tzinfo else due.replace(tzinfo=ZoneInfo("UTC"))
     assert due.astimezone(LONDON) == datetime(2026, 11, 25, 8, 0, tzinfo=LONDON)
@@ -126,9 +124,7 @@ def test_an_audience_smaller_than_k_gets_no_round(fake, slack, worker):
 def test_audience_members_are_paged_and_bots_left_out(core, fake, slack):
     ids = _audience(fake, slack, 450)
     with core.db.Session() as s:
-        active = set(
-            s.scalars(select(Participant.slack_user_id).where(Participant.active.is_(True)))
-        )
+        active = set(s.scalars(select(Participant.user_id).where(Participant.active.is_(True))))
     assert active == set(ids)
     pages = fake.calls_to("conversations.members")
     assert len(pages) >= 3 and all(c.params.get("cursor") for c in pages[1:])
@@ -161,7 +157,7 @@ def test_roster_import_reports_rows_and_imports_all_or_nothing(core, fake, slack
     ok = import_roster(core, fake.team_id, ROSTER_OK)
     assert ok.imported and ok.matched == [2, 3] and ok.unmatched == [(4, "nobody@nhs.example")]
     with core.db.Session() as s:
-        grades = dict(s.execute(select(Participant.slack_user_id, Participant.grade)).all())
+        grades = dict(s.execute(select(Participant.user_id, Participant.grade)).all())
     assert grades[ids[0]] == "consultant" and grades[ids[1]] == "resident"
 
 

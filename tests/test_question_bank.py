@@ -7,12 +7,16 @@ import io
 import json
 import re
 from pathlib import Path
+from typing import get_args
 
 import pytest
 
-from questions import cli
+from questions import cli, grades, scales, themes
+from questions.grades import GRADES, Grade
 from questions.loader import coverage, load_bank, load_bank_from, load_file
-from questions.model import CHECKLIST_REFS, MAX_TEXT, SCALES, THEMES, BankError, QuestionItem
+from questions.model import CHECKLIST_REFS, MAX_TEXT, BankError, QuestionItem
+from questions.scales import Scale
+from questions.themes import THEMES, Theme
 
 GOOD_ITEM = """\
   - id: {id}
@@ -76,12 +80,20 @@ def test_bank_lookups() -> None:
     assert "ldr6-leader-time" in {item.id for item in bank.for_audience("medical_leader")}
 
 
-def test_scales_metadata() -> None:
-    assert [v for v, _ in SCALES["agree5"]] == ["1", "2", "3", "4", "5"]
-    assert SCALES["agree5"][0][1] == "Strongly disagree"
-    assert SCALES["agree5"][-1][1] == "Strongly agree"
-    assert [v for v, _ in SCALES["scale0_10"]] == [str(v) for v in range(11)]
-    assert [v for v, _ in SCALES["yes_no_unsure"]] == ["yes", "no", "unsure"]
+def test_one_definition_of_scales_themes_and_grades() -> None:
+    """The Literal types the validator checks list exactly the keys whose labels are defined,
+    and each scale's stored values are the ints ``responses.value`` holds and the summaries
+    count (yes/no/unsure: 1 is yes)."""
+    assert set(get_args(Scale)) == set(scales.CHOICES)
+    assert list(get_args(Theme)) == list(THEMES) == list(themes.LABELS)
+    assert list(get_args(Grade)) == list(GRADES) == list(grades.LABELS)
+    assert [v for v, _ in scales.CHOICES["agree5"]] == [1, 2, 3, 4, 5]
+    assert scales.label("agree5", 1) == "Strongly disagree"
+    assert scales.label("agree5", 3) == "Neutral"
+    assert [v for v, _ in scales.CHOICES["scale0_10"]] == list(range(11))
+    assert scales.CHOICES["yes_no_unsure"] == [(1, "Yes"), (0, "No"), (-1, "Not sure")]
+    assert themes.label("junior-doctor-involvement") == "Resident doctors' involvement"
+    assert themes.label("retired-theme") == "retired-theme"
 
 
 def _write(tmp_path: Path, body: str, name: str = "trust.yaml") -> Path:

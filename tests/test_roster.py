@@ -24,7 +24,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
 
 def _grades(core) -> dict[str, str]:
     with core.db.Session() as s:
-        return dict(s.execute(select(Participant.slack_user_id, Participant.grade)).all())
+        return dict(s.execute(select(Participant.user_id, Participant.grade)).all())
 
 
 @pytest.mark.parametrize("name", ["roster-excel.csv", "roster.xlsx"])
@@ -207,4 +207,4 @@ def test_many_trusts_an_import_lands_only_in_the_named_installed_workspace(multi
     report = import_roster(core, resolve_team(core, first), csv)
     assert report.imported and report.matched == [2] and [n for n, _ in report.unmatched] == [3]
     with core.db.Session() as s:
-        assert set(s.scalars(select(Participant.slack_user_id))) == {mine}
+        assert set(s.scalars(select(Participant.user_id))) == {mine}

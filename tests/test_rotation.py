@@ -9,9 +9,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from questions.grades import GRADES
 from questions.loader import load_bank
-from questions.model import GRADES, THEMES, QuestionItem
+from questions.model import QuestionItem
 from questions.rotation import Choice, Person, choose
+from questions.themes import THEMES
 
 ALL_GRADES: list[str | None] = [*GRADES, None]
 FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

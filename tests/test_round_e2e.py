@@ -169,4 +169,4 @@ def test_a_round_to_sixty_doctors(core, fake, slack, worker, clock):
     assert len(fake.calls_to("chat.delete")) == len(reminded)
     with core.db.Session() as s:
         assert set(s.scalars(select(Delivery.tidy))) == {"done"}
-        assert set(s.scalars(select(Delivery.reminder_ts))) == {None}
+        assert set(s.scalars(select(Delivery.reminder_message_id))) == {None}

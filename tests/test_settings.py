@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import logging
 import re
 from pathlib import Path
 
 import pytest
 
+from bot.core import derive_link_key
 from bot.settings import Settings, SettingsError, load_settings
+from server.link_key import answer_link_key
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -125,7 +130,7 @@ def test_the_readme_configuration_table_matches_the_settings():
     assert set(table) == set(fields)
     for name, default in fields.items():
         if name == "MEDPULSE_ANSWER_KEY":  # no fixed default: derived at start-up
-            assert default is None and "signing secret" in table[name]
+            assert default is None and "platform secret" in table[name]
         else:
             assert table[name] == _as_shown(default), name
 
@@ -145,3 +150,57 @@ def test_env_example_names_every_setting_and_loads_once_uncommented(tmp_path):
     s = load_settings()
     assert s.admin_ids == ["U012ABCDEF"] and s.database_url == "sqlite:///medpulse.db"
     assert (s.log_format, s.min_group, s.tick_seconds) == ("text", 5, 15.0)
+
+
+# The key earlier releases derived from a platform secret, written out (HMAC-SHA256 of a fixed
+# label under the secret) so the fallback is checked against the old rule, not against itself.
+def _old_rule(secret: str) -> bytes:
+    return hmac.new(secret.encode(), b"medpulse answer link v1", hashlib.sha256).digest()
+
+
+def test_the_answer_key_is_used_and_no_platform_secret_is_consulted(monkeypatch, caplog):
+    monkeypatch.setenv("MEDPULSE_ANSWER_KEY", "a-long-random-answer-key")
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", "slack-secret")
+    with caplog.at_level(logging.INFO, logger="medpulse"):
+        key = answer_link_key(load_settings(), env={"TEAMS_APP_PASSWORD": "teams-password"})
+    assert key == _old_rule("a-long-random-answer-key")
+    assert "MEDPULSE_ANSWER_KEY" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    "slack_env,teams_password,secret",
+    [
+        ({"SLACK_SIGNING_SECRET": "slack-secret"}, "teams-password", "slack-secret"),
+        ({"SLACK_APP_TOKEN": "xapp-1-socket"}, None, "xapp-1-socket"),
+        ({}, "teams-password", "teams-password"),
+    ],
+)
+def test_without_the_answer_key_an_install_keeps_its_old_key_and_is_told_to_set_one(
+    monkeypatch, caplog, slack_env, teams_password, secret
+):
+    """Open rounds' answer links keep working across the upgrade (same key as before), and the
+    log line recommends MEDPULSE_ANSWER_KEY."""
+    for name, value in slack_env.items():
+        monkeypatch.setenv(name, value)
+    env = {"TEAMS_APP_PASSWORD": teams_password} if teams_password else {}
+    with caplog.at_level(logging.INFO, logger="medpulse"):
+        key = answer_link_key(load_settings(), env=env)
+    assert key == _old_rule(secret)
+    assert "set MEDPULSE_ANSWER_KEY" in caplog.text
+
+
+def test_with_no_secret_at_all_each_process_draws_its_own_key(caplog):
+    with caplog.at_level(logging.INFO, logger="medpulse"):
+        first = answer_link_key(load_settings(), env={})
+        second = answer_link_key(load_settings(), env={})
+    assert len(first) == len(second) == 32 and first != second
+    assert "random key" in caplog.text and "set MEDPULSE_ANSWER_KEY" in caplog.text
+
+
+def test_the_core_derives_its_key_from_the_answer_key_alone(monkeypatch):
+    """bot.core knows no platform: a core built without the process layer ignores the Slack
+    signing secret."""
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", "slack-secret")
+    assert derive_link_key(load_settings().answer_key) != _old_rule("slack-secret")
+    monkeypatch.setenv("MEDPULSE_ANSWER_KEY", "a-long-random-answer-key")
+    assert derive_link_key(load_settings().answer_key) == _old_rule("a-long-random-answer-key")

@@ -14,27 +14,27 @@ from hypothesis import strategies as st
 from scipy import stats as sps
 
 from bot.insights.stats import (
-    BASELINE_PERIODS,
     Z95,
     Diff,
     Interval,
     Mean,
     Proportion,
     classify_change,
-    compare_with_baseline,
     diff_means,
     diff_proportions,
-    favourable,
     headline_label,
     mean_to_0_100,
     pool_means,
-    pool_proportions,
-    reverse_agree5,
     t_ppf,
-    to_0_100,
     wilson,
     z_for,
 )
+
+
+def mean_of(values: list[float]) -> Mean:
+    """A Mean from raw values, as SQL would aggregate them."""
+    return Mean(len(values), float(sum(values)), float(sum(x * x for x in values)))
+
 
 # ----------------------------------------------------------------------------- Wilson
 
@@ -48,8 +48,7 @@ def test_wilson_hand_worked_81_of_263() -> None:
     ci = wilson(81, 263)
     assert ci.lo == pytest.approx(0.255289, abs=1e-6)
     assert ci.hi == pytest.approx(0.366209, abs=1e-6)
-    assert ci.width == pytest.approx(ci.hi - ci.lo)
-    assert 81 / 263 in ci
+    assert ci.lo <= 81 / 263 <= ci.hi
 
 
 def test_wilson_edges_stay_inside_0_1() -> None:
@@ -129,7 +128,7 @@ scores = st.lists(st.integers(0, 100), min_size=2, max_size=200)
 
 
 def test_mean_from_sufficient_statistics() -> None:
-    m = Mean.of([3, 4, 5])  # n = 3, sum = 12, sum of squares = 50
+    m = mean_of([3, 4, 5])  # n = 3, sum = 12, sum of squares = 50
     assert (m.n, m.total, m.total_sq) == (3, 12.0, 50.0)
     assert m.estimate == 4.0
     assert m.variance == pytest.approx(1.0)  # (50 - 144/3) / 2
@@ -141,7 +140,7 @@ def test_mean_from_sufficient_statistics() -> None:
 
 def test_mean_needs_two_answers_for_an_interval() -> None:
     assert Mean(0, 0, 0).estimate is None and Mean(0, 0, 0).ci() is None
-    assert Mean.of([4]).estimate == 4 and Mean.of([4]).ci() is None
+    assert mean_of([4]).estimate == 4 and mean_of([4]).ci() is None
     with pytest.raises(ValueError):
         Mean(-1, 0, 0)
     with pytest.raises(ValueError):
@@ -150,7 +149,7 @@ def test_mean_needs_two_answers_for_an_interval() -> None:
 
 @given(scores)
 def test_mean_ci_matches_scipy(values: list[int]) -> None:
-    ours = Mean.of(values).ci()
+    ours = mean_of(values).ci()
     assert ours is not None
     if np.var(values) == 0:
         assert ours.lo == pytest.approx(ours.hi)
@@ -164,10 +163,10 @@ def test_mean_ci_matches_scipy(values: list[int]) -> None:
 @given(scores, scores)
 def test_diff_means_matches_scipy_welch(a: list[int], b: list[int]) -> None:
     if np.var(a) == 0 and np.var(b) == 0:
-        d = diff_means(Mean.of(a), Mean.of(b))
+        d = diff_means(mean_of(a), mean_of(b))
         assert d.lo == d.hi == pytest.approx(np.mean(a) - np.mean(b))
         return
-    ours = diff_means(Mean.of(a), Mean.of(b))
+    ours = diff_means(mean_of(a), mean_of(b))
     res = sps.ttest_ind(a, b, equal_var=False)
     ref = res.confidence_interval(0.95)
     assert ours.estimate == pytest.approx(np.mean(a) - np.mean(b), abs=1e-9)
@@ -176,7 +175,7 @@ def test_diff_means_matches_scipy_welch(a: list[int], b: list[int]) -> None:
 
 def test_diff_means_needs_two_answers_each() -> None:
     with pytest.raises(ValueError):
-        diff_means(Mean.of([1]), Mean.of([1, 2, 3]))
+        diff_means(mean_of([1]), mean_of([1, 2, 3]))
 
 
 # ----------------------------------------------------------------------------- Newcombe
@@ -274,8 +273,8 @@ def test_classify_change_on_means() -> None:
     base = rng.normal(60, 15, 200).clip(0, 100)
     same = rng.normal(60, 15, 40).clip(0, 100)
     lower = rng.normal(45, 15, 40).clip(0, 100)
-    assert classify_change(diff_means(Mean.of(same), Mean.of(base)), 40, 200) == "no clear change"
-    assert classify_change(diff_means(Mean.of(lower), Mean.of(base)), 40, 200) == "down"
+    assert classify_change(diff_means(mean_of(same), mean_of(base)), 40, 200) == "no clear change"
+    assert classify_change(diff_means(mean_of(lower), mean_of(base)), 40, 200) == "down"
 
 
 def test_headline_labels() -> None:
@@ -287,78 +286,39 @@ def test_headline_labels() -> None:
         headline_label("sideways")  # type: ignore[arg-type]
 
 
-# ----------------------------------------------------------------------------- baseline
+# ----------------------------------------------------------------------------- pooling
 
 
 def test_pooling_sums_sufficient_statistics() -> None:
-    assert pool_proportions([Proportion(3, 10), Proportion(7, 20)]) == Proportion(10, 30)
-    assert pool_proportions([]) == Proportion(0, 0)
     a, b = [1, 2, 3], [4, 5]
-    pooled = pool_means([Mean.of(a), Mean.of(b)])
-    assert pooled == Mean.of(a + b)
+    pooled = pool_means([mean_of(a), mean_of(b)])
+    assert pooled == mean_of(a + b)
     assert pool_means([]).n == 0
-
-
-def test_baseline_uses_only_the_last_six_periods() -> None:
-    # An old 0% period must not drag the baseline once it is more than 6 periods back.
-    history = [Proportion(0, 100)] + [Proportion(50, 100)] * BASELINE_PERIODS
-    result = compare_with_baseline(Proportion(52, 100), history)
-    assert result.baseline == Proportion(300, 600)
-    assert result.change == "no clear change"
-    assert result.headline == "Stable"
-    assert result.diff is not None and result.diff.estimate == pytest.approx(0.02)
-
-
-def test_baseline_verdicts() -> None:
-    history = [Proportion(30, 50)] * 6
-    assert compare_with_baseline(Proportion(45, 50), history).headline == "Rising"
-    assert compare_with_baseline(Proportion(10, 50), history).headline == "Falling"
-    few = compare_with_baseline(Proportion(4, 4), history)
-    assert few.change == "too few answers to tell" and few.diff is None
-    assert compare_with_baseline(Proportion(30, 50), []).headline == "Too few answers to tell"
-    means = [Mean.of([60, 70, 80, 65, 75] * 4)] * 3
-    assert compare_with_baseline(Mean.of([20, 30, 25, 35, 30] * 4), means).change == "down"
-    with pytest.raises(TypeError):
-        compare_with_baseline(Proportion(30, 50), means)
 
 
 # ----------------------------------------------------------------------------- scales
 
 
-def test_scale_helpers() -> None:
-    assert [favourable(v) for v in range(1, 6)] == [False, False, False, True, True]
-    assert [reverse_agree5(v) for v in range(1, 6)] == [5, 4, 3, 2, 1]
-    assert [to_0_100("agree5", v) for v in range(1, 6)] == [0, 25, 50, 75, 100]
-    assert to_0_100("scale0_10", 7) == 70
-    assert to_0_100("yes_no_unsure", "Yes") == 100
-    assert to_0_100("yes_no_unsure", "unsure") == 0
-    for kind, bad in [("agree5", 0), ("agree5", 6), ("scale0_10", 11), ("yes_no_unsure", "maybe")]:
-        with pytest.raises(ValueError):
-            to_0_100(kind, bad)  # type: ignore[arg-type]
-    with pytest.raises(ValueError):
-        favourable(True)  # type: ignore[arg-type]
-
-
 @given(st.lists(st.integers(1, 5), min_size=1, max_size=50), st.booleans())
 def test_mean_to_0_100_agree5_matches_mapping_each_answer(values: list[int], rev: bool) -> None:
-    mapped = [to_0_100("agree5", reverse_agree5(v) if rev else v) for v in values]
-    got = mean_to_0_100("agree5", Mean.of(values), reverse=rev)
-    want = Mean.of(mapped)
+    mapped = [((6 - v if rev else v) - 1) * 25 for v in values]  # 1 -> 0 .. 5 -> 100
+    got = mean_to_0_100("agree5", mean_of(values), reverse=rev)
+    want = mean_of(mapped)
     assert got.n == want.n
     assert got.total == pytest.approx(want.total)
     assert got.total_sq == pytest.approx(want.total_sq)
 
 
 def test_theme_score_combines_item_types_on_one_scale() -> None:
-    agree = mean_to_0_100("agree5", Mean.of([4, 5, 3]))  # 75, 100, 50
-    tens = mean_to_0_100("scale0_10", Mean.of([8, 6]))  # 80, 60
+    agree = mean_to_0_100("agree5", mean_of([4, 5, 3]))  # 75, 100, 50
+    tens = mean_to_0_100("scale0_10", mean_of([8, 6]))  # 80, 60
     yes = Proportion(1, 2).as_mean_0_100()  # 100, 0
     theme = pool_means([agree, tens, yes])
     assert theme.estimate == pytest.approx((75 + 100 + 50 + 80 + 60 + 100 + 0) / 7)
     with pytest.raises(ValueError):
-        mean_to_0_100("scale0_10", Mean.of([1]), reverse=True)
+        mean_to_0_100("scale0_10", mean_of([1]), reverse=True)
     with pytest.raises(ValueError):
-        mean_to_0_100("yes_no_unsure", Mean.of([1]))
+        mean_to_0_100("yes_no_unsure", mean_of([1]))
 
 
 def test_z_for_levels() -> None:

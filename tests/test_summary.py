@@ -595,7 +595,7 @@ def test_comment_lists_join_to_no_group_smaller_than_k(cells, k):
 
 
 def _label(theme):
-    from bot.rounds.doctor import THEME_LABELS
+    from questions.themes import LABELS as THEME_LABELS
 
     return THEME_LABELS.get(theme, theme) if theme else "Other"
 

@@ -107,9 +107,9 @@ def test_a_round_on_teams_end_to_end(teams, clock):
     with core.db.Session() as s:
         ws = s.scalar(select(Workspace).where(Workspace.team_id == fake.tenant_id))
         assert ws is not None and ws.uninstalled_at is None
-        assert s.scalars(select(Role.slack_user_id)).all() == [admin.aad_object_id]
+        assert s.scalars(select(Role.user_id)).all() == [admin.aad_object_id]
         assert s.scalar(select(Audience.channel_id)) == team.id
-        people = set(s.scalars(select(Participant.slack_user_id).where(Participant.active)))
+        people = set(s.scalars(select(Participant.user_id).where(Participant.active)))
     assert people == {admin.id, *(d.id for d in doctors)}
     assert "installed in this team" in texts(fake.channel_messages(team))[0]
 
@@ -134,7 +134,7 @@ def test_a_round_on_teams_end_to_end(teams, clock):
     assert fake.messages_to(doctors[1]) == []
     with core.db.Session() as s:
         rows = s.execute(
-            select(Participant.slack_user_id, Delivery.status, Delivery.error).join(
+            select(Participant.user_id, Delivery.status, Delivery.error).join(
                 Participant, Participant.id == Delivery.participant_id
             )
         ).all()

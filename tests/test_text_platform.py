@@ -184,7 +184,7 @@ def test_an_ambiguous_send_without_read_back_reaches_each_doctor_once(db_url):
         with core.db.Session() as s:
             status = dict(
                 s.execute(
-                    select(Participant.slack_user_id, Delivery.status).join(
+                    select(Participant.user_id, Delivery.status).join(
                         Participant, Participant.id == Delivery.participant_id
                     )
                 ).all()

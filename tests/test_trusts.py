@@ -35,7 +35,7 @@ def admins(core, team: str) -> set[str]:
     with core.db.Session() as s:
         return set(
             s.scalars(
-                select(Role.slack_user_id)
+                select(Role.user_id)
                 .join(Workspace, Workspace.id == Role.workspace_id)
                 .where(Workspace.team_id == team, Role.role == "admin")
             )
@@ -120,7 +120,7 @@ def test_roles_only_for_people_of_the_trust(region):
             assert "not a member of this workspace" in shown
     assert "is now a medpulse leader" in say(fake, slack, "leaders-role add <@WMINE>", installer(A))
     with region.core.db.Session() as s:
-        holders = set(s.scalars(select(Role.slack_user_id)))
+        holders = set(s.scalars(select(Role.user_id)))
     assert holders == {installer(t) for t in TEAMS} | {"WMINE"}
 
 
@@ -218,10 +218,10 @@ def test_uninstall_deletes_tokens_stops_rounds_and_purges_identities_after_grace
         )
         assert s.get(Round, a_round).status == "closed"
         # No token is left to tidy A's DMs in Slack, but the rows end the same for everyone:
-        # no tidy-up waits for ever, and no reminder_ts says who was reminded.
+        # no tidy-up waits for ever, and no reminder_message_id says who was reminded.
         states = set(
             s.execute(
-                select(Delivery.tidy, Delivery.reminder, Delivery.reminder_ts).where(
+                select(Delivery.tidy, Delivery.reminder, Delivery.reminder_message_id).where(
                     Delivery.round_id == a_round
                 )
             ).all()

@@ -8,7 +8,7 @@ import re
 
 from bench.truth import TARGETS, evaluate, make_specs, run_trust, score_summary
 from bench.truth import core_for as _core_for
-from bot.rounds.doctor import THEME_LABELS
+from questions.themes import LABELS as THEME_LABELS
 from simulator.demo import HARD_TO_REACH, IMPROVING_THEME, demo_spec
 from simulator.population import World
 

@@ -71,14 +71,14 @@ def forget(core: Core, team_id: str, user_id: str) -> Forgotten:
         ids = list(
             s.scalars(
                 select(Participant.id).where(
-                    Participant.workspace_id == ws_id, Participant.slack_user_id == user_id
+                    Participant.workspace_id == ws_id, Participant.user_id == user_id
                 )
             )
         )
         sent = s.execute(
-            select(Delivery.channel, Delivery.ts, Delivery.reminder_ts).where(
-                Delivery.participant_id.in_(ids), Delivery.channel.is_not(None)
-            )
+            select(
+                Delivery.conversation_id, Delivery.message_id, Delivery.reminder_message_id
+            ).where(Delivery.participant_id.in_(ids), Delivery.conversation_id.is_not(None))
         ).all()
     if not ids:
         return Forgotten(0, 0)

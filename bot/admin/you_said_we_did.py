@@ -13,7 +13,8 @@ from sqlalchemy import func, or_, select, update
 
 from bot.admin import audit
 from bot.core import Core
-from storage.models import GRADES, Department, LeaderAction, Participant, Round, Workspace
+from questions.grades import GRADES
+from storage.models import Department, LeaderAction, Participant, Round, Workspace
 
 MAX_TEXT = 300
 
@@ -121,7 +122,7 @@ def note_for(
         p = s.execute(
             select(Participant)
             .join(Workspace, Workspace.id == Participant.workspace_id)
-            .where(Workspace.team_id == team_id, Participant.slack_user_id == user_id)
+            .where(Workspace.team_id == team_id, Participant.user_id == user_id)
         ).scalar()
         if p is None:
             return None

@@ -1,8 +1,7 @@
 """Neutral identifiers: what the core stores about where a person or message lives.
 
-Every platform's IDs are opaque strings to the core. Column widths (``storage.models``) hold the
-longest of them: a Teams user ID (``29:`` and ~100 characters), a Teams conversation ID (a few
-hundred), a Teams tenant GUID (36), a Slack ``ts``.
+Every platform's IDs are opaque strings to the core. The column widths that hold the longest of
+them are defined with the schema (``storage.ids``) and re-exported here for the core.
 """
 
 from __future__ import annotations
@@ -10,13 +9,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from storage.ids import CONVERSATION_ID_LEN, MESSAGE_ID_LEN, TENANT_ID_LEN, USER_ID_LEN
+
 Platform = Literal["slack", "teams", "text"]
 
-# Widths of the columns that hold platform identifiers; one place, used by storage.models.
-TENANT_ID_LEN = 64  # Slack team/enterprise IDs, Teams tenant GUIDs (36)
-USER_ID_LEN = 255  # Slack U…/W…; Teams "29:…" IDs and Entra object IDs
-CONVERSATION_ID_LEN = 512  # Slack C…/D…; Teams "a:…" and "19:…@thread.tacv2" IDs
-MESSAGE_ID_LEN = 255  # Slack ts; Teams activity IDs
+__all__ = [
+    "CONVERSATION_ID_LEN",
+    "MESSAGE_ID_LEN",
+    "TENANT_ID_LEN",
+    "USER_ID_LEN",
+    "MessageRef",
+    "Platform",
+    "Tenant",
+]
 
 
 @dataclass(frozen=True)

@@ -378,7 +378,7 @@ class DeliveryWorker:
             tz = s.scalar(select(Schedule.timezone).where(Schedule.audience_id == rnd.audience_id))
             info = {
                 "team": team,
-                "user": p.slack_user_id,
+                "user": p.user_id,
                 "round_id": rnd.id,
                 "closes": rnd.closes_at,
                 "tz": tz or self.core.settings.timezone,
@@ -393,7 +393,7 @@ class DeliveryWorker:
     def _answered(self, s, d: Delivery, p: Participant, team: str) -> bool:
         """Whether this person answered since their reminder was marked due (derived from the
         answer links: nothing stored says so)."""
-        asked = Asked(d.id, d.round_id, team, p.slack_user_id, d.version_ids)
+        asked = Asked(d.id, d.round_id, team, p.user_id, d.version_ids)
         return d.id in answered(self.core, s, [asked])
 
     def _view(self, job: Job, info: dict, questions: list[Question]) -> PulseView:
@@ -483,10 +483,16 @@ class DeliveryWorker:
                 # The person's row is written for pulses only, which everyone gets: written for a
                 # reminder, its row version (PostgreSQL's xmin) would say who had not answered.
                 p = s.get(Participant, d.participant_id)
-                p.dm_channel, p.undeliverable = channel, None
+                p.conversation_id, p.undeliverable = channel, None
                 if info.get("action_id"):
                     actions_log.mark_shown(s, p.id, info["action_id"])
-                d.status, d.channel, d.ts, d.sent_at, d.error = "sent", channel, ts, now, None
+                d.status, d.conversation_id, d.message_id, d.sent_at, d.error = (
+                    "sent",
+                    channel,
+                    ts,
+                    now,
+                    None,
+                )
                 if s.get(Round, d.round_id).status != "open":  # it closed while this was sent
                     d.tidy, d.tidy_due = "pending", now + closing.DELAY
                     return
@@ -499,7 +505,7 @@ class DeliveryWorker:
                 if info["reminder_hours"] > 0 and due < info["closes"] and d.reminder == "none":
                     d.reminder, d.reminder_due = "scheduled", due
             else:
-                d.reminder, d.reminder_ts = "sent", ts
+                d.reminder, d.reminder_message_id = "sent", ts
 
     def _undeliverable(self, job: Job, error: str) -> None:
         with self.core.db.Session() as s, s.begin():

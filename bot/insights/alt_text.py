@@ -10,7 +10,7 @@ hid a figure from the chart hides it here too.
 from __future__ import annotations
 
 from bot.insights.summary import Summary
-from bot.rounds.doctor import THEME_LABELS
+from questions.themes import LABELS as THEME_LABELS
 
 LIMIT = 1000  # keep well inside what Slack stores for a file's alt text
 

@@ -88,7 +88,7 @@ def _theme_panel(ax, name: str, points, direction: str | None) -> None:
 
 def _missing(summary: Summary) -> list[str]:
     """What the chart cannot show, in words (instead of empty panels)."""
-    from bot.rounds.doctor import THEME_LABELS
+    from questions.themes import LABELS as THEME_LABELS
 
     out = []
     h = summary.headline
@@ -121,7 +121,7 @@ def summary_png(summary: Summary, title: str) -> bytes:
 def summary_figure(summary: Summary, title: str) -> Figure:
     """The chart before encoding: headline trend on top (when there is one), then a panel per
     theme with figures, then in words whatever could not be drawn."""
-    from bot.rounds.doctor import THEME_LABELS
+    from questions.themes import LABELS as THEME_LABELS
 
     has_trend = summary.headline is not None and any(
         m is not None for _, m, _ in summary.headline.trend

@@ -611,7 +611,7 @@ def change_tests(
     that are shown themselves (n >= k) enter, on either side, so no printed "before" or
     "after" hides a small group inside it."""
     from bot.insights.summary import on_0_100
-    from bot.rounds.doctor import THEME_LABELS
+    from questions.themes import LABELS as THEME_LABELS
 
     def shown(per: dict[int, ItemStats]) -> dict[int, ItemStats]:
         return {v: st for v, st in per.items() if st.n >= k}

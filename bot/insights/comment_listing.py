@@ -16,7 +16,7 @@ from bot.admin.command_table import UsageError
 from bot.chat.forms import escape
 from bot.core import Core
 from bot.insights import summary
-from bot.rounds.doctor import THEME_LABELS
+from questions.themes import LABELS as THEME_LABELS
 from storage import anonymity, published, queries
 
 OTHER_THEMES = summary.OTHER_THEMES

@@ -15,8 +15,6 @@ import csv
 import io
 from collections import defaultdict
 
-from sqlalchemy import select
-
 from bot.core import Core
 from bot.insights import stats
 from bot.insights.summary import (
@@ -30,7 +28,6 @@ from bot.insights.summary import (
     participation_disclosure,
 )
 from storage import anonymity, queries
-from storage.models import Round
 from storage.queries import ItemStats, VersionInfo
 
 COLUMNS = [
@@ -225,12 +222,6 @@ def to_csv(data: list[dict]) -> str:
 
 
 def has_data(core: Core, workspace_id: int) -> bool:
+    """Whether there is anything to export (a closed round)."""
     with core.db.Session() as s:
-        return (
-            s.scalar(
-                select(Round.id)
-                .where(Round.workspace_id == workspace_id, Round.status == "closed")
-                .limit(1)
-            )
-            is not None
-        )
+        return queries.has_closed_round(s, workspace_id)

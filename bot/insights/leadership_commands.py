@@ -16,7 +16,7 @@ from bot.insights import alt_text, checklist, gap
 from bot.insights import checklist_chart as checklist_export
 from bot.people import authz
 from bot.people.home import GRADE_LABELS
-from bot.rounds.doctor import THEME_LABELS
+from questions.themes import LABELS as THEME_LABELS
 from storage.models import Department, Workspace
 
 log = logging.getLogger("medpulse.leadership")

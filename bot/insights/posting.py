@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.chat.views import Image, Section, SummaryView
 from bot.core import Core
-from bot.insights import alt_text, charts, summary
+from bot.insights import alt_text, charts, export, summary
 from bot.insights.summary_view import actions_part, gap_part, summary_view
 from bot.people import channels
 from storage.models import Department, LeaderChannel, Round, Schedule, SummaryPost, Workspace
@@ -150,7 +150,7 @@ def _record_ts(core: Core, ws_id: int, channel_id: str, slot_key: str, ts: str) 
                 SummaryPost.channel_id == channel_id,
                 SummaryPost.slot_key == slot_key,
             )
-            .values(ts=ts)
+            .values(message_id=ts)
         )
 
 
@@ -225,7 +225,7 @@ def post_due_summaries(core: Core, now: datetime) -> int:
     posted = 0
     for team_id, ws_id, tz, weekday, at in _weekly_slots(core):
         due = last_due(now, tz, weekday, at)
-        if now - due > GRACE or not _has_closed_round(core, ws_id):
+        if now - due > GRACE or not export.has_data(core, ws_id):
             continue
         slot = f"weekly:{due.date().isoformat()}"
         for channel_id, dept_id, department in _leader_channels(core, ws_id):
@@ -290,18 +290,6 @@ def _weekly_slots(core: Core):
         if row[1] not in seen:
             seen.add(row[1])
             yield row
-
-
-def _has_closed_round(core: Core, ws_id: int) -> bool:
-    with core.db.Session() as s:
-        return (
-            s.scalar(
-                select(Round.id)
-                .where(Round.workspace_id == ws_id, Round.status == "closed")
-                .limit(1)
-            )
-            is not None
-        )
 
 
 def _leader_channels(core: Core, ws_id: int) -> list[tuple[str, int | None, str | None]]:

@@ -14,7 +14,7 @@ from bot.chat.forms import Note
 from bot.chat.views import Section
 from bot.core import Core
 from bot.insights import summary
-from bot.rounds.doctor import THEME_LABELS
+from questions.themes import LABELS as THEME_LABELS
 
 TREND_POINTS = 6  # published headline points shown; the leaders' chart has the rest
 PER_SECTION = 3  # claims shown per list, as on the leaders' short view

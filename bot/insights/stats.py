@@ -25,30 +25,25 @@ from dataclasses import dataclass
 from statistics import NormalDist
 from typing import Literal
 
+from questions.scales import Scale
+
 __all__ = [
     "BASELINE_PERIODS",
     "Change",
-    "Comparison",
     "Diff",
     "Headline",
     "Interval",
-    "ItemKind",
     "MIN_N",
     "Mean",
     "Proportion",
     "Z95",
     "classify_change",
-    "compare_with_baseline",
     "diff_means",
     "diff_proportions",
-    "favourable",
     "headline_label",
     "mean_to_0_100",
     "pool_means",
-    "pool_proportions",
-    "reverse_agree5",
     "t_ppf",
-    "to_0_100",
     "wilson",
     "z_for",
 ]
@@ -62,7 +57,6 @@ BASELINE_PERIODS = 6
 
 Change = Literal["up", "down", "no clear change", "too few answers to tell"]
 Headline = Literal["Rising", "Stable", "Falling", "Too few answers to tell"]
-ItemKind = Literal["agree5", "scale0_10", "yes_no_unsure"]
 
 
 # --------------------------------------------------------------------------- result types
@@ -74,14 +68,6 @@ class Interval:
 
     lo: float
     hi: float
-
-    @property
-    def width(self) -> float:
-        """Width, handy for saying how precise a figure is."""
-        return self.hi - self.lo
-
-    def __contains__(self, x: float) -> bool:
-        return self.lo <= x <= self.hi
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,15 +286,6 @@ def diff_proportions(a: Proportion, b: Proportion, confidence: float = 0.95) -> 
     return Diff(d, lo, hi)
 
 
-def pool_proportions(items: Iterable[Proportion]) -> Proportion:
-    """Pool several periods by summing counts (answer-weighted, not an average of averages)."""
-    successes = n = 0
-    for item in items:
-        successes += item.successes
-        n += item.n
-    return Proportion(successes, n)
-
-
 # --------------------------------------------------------------------------- means
 
 
@@ -327,12 +304,6 @@ class Mean:
             raise ValueError("sums must be 0 when n is 0")
         if self.total_sq < 0:
             raise ValueError("sum of squares cannot be negative")
-
-    @classmethod
-    def of(cls, values: Iterable[float]) -> Mean:
-        """Build from raw values (tests, small in-memory data)."""
-        xs = list(values)
-        return cls(len(xs), float(sum(xs)), float(sum(x * x for x in xs)))
 
     @property
     def estimate(self) -> float | None:
@@ -445,102 +416,10 @@ def headline_label(change: Change) -> Headline:
         raise ValueError(f"unknown change {change!r}") from None
 
 
-@dataclass(frozen=True, slots=True)
-class Comparison:
-    """The latest period against its pooled baseline, with the verdict."""
-
-    latest: Proportion | Mean
-    baseline: Proportion | Mean
-    diff: Diff | None
-    change: Change
-
-    @property
-    def headline(self) -> Headline:
-        return headline_label(self.change)
-
-
-def compare_with_baseline(
-    latest: Proportion | Mean,
-    previous: Sequence[Proportion | Mean],
-    window: int = BASELINE_PERIODS,
-    min_n: int = MIN_N,
-    confidence: float = 0.95,
-) -> Comparison:
-    """Compare the latest period with the pooled last ``window`` previous periods.
-
-    ``previous`` is oldest first; only its last ``window`` entries are pooled. Pooling sums the
-    sufficient statistics, so the baseline is answer-weighted and compared as one group. All
-    items must be the same type (all Proportion or all Mean).
-    """
-    if window < 1:
-        raise ValueError("window must be at least 1")
-    recent = list(previous[-window:])
-    if isinstance(latest, Proportion):
-        if not all(isinstance(p, Proportion) for p in recent):
-            raise TypeError("baseline periods must all be Proportion")
-        base: Proportion | Mean = pool_proportions(recent)  # type: ignore[arg-type]
-    else:
-        if not all(isinstance(p, Mean) for p in recent):
-            raise TypeError("baseline periods must all be Mean")
-        base = pool_means(recent)  # type: ignore[arg-type]
-    diff: Diff | None = None
-    if latest.n >= min_n and base.n >= min_n:
-        try:
-            if isinstance(latest, Proportion):
-                diff = diff_proportions(latest, base, confidence)  # type: ignore[arg-type]
-            else:
-                diff = diff_means(latest, base, confidence)  # type: ignore[arg-type]
-        except ValueError:
-            diff = None
-    return Comparison(latest, base, diff, classify_change(diff, latest.n, base.n, min_n))
-
-
 # --------------------------------------------------------------------------- scales
 
 
-def _check_agree5(v: int) -> None:
-    if isinstance(v, bool) or v not in (1, 2, 3, 4, 5):
-        raise ValueError(f"an agree5 answer is 1..5, not {v!r}")
-
-
-def favourable(value_agree5: int) -> bool:
-    """Agree (4) or strongly agree (5) counts as favourable. Reverse-score negative items first."""
-    _check_agree5(value_agree5)
-    return value_agree5 >= 4
-
-
-def reverse_agree5(v: int) -> int:
-    """Reverse-score a negatively worded agree5 item (1 <-> 5, 2 <-> 4) so higher is better."""
-    _check_agree5(v)
-    return 6 - v
-
-
-_YES_NO_UNSURE = {"yes": 100.0, "no": 0.0, "unsure": 0.0}
-
-
-def to_0_100(kind: ItemKind, value: int | str) -> float:
-    """Map one answer onto the common 0-100 scale so theme scores can mix item types.
-
-    agree5: (v - 1) / 4 * 100 (1 -> 0, 3 -> 50, 5 -> 100); scale0_10: v * 10;
-    yes_no_unsure: "yes" -> 100, "no"/"unsure" -> 0, so the mean is the % yes.
-    Reverse-score first (``reverse_agree5``) where the wording is negative.
-    """
-    if kind == "agree5":
-        _check_agree5(value)  # type: ignore[arg-type]
-        return (value - 1) * 25.0  # type: ignore[operator]
-    if kind == "scale0_10":
-        if isinstance(value, bool) or value not in range(11):
-            raise ValueError(f"a scale0_10 answer is 0..10, not {value!r}")
-        return value * 10.0  # type: ignore[operator]
-    if kind == "yes_no_unsure":
-        key = value.lower() if isinstance(value, str) else value
-        if key not in _YES_NO_UNSURE:
-            raise ValueError(f"a yes_no_unsure answer is yes/no/unsure, not {value!r}")
-        return _YES_NO_UNSURE[key]  # type: ignore[index]
-    raise ValueError(f"unknown item kind {kind!r}")
-
-
-def mean_to_0_100(kind: ItemKind, raw: Mean, reverse: bool = False) -> Mean:
+def mean_to_0_100(kind: Scale, raw: Mean, reverse: bool = False) -> Mean:
     """Turn SQL aggregates of raw answers into aggregates on the 0-100 scale.
 
     The maps are linear, so sums transform exactly and SQL can aggregate raw values.

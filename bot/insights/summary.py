@@ -23,19 +23,13 @@ from datetime import date
 from bot.core import Core
 from bot.insights import claims as claims_model
 from bot.insights import stats
+from questions.grades import LABELS as GRADE_LABELS
 from storage import anonymity, auditor, published, queries
 from storage.queries import ItemStats, VersionInfo
 
 THEME_MIN_ITEMS = 2  # below this, the summary says the theme rests on few items
 NO_DEPARTMENT = "No department recorded"
 NO_GRADE = "Grade not recorded"
-GRADE_LABELS = {
-    "consultant": "Consultants",
-    "sas": "SAS doctors",
-    "resident": "Resident doctors",
-    "medical_leader": "Medical leaders",
-}
-UNRECORDED = "(not recorded)"  # the answers of a segment too small to be copied onto answers
 
 PerRound = dict[int, dict[int, ItemStats]]  # round id -> version id -> stats
 TrendPoint = tuple[str, float | None, tuple[float, float] | None, int]
@@ -339,20 +333,6 @@ def order_key(key) -> tuple[bool, str]:
     return (key is None, str(key))
 
 
-def hidden_cells(counts: dict, total: int, k: int) -> set:
-    """Suppressed cells of a breakdown whose total is shown elsewhere.
-
-    The respondents no cell holds (no department recorded, say) are a group too: subtracting
-    the shown cells from the total gives their figure, so they join the breakdown as one more
-    cell before storage.anonymity decides, and that cell is hidden like any other when small.
-    """
-    cells = {key: counts[key] for key in sorted(counts, key=order_key)}
-    rest = total - sum(cells.values())
-    if rest > 0:
-        cells[UNRECORDED] = rest
-    return anonymity.suppress_breakdown(cells, k) if cells else set()
-
-
 def _rates_by(parts: list[queries.Participation], attr: str) -> dict[str | None, dict[int, list]]:
     out: dict[str | None, dict[int, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
     for p in parts:
@@ -484,7 +464,7 @@ def comment_figures(
     themes" holds the rest (0 or >= k); a theme with comments but no label reads as held back.
     A department's figures only where its comment list may be shown.
     """
-    from bot.rounds.doctor import THEME_LABELS
+    from questions.themes import LABELS as THEME_LABELS
 
     plan = published.comment_plan(cells, k, changed)
     if department_id is not None:

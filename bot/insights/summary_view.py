@@ -15,7 +15,7 @@ from bot.chat.views import Section, SummaryView
 from bot.insights.claims import Claim
 from bot.insights.gap import FLAGGED_TITLE as GAP_TITLE
 from bot.insights.summary import OTHER_THEMES, DeptRate, ItemScore, Summary, ThemeScore
-from bot.rounds.doctor import THEME_LABELS
+from questions.themes import LABELS as THEME_LABELS
 from storage.auditor import CHANGED
 
 MAX_DEPARTMENTS = 40  # beyond this the export has them; a phone screen does not

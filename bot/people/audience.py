@@ -34,7 +34,7 @@ def sync_audience(core: Core, team_id: str, audience_id: int) -> SyncResult:
     now = core.clock.now()
     with core.db.Session() as s, s.begin():
         known = {
-            p.slack_user_id: p
+            p.user_id: p
             for p in s.scalars(select(Participant).where(Participant.workspace_id == workspace_id))
         }
         added = 0
@@ -44,7 +44,7 @@ def sync_audience(core: Core, team_id: str, audience_id: int) -> SyncResult:
                 s.add(
                     Participant(
                         workspace_id=workspace_id,
-                        slack_user_id=uid,
+                        user_id=uid,
                         audience_id=audience_id,
                         active=True,
                         created_at=now,

@@ -84,9 +84,7 @@ LISTENERS: dict[str, str] = {
 def roles_of(s: Session, workspace_id: int, user_id: str) -> set[str]:
     return set(
         s.scalars(
-            select(Role.role).where(
-                Role.workspace_id == workspace_id, Role.slack_user_id == user_id
-            )
+            select(Role.role).where(Role.workspace_id == workspace_id, Role.user_id == user_id)
         )
     )
 

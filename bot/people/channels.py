@@ -85,9 +85,7 @@ def tell_admins(core: Core, team_id: str, channel_id: str, text: str) -> None:
             return
         audit.record(s, ws_id, "medpulse", "post refused (shared channel)", None, channel_id, now)
         admins = list(
-            s.scalars(
-                select(Role.slack_user_id).where(Role.workspace_id == ws_id, Role.role == "admin")
-            )
+            s.scalars(select(Role.user_id).where(Role.workspace_id == ws_id, Role.role == "admin"))
         )
     gw = core.gateway(team_id)
     for admin in admins:

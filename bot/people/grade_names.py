@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from storage.models import GRADES
+from questions.grades import GRADES
 
 TABLE = Path(__file__).with_name("nhs_grades.yaml")
 _RANGE = re.compile(r"\{(\d+)-(\d+)\}")

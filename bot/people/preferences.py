@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from bot.core import Core
-from storage.models import GRADES, Department, Participant, Workspace
+from questions.grades import GRADES
+from storage.models import Department, Participant, Workspace
 
 WINDOWS = ("morning", "lunchtime", "evening")
 
@@ -24,12 +25,10 @@ class Me:
 def _participant(s, team: str, user: str, now) -> Participant:
     ws = s.scalar(select(Workspace).where(Workspace.team_id == team))
     p = s.scalar(
-        select(Participant).where(
-            Participant.workspace_id == ws.id, Participant.slack_user_id == user
-        )
+        select(Participant).where(Participant.workspace_id == ws.id, Participant.user_id == user)
     )
     if p is None:
-        p = Participant(workspace_id=ws.id, slack_user_id=user, active=False, created_at=now)
+        p = Participant(workspace_id=ws.id, user_id=user, active=False, created_at=now)
         s.add(p)
         s.flush()
     return p

@@ -37,7 +37,7 @@ def grant(core: Core, team_id: str, actor: str, user_id: str, role: str) -> bool
         s.add(
             Role(
                 workspace_id=ws.id,
-                slack_user_id=user_id,
+                user_id=user_id,
                 role=role,
                 granted_by=actor,
                 created_at=now,
@@ -74,7 +74,7 @@ def holders(core: Core, team_id: str, role: str) -> list[str]:
         ws = workspace(s, team_id)
         return list(
             s.scalars(
-                select(Role.slack_user_id)
+                select(Role.user_id)
                 .where(Role.workspace_id == ws.id, Role.role == role)
                 .order_by(Role.created_at, Role.id)
             )
@@ -114,7 +114,7 @@ def belongs(person: Person, trust_team: str) -> bool:
 def _holds(s, workspace_id: int, user_id: str, role: str) -> Role | None:
     return s.scalar(
         select(Role).where(
-            Role.workspace_id == workspace_id, Role.slack_user_id == user_id, Role.role == role
+            Role.workspace_id == workspace_id, Role.user_id == user_id, Role.role == role
         )
     )
 

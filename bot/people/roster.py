@@ -25,7 +25,8 @@ from bot.chat.gateway import ChatGateway
 from bot.core import Core
 from bot.people.grade_names import GradeTable, table
 from bot.people.roster_file import Row, read_rows
-from storage.models import GRADES, Department, Participant, Workspace
+from questions.grades import GRADES
+from storage.models import Department, Participant, Workspace
 
 # Column -> header spellings accepted for it (after lower-casing, spaces as underscores).
 COLUMNS = {
@@ -235,7 +236,7 @@ def _store(core: Core, team_id: str, resolved: list[tuple[RosterRow, str]], repo
             if p is None:
                 p = people[uid] = Participant(
                     workspace_id=ws.id,
-                    slack_user_id=uid,
+                    user_id=uid,
                     active=False,
                     created_at=now,
                     cycle_start=None,
@@ -251,7 +252,7 @@ def _store(core: Core, team_id: str, resolved: list[tuple[RosterRow, str]], repo
 
 def _participants(s, workspace_id: int) -> dict[str, Participant]:
     return {
-        p.slack_user_id: p
+        p.user_id: p
         for p in s.scalars(select(Participant).where(Participant.workspace_id == workspace_id))
     }
 
@@ -261,7 +262,7 @@ def _known_ids(core: Core, team_id: str) -> set[str]:
     with core.db.Session() as s:
         return set(
             s.scalars(
-                select(Participant.slack_user_id)
+                select(Participant.user_id)
                 .join(Workspace, Workspace.id == Participant.workspace_id)
                 .where(Workspace.team_id == team_id)
             )

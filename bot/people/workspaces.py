@@ -67,7 +67,7 @@ def installed(core, team_id: str, installer: str | None, enterprise_id: str | No
             s.add(
                 Role(
                     workspace_id=ws.id,
-                    slack_user_id=installer,
+                    user_id=installer,
                     role="admin",
                     granted_by="installer",
                     created_at=now,
@@ -113,14 +113,14 @@ def ensure_workspace(
     for admin in admins:
         exists = s.scalar(
             select(Role.id).where(
-                Role.workspace_id == ws.id, Role.slack_user_id == admin, Role.role == "admin"
+                Role.workspace_id == ws.id, Role.user_id == admin, Role.role == "admin"
             )
         )
         if exists is None and not _admin_removed(s, ws.id, admin):
             s.add(
                 Role(
                     workspace_id=ws.id,
-                    slack_user_id=admin,
+                    user_id=admin,
                     role="admin",
                     granted_by=granted_by,
                     created_at=now,
@@ -135,7 +135,7 @@ def _holds_admin(s: Session, workspace_id: int, user_id: str) -> bool:
         s.scalar(
             select(Role.id).where(
                 Role.workspace_id == workspace_id,
-                Role.slack_user_id == user_id,
+                Role.user_id == user_id,
                 Role.role == "admin",
             )
         )

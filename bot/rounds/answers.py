@@ -84,7 +84,7 @@ _PERSON = (
     .join(Workspace, Workspace.id == Participant.workspace_id)
     .where(
         Workspace.team_id == bindparam("team_id"),
-        Participant.slack_user_id == bindparam("user_id"),
+        Participant.user_id == bindparam("user_id"),
     )
     .scalar_subquery()
 )
@@ -161,7 +161,7 @@ ASKED_COLUMNS = (
     Delivery.id,
     Delivery.round_id,
     Workspace.team_id,
-    Participant.slack_user_id,
+    Participant.user_id,
     Delivery.version_ids,
 )
 

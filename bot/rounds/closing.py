@@ -39,7 +39,7 @@ TIDIED = {
     "tidy_due": None,
     "reminder": "none",
     "reminder_due": None,
-    "reminder_ts": None,
+    "reminder_message_id": None,
     "claimed_by": None,
     "claimed_at": None,
     "attempts": 0,
@@ -51,7 +51,12 @@ def tidy(worker, job) -> None:
     """Delete the reminder (if any) and redraw the pulse as closed; retried until done."""
     with worker.core.db.Session() as s:
         row = s.execute(
-            select(Delivery.round_id, Delivery.channel, Delivery.ts, Delivery.reminder_ts)
+            select(
+                Delivery.round_id,
+                Delivery.conversation_id,
+                Delivery.message_id,
+                Delivery.reminder_message_id,
+            )
             .add_columns(Workspace.team_id)
             .join(Workspace, Workspace.id == Delivery.workspace_id)
             .join(Participant, Participant.id == Delivery.participant_id)
@@ -59,12 +64,14 @@ def tidy(worker, job) -> None:
         ).one_or_none()
     if row is None:
         return
-    round_id, channel, ts, reminder_ts, team = row
+    round_id, channel, ts, reminder_message_id, team = row
     gw = worker.core.gateway(team)
     limiter = worker.limiters.for_tenant(worker.core.tenant(team))
     closed = closed_view(home=gw.capabilities.home)
     try:
-        if reminder_ts and not _call(limiter, lambda: gw.delete(MessageRef(channel, reminder_ts))):
+        if reminder_message_id and not _call(
+            limiter, lambda: gw.delete(MessageRef(channel, reminder_message_id))
+        ):
             worker._release(job, delay=1)
             return
         if ts and not _call(limiter, lambda: gw.update(MessageRef(channel, ts), closed)):

@@ -17,23 +17,13 @@ from bot.rounds import answers, windows
 from bot.rounds import facts as roundfacts
 from bot.rounds import pulse_view as messages
 from bot.rounds.answers import current_answers, find_delivery
+from questions.themes import LABELS as THEME_LABELS
 from storage.models import (
     Delivery,
     QuestionItem,
     QuestionVersion,
     Round,
 )
-
-THEME_LABELS = {
-    "stable-leadership": "Visible, stable leadership",
-    "quality-strategy": "Quality and safety as the way we work",
-    "medical-leadership-structure": "Doctors in leadership roles",
-    "devolved-authority": "Say over our own services",
-    "values-based-recruitment": "Recruiting for values",
-    "appraisal-and-development": "Appraisal, job planning and development",
-    "junior-doctor-involvement": "Resident doctors' involvement",
-    "learning-from-others": "Learning from others",
-}
 
 
 def privacy_notice(k: int) -> str:

@@ -323,7 +323,7 @@ def close_round(core: Core, round_id: int) -> None:
             .values(**UNIFORM, claimed_by=None, claimed_at=None)
         )
         # No token once a trust has uninstalled: nothing in Slack can be tidied, but the rows
-        # must still end the same for everyone (no reminder_ts left saying who was reminded).
+        # must still end the same for everyone (no reminder_message_id left saying who was reminded).
         gone = s.scalar(select(Workspace.uninstalled_at).where(Workspace.id == rnd.workspace_id))
         s.execute(
             update(Delivery)

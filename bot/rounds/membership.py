@@ -91,7 +91,7 @@ def group_note(core: Core, team: str, user: str) -> GroupNote | None:
             select(Audience)
             .join(Participant, Participant.audience_id == Audience.id)
             .join(Workspace, Workspace.id == Participant.workspace_id)
-            .where(Workspace.team_id == team, Participant.slack_user_id == user)
+            .where(Workspace.team_id == team, Participant.user_id == user)
         )
         if audience is None:
             return None

@@ -171,16 +171,21 @@ def tidy(worker: DeliveryWorker, gw, job: Job) -> None:
     not answered)."""
     with worker.core.db.Session() as s:
         row = s.execute(
-            select(Delivery.round_id, Delivery.channel, Delivery.ts, Delivery.reminder_ts)
+            select(
+                Delivery.round_id,
+                Delivery.conversation_id,
+                Delivery.message_id,
+                Delivery.reminder_message_id,
+            )
             .join(Participant, Participant.id == Delivery.participant_id)
             .where(Delivery.id == job.delivery_id)
         ).one_or_none()
     if row is None:
         return
-    round_id, channel, ts, reminder_ts = row
+    round_id, channel, ts, reminder_message_id = row
     try:
-        if channel and reminder_ts:
-            _gone_ok(lambda: gw.delete(MessageRef(channel, reminder_ts)))
+        if channel and reminder_message_id:
+            _gone_ok(lambda: gw.delete(MessageRef(channel, reminder_message_id)))
         if channel and ts:
             _gone_ok(lambda: gw.update(MessageRef(channel, ts), closed_view()))
     except (errors.Transient, errors.RateLimited) as exc:

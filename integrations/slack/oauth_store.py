@@ -2,8 +2,10 @@
 and the store that keeps the Slack tokens in them encrypted.
 
 The tables are built by the stores' own table builders (so the columns always match the
-library), but registered on our ``MetaData`` so that our Alembic migrations create them like any
-other table: one database, one migration history, on SQLite and PostgreSQL alike.
+library). Our Alembic migrations create them like any other table (one database, one migration
+history, on SQLite and PostgreSQL alike), but ``storage`` knows them only by name
+(``storage.models.ADAPTER_TABLES``): whoever needs them on a ``MetaData`` (the stores build their
+own; the schema tests compare the migrations with models plus these) calls ``register``.
 
 Tokens are encrypted at rest (Fernet: AES-128-CBC with an HMAC) under ``MEDPULSE_TOKEN_KEY``,
 which lives in configuration, never in the database: a bot token reads every doctor's DMs, so a
@@ -36,6 +38,9 @@ FERNET_PREFIX = "gAAAAA"  # version byte 0x80 and a 64-bit time stamp, base64
 
 
 def register(metadata: MetaData) -> None:
+    """Add the installation, bot and OAuth state tables to ``metadata`` (once)."""
+    if INSTALLATIONS in metadata.tables:
+        return
     _widen(SQLAlchemyInstallationStore.build_installations_table(metadata, INSTALLATIONS))
     _widen(SQLAlchemyInstallationStore.build_bots_table(metadata, BOTS))
     SQLAlchemyOAuthStateStore.build_oauth_states_table(metadata, STATES)

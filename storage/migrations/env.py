@@ -4,10 +4,16 @@ import sqlalchemy as sa
 from alembic import context
 from sqlalchemy import create_engine, pool
 
-from storage.models import Base
+from storage.models import ADAPTER_TABLES, Base
 
 config = context.config
 target_metadata = Base.metadata
+
+
+def include_object(obj, name, type_, reflected, compare_to) -> bool:
+    """Leave the adapters' tables out of autogenerate's comparison: the models do not describe
+    them (their adapter does), yet our migrations created them and must not drop them."""
+    return not (type_ == "table" and reflected and compare_to is None and name in ADAPTER_TABLES)
 
 
 def render_item(type_, obj, autogen_context):
@@ -24,6 +30,7 @@ def run_migrations_offline() -> None:
         literal_binds=True,
         render_as_batch=True,
         render_item=render_item,
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()
@@ -47,6 +54,7 @@ def _run(connection) -> None:
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
         render_item=render_item,
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -5,9 +5,11 @@ Revises: 0002
 
 Rounds closed before this revision had their segments decided person by person (a consultant
 alone in a department was stored with the department but no grade, a group of one). The data
-step re-decides every closed round's segments for everyone at once (``bot.rounds.segments.plan``), the
-rule that close now applies. It uses the larger of the default minimum group size and
-``MEDPULSE_MIN_GROUP`` from the environment, so it never protects less than the default.
+step re-decides every closed round's segments for everyone at once, by the rule close applied at
+this revision (``bot.rounds.segments.plan``, copied below as it was: a migration does what it did
+when it shipped, and storage never imports the core). It uses the larger of the default minimum
+group size and ``MEDPULSE_MIN_GROUP`` from the environment, so it never protects less than the
+default.
 """
 
 import os
@@ -41,8 +43,6 @@ def _min_group() -> int:
 
 
 def _recoarsen_closed_rounds(bind, k: int) -> None:
-    from bot.rounds.segments import plan
-
     rounds = sa.table("rounds", sa.column("id"), sa.column("status"))
     closed = [r for (r,) in bind.execute(sa.select(rounds.c.id).where(rounds.c.status == "closed"))]
     for name, per_item in (("responses", True), ("comments", False)):
@@ -74,6 +74,43 @@ def _recoarsen_closed_rounds(bind, k: int) -> None:
                             )
                             .values(department_id=d2, grade=g2)
                         )
+
+
+def _kept(counts: dict, k: int) -> set:
+    """Values of one dimension that may be stored; the pool of the rest is 0 or >= k."""
+    kept = {v for v, n in counts.items() if v is not None and n >= k}
+    pooled = sum(n for v, n in counts.items() if v not in kept)
+    for v in sorted(kept, key=lambda v: (counts[v], str(v))):
+        if pooled == 0 or pooled >= k:
+            break
+        kept.discard(v)
+        pooled += counts[v]
+    return kept
+
+
+def plan(cells: dict, k: int) -> dict:
+    """For every (department, grade) cell, the segment its answers are stored under: both
+    dimensions if every resulting cell is 0 or >= k, else departments only, else grades only,
+    else none."""
+    by_dept: dict = {}
+    by_grade: dict = {}
+    for (d, g), n in cells.items():
+        by_dept[d] = by_dept.get(d, 0) + n
+        by_grade[g] = by_grade.get(g, 0) + n
+    depts, grades = _kept(by_dept, k), _kept(by_grade, k)
+    for keep_d, keep_g in ((True, True), (True, False), (False, True)):
+        mapping = {
+            (d, g): (d if keep_d and d in depts else None, g if keep_g and g in grades else None)
+            for d, g in cells
+        }
+        stored: dict = {}
+        for c, n in cells.items():
+            stored[mapping[c]] = stored.get(mapping[c], 0) + n
+        if all(n == 0 or n >= k for n in stored.values()) and any(
+            s != (None, None) for s in stored
+        ):
+            return mapping
+    return {c: (None, None) for c in cells}
 
 
 def downgrade() -> None:
