@@ -4,7 +4,7 @@ the fake Bot Connector with a per-tenant limit, latency and faults; then tap-to-
 The path is the product's: the app (``build_core`` + ``build_wsgi`` from the TEAMS_* settings)
 is installed in a team of N doctors with a signed activity (the roster is read page by page and
 becomes the audience), an admin's signed ``send now`` creates the round, and the delivery worker
-(``integrations.msteams.bridge.Worker``: the core's outbox with the Teams send step) sends each
+(the core's ``DeliveryWorker``, the same outbox as Slack's) sends each
 doctor a pulse card through ``TeamsGateway.send_dm`` (1:1 created on first use, at most once per
 tag), every call paced by one ``TenantPacer``. The fake answers each call after ``--latency``
 seconds, throttles the tenant with a token bucket at ``--rate`` calls a second (429 with
@@ -40,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import func, select  # noqa: E402
 
 from bot.settings import load_settings  # noqa: E402
-from integrations.msteams import bridge  # noqa: E402
+from bot.delivery.outbox import DeliveryWorker  # noqa: E402
 from server.runtime import build_core, build_wsgi  # noqa: E402
 from server.web import HttpServer  # noqa: E402
 from simulator.fake_teams import FakeTeams  # noqa: E402
@@ -52,7 +52,7 @@ def _fan_out(fake, core, url, doctors, admin, team, threads: int) -> tuple[float
     """Install, send now, run the outbox until nothing is pending; (elapsed, outcomes)."""
     fake.post(url, fake.installed_activity(team, by=admin), timeout=600)
     fake.post(url, fake.message(admin, "send now", team=team), timeout=600)
-    worker = bridge.Worker(core, concurrency=threads, backoff=0.05)
+    worker = DeliveryWorker(core, concurrency=threads, backoff=0.05)
     stop = threading.Event()
     started = time.monotonic()
     thread = threading.Thread(target=worker.run_forever, args=(stop, 0.2), daemon=True)

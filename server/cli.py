@@ -102,10 +102,7 @@ def _start_worker(core):
     from bot.insights.posting import post_due_summaries
     from bot.rounds.scheduler import Scheduler
 
-    kind = DeliveryWorker
-    if core.settings.has_teams:  # until the core's outbox sends views (issue 15)
-        from integrations.msteams.bridge import Worker as kind
-    worker = kind(core, concurrency=core.settings.send_concurrency)
+    worker = DeliveryWorker(core, concurrency=core.settings.send_concurrency)
     scheduler = Scheduler(core, on_summary=post_due_summaries)
     stop = threading.Event()
     thread = threading.Thread(target=worker.run_forever, args=(stop,), name="delivery", daemon=True)

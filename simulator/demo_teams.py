@@ -92,11 +92,12 @@ def _simulate(core, fake, url, sim, people, leaders, rounds, clock, pool, quiet)
     from sqlalchemy import func, select
 
     from bot.rounds.scheduler import Scheduler
-    from integrations.msteams import bridge
+    from bot.delivery.outbox import DeliveryWorker
+    from bot.insights.posting import post_summary
     from storage.models import Round
 
     scheduler = Scheduler(core, sync_audience=True)
-    worker = bridge.Worker(core, concurrency=8, backoff=0.01)
+    worker = DeliveryWorker(core, concurrency=8, backoff=0.01)
     seen: set[str] = set()
     posted = 0
     end = None
@@ -115,7 +116,7 @@ def _simulate(core, fake, url, sim, people, leaders, rounds, clock, pool, quiet)
                 )
             if closed > posted:
                 posted = closed
-                bridge.post_summary(core, fake.tenant_id, leaders.id)
+                post_summary(core, fake.tenant_id, leaders.id)
             label = f"{clock.now().astimezone(LONDON):%d %b %Y}  round {sim.round_no}/{rounds}"
             if not quiet and label != sim.last_label:
                 sim.last_label = label

@@ -11,6 +11,7 @@ import inspect
 import pytest
 
 from bot.chat.gateway import Capabilities, ChatGateway
+from integrations.msteams.gateway import TeamsGateway
 from integrations.slack.gateway import SlackGateway
 from tests.text_adapter import TextGateway
 
@@ -42,7 +43,7 @@ def test_the_protocol_lists_what_the_core_asks():
     ]
 
 
-@pytest.mark.parametrize("adapter", [SlackGateway, TextGateway])
+@pytest.mark.parametrize("adapter", [SlackGateway, TeamsGateway, TextGateway])
 def test_adapter_implements_every_method(adapter):
     assert isinstance(adapter.capabilities, Capabilities)
     assert adapter.platform in ("slack", "teams", "text")
@@ -58,6 +59,7 @@ def test_capabilities_say_what_each_platform_can_do():
     assert slack.read_back and slack.ephemeral and slack.response_url and slack.home
     assert slack.forms and slack.directory
     assert TextGateway.capabilities == Capabilities()
+    assert TeamsGateway.capabilities == Capabilities()  # no read-back, home, forms, directory
 
 
 def test_slack_draws_forms_and_homes_within_block_kit_limits():

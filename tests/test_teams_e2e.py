@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.settings import load_settings
-from integrations.msteams import bridge
+from bot.delivery.outbox import DeliveryWorker
 from integrations.msteams.gateway import TeamsGateway
 from server.runtime import build_core, build_wsgi
 from server.web import HttpServer
@@ -49,7 +49,7 @@ def teams(db_url, clock):
         gw = core.gateway_for.teams
         gw.client.sleep = lambda seconds: None  # backoff is the connector tests' business
         server = HttpServer(build_wsgi(core), host="127.0.0.1", port=0, threads=4).start()
-        worker = bridge.Worker(core, concurrency=4, backoff=0.0)
+        worker = DeliveryWorker(core, concurrency=4, backoff=0.0)
         try:
             yield fake, core, f"{server.url}/api/messages", worker
         finally:

@@ -89,6 +89,9 @@ def post_summary(
             raise channels.SharedChannel(channels.refused_post(channel_id))
         return False  # the weekly slot stays claimed: admins are told once, not every tick
     gw = core.gateway(team_id)
+    # "More detail" redraws the post through the tap's response URL; without one (Teams) the
+    # detail goes in the post itself.
+    detail = detail or not gw.capabilities.response_url
     try:
         model, view = render(core, ws_id, department, detail)
         posted = gw.post_channel(channel_id, view, chart(model, view.title))

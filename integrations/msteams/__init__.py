@@ -14,8 +14,6 @@
 * ``routes``: the 1:1 and team routes and the at-most-once send ledger (``chat_routes``,
   ``sent_messages``).
 * ``gateway``: ``TeamsGateway``, the core's ``ChatGateway`` on Teams.
-* ``bridge``: the core paths that still speak Slack, done for Teams until issue 15 lands
-  (delete at merge; see its docstring).
 * ``package``: the app package (manifest and icons) and ``medpulse teams-package``.
 
 Teams and Entra ID identifiers live only in ``chat_routes``, ``sent_messages``, participants,

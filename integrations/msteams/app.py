@@ -34,6 +34,7 @@ from bot.admin import you_said_we_did as actions_log
 from bot.chat import errors, views
 from bot.core import Core
 from bot.insights import results_home, summary
+from bot.insights.posting import post_summary
 from bot.people import authz, preferences, uninstall, workspaces
 from bot.people.audience import sync_audience
 from bot.rounds import doctor
@@ -46,7 +47,7 @@ from bot.rounds.answers import (
 )
 from bot.rounds.facts import questions as round_questions
 from bot.rounds.pulse_view import parse_answer_value
-from integrations.msteams import bridge, cards, events
+from integrations.msteams import cards, events
 from integrations.msteams.routes import DM, TEAM
 from integrations.msteams.web import Reply, TextReply
 from questions import scales
@@ -444,7 +445,7 @@ class TeamsApp:
         if not channels:
             return "No leadership team is set: mention me with `leaders` in the leaders' team."
         for channel in channels:
-            bridge.post_summary(self.core, self.tenant_id, channel)
+            post_summary(self.core, self.tenant_id, channel)
         return f"✅ Summary posted to {len(channels)} leadership team(s)."
 
     # ------------------------------------------------------------ home

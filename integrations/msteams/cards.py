@@ -119,11 +119,13 @@ def recorded(label: str, answered: int, total: int) -> str:
     return f"✅ Recorded anonymously: {label}. Tap another to change it.{more}"
 
 
+RESULTS_HINT = "See what everyone's answers add up to: send me *my results*."
+
+
 def closed_card(view: views.ClosedPulseView) -> dict[str, Any]:
     """What every pulse card becomes at close: no answers, no buttons, nothing personal."""
-    body = [_text(_md(view.text))]
-    if view.results_hint:
-        body.append(_text(_md(view.results_hint), isSubtle=True))
+    # Teams has no home tab to point to: the results are a home card sent on request.
+    body = [_text(_md(view.text)), _text(_md(RESULTS_HINT), isSubtle=True)]
     return card(body)
 
 

@@ -58,14 +58,14 @@ from typing import Any
 from bot.chat import errors
 from bot.chat.gateway import Capabilities, ChannelInfo, Member
 from bot.chat.ids import MessageRef, Platform
-from bot.chat.views import FormView, HomeView, Image, View
+from bot.chat.views import ClosedPulseView, FormView, HomeView, Image, SummaryView, View
 from integrations.msteams import cards, connector
 from integrations.msteams.routes import DM, TEAM, Routes
 
 log = logging.getLogger("medpulse.msteams.gateway")
 
 CAPABILITIES = Capabilities(
-    read_back=False, ephemeral=False, response_url=False, home=False, forms=False
+    read_back=False, ephemeral=False, response_url=False, home=False, forms=False, directory=False
 )
 NOT_INSTALLED = frozenset({"BotNotInConversationRoster", "ConversationNotFound"})
 
@@ -95,6 +95,8 @@ def mapped(call: Callable[[], Any]) -> Any:
             raise errors.RateLimited(exc.code, exc.retry_after or 1.0) from None
         raise errors.Transient(exc.code or str(exc.status), exc.retry_after) from None
     except connector.ConnectorError as exc:
+        if exc.status == 404:
+            raise errors.Gone(f"404:{exc.code}") from None
         if exc.status == 403 and exc.code in NOT_INSTALLED:
             raise errors.Undeliverable(exc.code) from None
         if exc.status in connector.RETRYABLE:
@@ -164,13 +166,28 @@ class TeamsGateway:
     # ------------------------------------------------------------ messages we posted
 
     def update(self, ref: MessageRef, view: View) -> None:
+        """Redraw a message (``Gone`` when it no longer exists). Redrawn as closed, a pulse's
+        ledger row has done its work (no send under its tag can come again): it goes."""
         activity = mapped(lambda: cards.render(view))
         service_url = self._service_url(ref.conversation)
-        mapped(lambda: self.client.update(service_url, ref.conversation, ref.message, activity))
+        try:
+            mapped(
+                lambda: self.client.update(service_url, ref.conversation, ref.message, activity)
+            )
+        except (errors.Gone, errors.Undeliverable):
+            if isinstance(view, ClosedPulseView):
+                self.routes.forget_sends(ref)
+            raise
+        if isinstance(view, ClosedPulseView):
+            self.routes.forget_sends(ref)
 
     def delete(self, ref: MessageRef) -> None:
+        """Delete a message we posted; one already gone counts as deleted (the connector takes
+        Teams' 404 on a repeat as done). Its ledger row goes with it: a row left for a reminder
+        would say who had not answered."""
         service_url = self._service_url(ref.conversation)
         mapped(lambda: self.client.delete(service_url, ref.conversation, ref.message))
+        self.routes.forget_sends(ref)
 
     def reply(self, service_url: str, conversation_id: str, view: View) -> MessageRef:
         """Answer in the conversation an activity came from (a command's reply, a home card)."""
@@ -213,7 +230,26 @@ class TeamsGateway:
             raise errors.Permanent("channel_not_found: medpulse is not installed in that team")
         return ChannelInfo(id=channel, name=route.name or "team", shared_outside=False)
 
+    def post_image(self, channel: str, image: Image) -> None:
+        """A further chart in a team's channel: a card holding only the image."""
+        view = SummaryView(title=image.title, headline="", sections=(), fallback=image.alt[:200])
+        activity = mapped(lambda: _channel_activity(view, image))
+        service_url = self._service_url(channel)
+        mapped(lambda: self.client.send(service_url, channel, activity))
+
+    def user(self, user_id: str) -> Member:
+        """One person, found in the roster of a team the app is installed in (the Bot Connector
+        answers rosters, not a tenant directory)."""
+        for team in self.routes.keys(TEAM):
+            for member in self.members(team):
+                if member.user_id == user_id:
+                    return member
+        raise errors.Undeliverable("user_not_found")
+
     # ------------------------------------------------------------ what Teams does not have
+
+    def user_by_email(self, email: str) -> str | None:
+        raise errors.Permanent("directory: not on Teams (capabilities.directory is False)")
 
     def open_form(self, trigger: str, form: FormView) -> None:
         raise errors.Permanent("forms: not on Teams (capabilities.forms is False)")

@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.clock import Clock
 from storage.db import Database
-from storage.models import ChatRoute, SentMessage, Workspace
+from storage.models import ChatRoute, Delivery, Round, SentMessage, Workspace
 
 DM, TEAM = "dm", "team"
 
@@ -183,6 +183,48 @@ class Routes:
                 )
             )
 
+    def forget_sends(self, ref) -> None:
+        """A message we posted is closed or deleted: its ledger row goes, and so do the rows
+        of sends that never became a message (``uncertain``, ``sending``) whose outbox row is
+        final (its round closed, or the person forgotten): nothing can send under them again."""
+        ws = self.workspace_id()
+        with self.db.Session() as s, s.begin():
+            s.execute(
+                delete(SentMessage).where(
+                    SentMessage.workspace_id == ws,
+                    SentMessage.conversation_id == ref.conversation,
+                    SentMessage.message_id == ref.message,
+                )
+            )
+            unsettled = s.execute(
+                select(SentMessage.id, SentMessage.tag).where(
+                    SentMessage.workspace_id == ws, SentMessage.state != "sent"
+                )
+            ).all()
+            if not unsettled:
+                return
+            ids = {row_id: _delivery_of(tag) for row_id, tag in unsettled}
+            live = set(
+                s.scalars(
+                    select(Delivery.id)
+                    .join(Round, Round.id == Delivery.round_id)
+                    .where(Delivery.id.in_(set(ids.values()) - {None}), Round.status == "open")
+                )
+            )
+            done = [row_id for row_id, d in ids.items() if d is not None and d not in live]
+            if done:
+                s.execute(delete(SentMessage).where(SentMessage.id.in_(done)))
+
+    def keys(self, kind: str) -> list[str]:
+        with self.db.Session() as s:
+            return list(
+                s.scalars(
+                    select(ChatRoute.key).where(
+                        ChatRoute.workspace_id == self.workspace_id(), ChatRoute.kind == kind
+                    )
+                )
+            )
+
     def sent(self, tag: str) -> Ledger | None:
         with self.db.Session() as s:
             row = s.scalar(
@@ -191,3 +233,9 @@ class Routes:
                 )
             )
             return None if row is None else Ledger(row.state, row.conversation_id, row.message_id)
+
+
+def _delivery_of(tag: str) -> int | None:
+    """The outbox row a tag names (``pulse:<id>``, ``reminder:<id>``), if it names one."""
+    _, _, number = tag.partition(":")
+    return int(number) if number.isdigit() else None
