@@ -39,8 +39,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import func, select  # noqa: E402
 
-from bot.settings import load_settings  # noqa: E402
 from bot.delivery.outbox import DeliveryWorker  # noqa: E402
+from bot.settings import load_settings  # noqa: E402
 from server.runtime import build_core, build_wsgi  # noqa: E402
 from server.web import HttpServer  # noqa: E402
 from simulator.fake_teams import FakeTeams  # noqa: E402

@@ -91,9 +91,9 @@ def _simulate(core, fake, url, sim, people, leaders, rounds, clock, pool, quiet)
     the leaders' team after each round closes."""
     from sqlalchemy import func, select
 
-    from bot.rounds.scheduler import Scheduler
     from bot.delivery.outbox import DeliveryWorker
     from bot.insights.posting import post_summary
+    from bot.rounds.scheduler import Scheduler
     from storage.models import Round
 
     scheduler = Scheduler(core, sync_audience=True)

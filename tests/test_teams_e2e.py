@@ -18,8 +18,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from bot.settings import load_settings
 from bot.delivery.outbox import DeliveryWorker
+from bot.settings import load_settings
 from integrations.msteams.gateway import TeamsGateway
 from server.runtime import build_core, build_wsgi
 from server.web import HttpServer

@@ -171,9 +171,7 @@ class TeamsGateway:
         activity = mapped(lambda: cards.render(view))
         service_url = self._service_url(ref.conversation)
         try:
-            mapped(
-                lambda: self.client.update(service_url, ref.conversation, ref.message, activity)
-            )
+            mapped(lambda: self.client.update(service_url, ref.conversation, ref.message, activity))
         except (errors.Gone, errors.Undeliverable):
             if isinstance(view, ClosedPulseView):
                 self.routes.forget_sends(ref)
