@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select
 
 from bot.clock import Clock, SystemClock
 from bot.core import Core
@@ -13,6 +13,7 @@ from bot.settings import Settings
 from server.link_key import answer_link_key
 from server.web import Router, SlackGuard
 from storage.db import Database
+from storage.models import Workspace
 
 log = logging.getLogger("medpulse")
 
@@ -44,24 +45,34 @@ class GatewayCache:
 
 
 class Gateways:
-    """Which platform serves a workspace: the Teams gateway for the configured tenant (the Teams
-    app is single-tenant, and a tenant is one workspace), Slack's for every other workspace.
-
-    At merge with ``workspaces.platform`` (issue 15) this can ask the row instead of comparing
-    the tenant; the answer is the same for a single-tenant Teams app.
+    """Which platform serves a workspace: what its row says (``workspaces.platform``, set by
+    the install). A tenant with no row yet (its install activity is being handled) is Teams if
+    it is the configured Teams tenant (the Teams app is single-tenant), Slack otherwise.
     """
 
-    def __init__(self, slack: GatewayCache, teams=None) -> None:
+    def __init__(self, slack: GatewayCache, teams=None, db: Database | None = None) -> None:
         self.slack = slack
         self.teams = teams
+        self.db = db
+        self._known: dict[str, str] = {}  # a row's platform never changes
 
     def platform(self, team_id: str) -> str:
+        found = self._known.get(team_id)
+        if found is None and self.db is not None:
+            with self.db.Session() as s:
+                found = s.scalar(select(Workspace.platform).where(Workspace.team_id == team_id))
+            if found is not None:
+                self._known[team_id] = found
+        if found is not None:
+            return found
         if self.teams is not None and team_id == self.teams.routes.tenant_id:
             return "teams"
         return "slack"
 
     def __call__(self, team_id: str):
         if self.platform(team_id) == "teams":
+            if self.teams is None:
+                raise RuntimeError(f"workspace {team_id} is on Teams; TEAMS_* are not set")
             return self.teams
         return self.slack(team_id)
 
@@ -97,7 +108,8 @@ def build_core(settings: Settings, clock: Clock | None = None, db: Database | No
             installations.store.encrypt_plain()  # installs made before tokens were encrypted
         token_for = installations.gateway_token
     clock = clock or SystemClock()
-    gateways = Gateways(GatewayCache(settings, token_for), _teams_gateway(settings, db, clock))
+    teams = _teams_gateway(settings, db, clock)
+    gateways = Gateways(GatewayCache(settings, token_for), teams, db)
     return Core(
         settings=settings,
         db=db,

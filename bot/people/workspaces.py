@@ -46,17 +46,24 @@ def ensure_team(core, team_id: str) -> int:
         return ws.id
 
 
-def installed(core, team_id: str, installer: str | None, enterprise_id: str | None = None) -> bool:
-    """After an OAuth install: the workspace exists, is no longer marked uninstalled, and its
-    installer is an admin on the first install (or when the trust has no admin left, its
-    identities purged after an uninstall), never on a re-install. True when that made one."""
+def installed(
+    core,
+    team_id: str,
+    installer: str | None,
+    enterprise_id: str | None = None,
+    platform: str = "slack",
+) -> bool:
+    """After an install: the workspace exists, marked with the platform that serves it
+    (``Core.gateway`` asks the row), is no longer marked uninstalled, and its installer is an
+    admin on the first install (or when the trust has no admin left, its identities purged
+    after an uninstall), never on a re-install. True when that made one."""
     now = core.clock.now()
     with core.db.Session() as s, s.begin():
         first = s.scalar(select(Workspace.id).where(Workspace.team_id == team_id)) is None
         ws = ensure_workspace(
             s, team_id, now, core.settings.timezone, core.settings.admin_ids_for(team_id)
         )
-        ws.uninstalled_at = None
+        ws.uninstalled_at, ws.platform = None, platform
         if enterprise_id:
             ws.enterprise_id = enterprise_id
         has_admin = s.scalar(

@@ -159,7 +159,7 @@ class TeamsApp:
                 self.gateway_reply_safe(conv, self.home(ws_id, event.by.id))
             return None
         installer = event.by.aad_object_id if event.by else None
-        workspaces.installed(self.core, self.tenant_id, installer)
+        workspaces.installed(self.core, self.tenant_id, installer, platform="teams")
         routes = self.gateway.routes
         known = routes.get(TEAM, conv.team_id) is not None
         routes.save(TEAM, conv.team_id, conv.service_url, name=conv.team_name)
