@@ -202,7 +202,8 @@ def test_a_round_on_teams_end_to_end(teams, clock):
     fake.install(leaders)
     fake.post(url, fake.installed_activity(leaders, by=admin))
     fake.post(url, fake.message(admin, "leaders", team=leaders))
-    assert "Summaries will be posted to this team" in texts(fake.channel_messages(leaders))[-1]
+    # The core's words (bot.admin.setup_commands), "this team" being the one typed in.
+    assert "#Medical leadership will receive summaries" in texts(fake.channel_messages(leaders))[-1]
     fake.post(url, fake.message(doctors[0], "summary", team=team))
     assert "is for medpulse admins and leaders" in texts(fake.channel_messages(team))[-1]
     fake.post(url, fake.message(admin, "summary", team=leaders))
@@ -218,9 +219,14 @@ def test_a_round_on_teams_end_to_end(teams, clock):
     fake.post(url, fake.message(doctors[0], "gap", team=team))
     assert "is for medpulse admins and leaders" in texts(fake.channel_messages(team))[-1]
     fake.post(url, fake.message(admin, "gap", team=leaders))
-    gap_card = card_of(fake.channel_messages(leaders)[-1])
-    assert gap_card["body"][0]["text"] == "Perception gap"
-    assert [b for b in gap_card["body"] if b["type"] == "Image"]
+    gap_text = texts(fake.channel_messages(leaders))[-1]
+    assert "Perception gap" in gap_text and "`checklist export`" in gap_text
+    # Its one-page chart: a card with the image inline, in the asker's 1:1.
+    fake.install_personal(admin)
+    fake.post(url, fake.message(admin, "checklist export", team=leaders))
+    assert "is in your DMs" in texts(fake.channel_messages(leaders))[-1]
+    page = card_of(fake.messages_to(admin)[-1])
+    assert [b for b in page["body"] if b["type"] == "Image" and b["altText"]]
 
     # A doctor's home card, on request: privacy, settings, results, "you said, we did".
     fake.post(url, fake.message(doctors[3], "my results"))
@@ -343,10 +349,10 @@ def test_schedule_commands_in_a_channel_for_admins_only(teams):
     fake.post(url, fake.message(admin, "schedule weekly thu 13:30", team=team))
     assert "Schedule changed" in texts(fake.channel_messages(team))[-1]
     fake.post(url, fake.message(admin, "help", team=team))
-    assert "`send`" in texts(fake.channel_messages(team))[-1]
+    assert "`send now`" in texts(fake.channel_messages(team))[-1]
     fake.post(url, fake.message(doctors[1], "help", team=team))
     doctor_help = texts(fake.channel_messages(team))[-1]
-    assert "`optout`" in doctor_help and "`send`" not in doctor_help
+    assert "`optout`" in doctor_help and "`send now`" not in doctor_help
     fake.post(url, fake.message(doctors[1], "frobnicate", team=team))
     assert "I don't know `frobnicate`" in texts(fake.channel_messages(team))[-1]
 

@@ -25,17 +25,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 
 from sqlalchemy import select
 
-from bot.admin import operations, status
-from bot.admin import schedule as schedules
+from bot.admin import commands, operations
 from bot.admin import you_said_we_did as actions_log
 from bot.chat import errors, views
 from bot.core import Core
 from bot.insights import results_home, summary
-from bot.insights.posting import post_summary
-from bot.people import authz, preferences, uninstall, workspaces
+from bot.people import preferences, uninstall, workspaces
 from bot.people.audience import sync_audience
 from bot.rounds import doctor
 from bot.rounds.answers import (
@@ -48,10 +47,11 @@ from bot.rounds.answers import (
 from bot.rounds.facts import questions as round_questions
 from bot.rounds.pulse_view import parse_answer_value
 from integrations.msteams import cards, events
+from integrations.msteams.conversation import TeamsConversation
 from integrations.msteams.routes import DM, TEAM
 from integrations.msteams.web import Reply, TextReply
 from questions import scales
-from storage.models import Audience, LeaderChannel, Workspace
+from storage.models import Audience, Workspace
 
 log = logging.getLogger("medpulse.msteams.app")
 
@@ -92,28 +92,13 @@ WHY = (
 )
 
 
-def teams_words(text: str) -> str:
-    """Core replies name ``/pulse X``; in Teams the command is the message ``X``."""
-    return text.replace("`/pulse ", "`").replace("/pulse ", "")
-
-
-COMMANDS: dict[str, tuple[str, str]] = {
-    # word: (authz action, one-line help), in the order help lists them
-    "help": ("help", "Show what you can do."),
-    "home": ("help", "Your home: privacy, your settings, results, and what leaders did."),
-    "privacy": ("privacy", "What medpulse stores and who sees what."),
-    "optout": ("optout", "Stop getting pulses."),
-    "optin": ("optin", "Start getting pulses again."),
-    "status": ("status", "Audience size, next round, last round's response rate."),
-    "summary": ("summary", "Post the latest summary to the leadership team now."),
-    "gap": ("gap", "Leaders' checklist ratings beside doctors' scores, with the one-page chart."),
-    "audience": ("audience", "(in a team) Make this team's members the doctors asked."),
-    "leaders": ("leaders", "(in a team) Post summaries to this team."),
-    "send": ("send", "`send now`: start a round for the audience right away."),
-    "schedule": ("schedule", "Show the schedule, or change it: `schedule fortnightly tue 10:00`."),
-    "pause": ("pause", "Stop scheduled rounds until you resume."),
-    "resume": ("resume", "Restart scheduled rounds."),
-}
+# Teams' own words: a person's home and the privacy notice (Slack shows both in its Home tab).
+HOME_WORDS = ("home", "my results", "privacy")
+# Commands about the person as someone asked: they name them by their chat (29:) ID, the ID of
+# the audience; every other command by their Entra ID object ID, the ID roles are kept under.
+AS_DOCTOR = ("optout", "optin")
+# Typed in a team with no channel: the command is about that team.
+THIS_TEAM = ("audience", "leaders")
 
 
 class TeamsApp:
@@ -271,30 +256,34 @@ class TeamsApp:
     # ------------------------------------------------------------ commands
 
     def _message(self, event: events.Message) -> Reply:
+        """A command: the core's (``bot.admin.commands``), answered through a
+        ``TeamsConversation``; or a home word, answered here."""
         conv = event.conversation
         ws_id = self._workspace_id()
         if ws_id is None:
             self.gateway_reply_safe(conv, views.TextView(NOT_INSTALLED))
             return None
         self._remember_dm(event.sender, conv)
-        words = event.text.strip().split()
-        lowered = [w.lower() for w in words]
-        if not words:
-            word, args = "help", []
-        elif lowered[:2] == ["my", "results"]:
-            word, args = "home", lowered[2:]
-        else:
-            word, args = lowered[0], lowered[1:]
-        if word not in COMMANDS:
-            reply: views.View = views.TextView(
-                f"⚠️ I don't know `{words[0]}`.\n\n{self._help(ws_id, event)}"
+        said = " ".join(event.text.lower().split())
+        if said in HOME_WORDS:
+            view = (
+                views.TextView(privacy_notice(self.core.k))
+                if said == "privacy"
+                else self.home(ws_id, event.sender.id)
             )
-        elif not self._allowed(ws_id, event.sender, COMMANDS[word][0]):
-            reply = views.TextView(teams_words(authz.refusal(COMMANDS[word][0])))
-        else:
-            reply = self._run(word, args, ws_id, event)
-        if reply is not None:
-            self.gateway_reply_safe(conv, reply)
+            self.gateway_reply_safe(conv, view)
+            return None
+        cmd = commands.parse(event.text)
+        if cmd.name in THIS_TEAM and (not cmd.args or ":" in cmd.args[0]):
+            cmd = replace(cmd, args=["here", *cmd.args])
+        user = event.sender.id if cmd.name in AS_DOCTOR else event.sender.aad_object_id
+        chat = TeamsConversation(self.gateway, conv, event.sender)
+        try:
+            if not user:  # no Entra ID object ID (a guest): not an admin or a leader
+                user = event.sender.id
+            commands.run(self.core, self.tenant_id, user, ws_id, cmd, chat)
+        except errors.ChatError as exc:
+            log.warning("msteams: could not reply in %s: %s", conv.kind, exc.error)
         return None
 
     def gateway_reply_safe(self, conv: events.Conversation, view: views.View) -> None:
@@ -302,151 +291,6 @@ class TeamsApp:
             self.gateway.reply(conv.service_url, conv.id, view)
         except errors.ChatError as exc:
             log.warning("msteams: could not reply in %s: %s", conv.kind, exc.error)
-
-    def _allowed(self, ws_id: int, person: events.Person, action: str) -> bool:
-        if authz.REQUIRED.get(action, authz.ADMIN) == authz.EVERYONE:
-            return True
-        if not person.aad_object_id:
-            return False
-        with self.core.db.Session() as s:
-            return authz.allowed(s, ws_id, person.aad_object_id, action)
-
-    def _help(self, ws_id: int, event: events.Message) -> str:
-        level = authz.EVERYONE
-        if event.sender.aad_object_id:
-            with self.core.db.Session() as s:
-                level = authz.level(authz.roles_of(s, ws_id, event.sender.aad_object_id))
-        lines = ["**medpulse** · anonymous pulse checks for doctors. Send me:"]
-        for word, (action, text) in COMMANDS.items():
-            need = authz.REQUIRED.get(action, authz.ADMIN)
-            if authz._RANK[level] >= authz._RANK[need]:
-                tag = "" if need == authz.EVERYONE else f" _({need}s)_"
-                lines.append(f"- `{word}` · {text}{tag}")
-        lines.append("In a team's channel, mention me first: `@medpulse help`.")
-        return "\n".join(lines)
-
-    def _run(
-        self, word: str, args: list[str], ws_id: int, event: events.Message
-    ) -> views.View | None:
-        actor = event.sender.aad_object_id or event.sender.id
-        team = event.conversation.team_id
-        try:
-            if word == "help":
-                return views.TextView(self._help(ws_id, event))
-            if word == "home":
-                return self.home(ws_id, event.sender.id)
-            if word == "privacy":
-                return views.TextView(privacy_notice(self.core.k))
-            if word in ("optout", "optin"):
-                return views.TextView(self._opt(event.sender.id, word == "optout"))
-            if word == "status":
-                lines = status.lines(status.status(self.core, self.tenant_id))
-                return views.TextView(teams_words("**medpulse status**\n\n" + "\n\n".join(lines)))
-            if word == "send":
-                return views.TextView(self._send(args, actor))
-            if word == "summary":
-                return views.TextView(self._summary(ws_id))
-            if word == "gap":
-                self._gap(ws_id, event.conversation)
-                return None
-            if word in ("pause", "resume", "schedule"):
-                return views.TextView(self._schedule(word, event.text.split()[1:], actor))
-            if team is None:
-                return views.TextView(f"`{word}` works in a team's channel: mention me there.")
-            if word == "audience":
-                res = operations.set_audience(
-                    self.core, self.tenant_id, actor, team, event.conversation.team_name or ""
-                )
-                return views.TextView(
-                    f"✅ This team is the audience: {res.sync.humans} members will be asked."
-                )
-            operations.add_leader_channel(self.core, self.tenant_id, actor, team, None)
-            return views.TextView("✅ Summaries will be posted to this team.")
-        except operations.AdminError as exc:
-            return views.TextView(teams_words(f"⚠️ {exc}"))
-
-    def _opt(self, user: str, out: bool) -> str:
-        changed = operations.set_opt_out(self.core, self.tenant_id, user, out)
-        msg = (
-            "You're opted out: medpulse won't message you. Send `optin` any time to rejoin."
-            if out
-            else "You're opted in: you'll get the next pulse. Thank you."
-        )
-        return msg if changed else "Nothing changed. " + msg
-
-    def _send(self, args: list[str], actor: str) -> str:
-        if args != ["now"]:
-            return "Usage: `send now` starts a round for the audience right away."
-        res = operations.send_now(self.core, self.tenant_id, actor)
-        if not res.round.created:
-            return f"⚠️ No round was started: {res.round.reason}."
-        return f"✅ Round started: sending to {res.round.invited} doctors now."
-
-    def _schedule(self, word: str, args: list[str], actor: str) -> str:
-        """The schedule's three commands, in ``bot.admin.schedule``'s words."""
-        if word in ("pause", "resume"):
-            if args:
-                return f"`{word}` takes no arguments."
-            changed = schedules.set_paused(self.core, self.tenant_id, actor, word == "pause")
-            snap = schedules.read(self.core, self.tenant_id)
-            if word == "pause":
-                return (
-                    "⏸️ Paused: no scheduled rounds until `resume`. Open rounds still close."
-                    if changed
-                    else "Already paused. Send `resume` to restart."
-                )
-            head = "▶️ Resumed." if changed else "Already running."
-            return f"{head} Next round: {snap.next_round_text}."
-        if not args:
-            snap = schedules.read(self.core, self.tenant_id)
-            return f"**Schedule:** {snap.description}\n\n**Next round:** {snap.next_round_text}"
-        try:
-            change = schedules.parse_text(args)
-        except ValueError as exc:
-            return f"⚠️ {exc}"
-        result = schedules.update(self.core, self.tenant_id, actor, change)
-        if not result.changed:
-            return f"Nothing changed: {result.after.description}."
-        return (
-            f"✅ Schedule changed.\n\n**Was:** {result.before.description}\n\n"
-            f"**Now:** {result.after.description}\n\n**Next round:** {result.after.next_round_text}"
-        )
-
-    def _gap(self, ws_id: int, conv: events.Conversation) -> None:
-        """The perception gap as a card with the one-page chart inline, where it was asked."""
-        from bot.insights import checklist, checklist_chart, gap
-
-        view = checklist.leadership_view(self.core, ws_id)
-        head = (
-            f"Leaders' view {view.cycle or '(no checklist ratings yet)'} from {view.leaders} "
-            f"leader(s); doctors over the last {gap.WINDOW} pulses; 0–100. A gap is flagged only "
-            "where the leaders' figure is outside the doctors' 95% interval."
-        )
-        lines = tuple(gap.gap_line(r, self.core.k) for r in gap.rows(self.core, ws_id))
-        png = checklist_chart.page_png(self.core, ws_id, conv.team_name or "")
-        card = views.SummaryView(
-            "Perception gap", head, (views.Section("", lines),), "Perception gap"
-        )
-        image = views.Image(png, "The checklist page: leaders' ratings beside doctors' scores")
-        try:
-            self.gateway.post_channel(conv.id, card, image)
-        except errors.ChatError as exc:
-            log.warning("msteams: could not post the gap card: %s", exc.error)
-
-    def _summary(self, ws_id: int) -> str:
-        with self.core.db.Session() as s:
-            channels = list(
-                s.scalars(
-                    select(LeaderChannel.channel_id).where(
-                        LeaderChannel.workspace_id == ws_id, LeaderChannel.department_id.is_(None)
-                    )
-                )
-            )
-        if not channels:
-            return "No leadership team is set: mention me with `leaders` in the leaders' team."
-        for channel in channels:
-            post_summary(self.core, self.tenant_id, channel)
-        return f"✅ Summary posted to {len(channels)} leadership team(s)."
 
     # ------------------------------------------------------------ home
 
