@@ -372,3 +372,29 @@ def test_the_app_added_to_a_personal_chat_sends_the_home_card(teams):
     [home] = fake.messages_to(doctor)
     body = " ".join(b.get("text", "") for b in home.payload["attachments"][0]["content"]["body"])
     assert "Privacy" in body and "You said, we did" in body
+
+
+def test_forget_on_teams_survives_a_refused_delete_and_purges_the_ledger(teams):
+    """``medpulse forget`` where Teams will not delete the card: reported as kept, never an
+    exception, and the person's rows and send-ledger rows go all the same."""
+    fake, core, url, worker = teams
+    admin = fake.add_user("Dr Admin")
+    doctors = [fake.add_user() for _ in range(5)]
+    team = fake.add_team("Trust doctors", [admin, *doctors])
+    fake.install(team)
+    fake.post(url, fake.installed_activity(team, by=admin))
+    fake.post(url, fake.message(admin, "send now", team=team))
+    drain(worker)
+    assert len(fake.messages_to(doctors[0])) == 1
+    fake.fail_next("delete", 403)
+    from bot.admin.retention import forget
+
+    done = forget(core, fake.tenant_id, doctors[0].id)
+    assert (done.participants, done.messages, done.kept) == (1, 0, 1)
+    with core.db.Session() as s:
+        assert (
+            s.scalar(select(func.count(Participant.id)).where(Participant.user_id == doctors[0].id))
+            == 0
+        )
+        tags = set(s.scalars(select(SentMessage.tag)))
+    assert len(tags) == 5  # the other doctors' cards; the forgotten one's row went

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
 
-from bot.chat.errors import Gone, Permanent, RateLimited, Transient, Undeliverable
+from bot.chat.errors import ChatError, Gone, NotInstalled, RateLimited, Transient
 from bot.chat.ids import MessageRef
 from bot.core import Core
 from storage.models import (
@@ -96,10 +96,14 @@ def forget(core: Core, team_id: str, user_id: str) -> Forgotten:
 
 
 def _delete_messages(core: Core, team_id: str, messages: list[tuple[str, str]]) -> tuple[int, int]:
-    """Delete each; one already gone counts as deleted. Returns (deleted, kept)."""
+    """Delete each through the tenant's gateway, whatever its platform; one already gone
+    counts as deleted, one refused is kept (reported). Returns (deleted, kept)."""
     if not messages:
         return 0, 0
-    gw = core.gateway(team_id)
+    try:
+        gw = core.gateway(team_id)
+    except NotInstalled:  # no token left: nothing can be deleted, the rows go anyway
+        return 0, len(messages)
     deleted = kept = 0
     for channel, ts in messages:
         for attempt in range(5):
@@ -112,7 +116,7 @@ def _delete_messages(core: Core, team_id: str, messages: list[tuple[str, str]]) 
             except Transient:
                 time.sleep(0.5 * 2**attempt)
                 continue
-            except (Permanent, Undeliverable) as exc:
+            except ChatError as exc:  # any platform's refusal (bot.chat.errors), never escapes
                 gone = isinstance(exc, Gone)
                 deleted, kept = deleted + gone, kept + (not gone)
             break

@@ -170,22 +170,35 @@ class TeamsGateway:
         ledger row has done its work (no send under its tag can come again): it goes."""
         activity = mapped(lambda: cards.render(view))
         service_url = self._service_url(ref.conversation)
-        try:
-            mapped(lambda: self.client.update(service_url, ref.conversation, ref.message, activity))
-        except (errors.Gone, errors.Undeliverable):
-            if isinstance(view, ClosedPulseView):
-                self.routes.forget_sends(ref)
-            raise
-        if isinstance(view, ClosedPulseView):
-            self.routes.forget_sends(ref)
+        self._then_forget(
+            ref,
+            lambda: self.client.update(service_url, ref.conversation, ref.message, activity),
+            isinstance(view, ClosedPulseView),
+        )
 
     def delete(self, ref: MessageRef) -> None:
         """Delete a message we posted; one already gone counts as deleted (the connector takes
         Teams' 404 on a repeat as done). Its ledger row goes with it: a row left for a reminder
         would say who had not answered."""
         service_url = self._service_url(ref.conversation)
-        mapped(lambda: self.client.delete(service_url, ref.conversation, ref.message))
-        self.routes.forget_sends(ref)
+        self._then_forget(
+            ref, lambda: self.client.delete(service_url, ref.conversation, ref.message), True
+        )
+
+    def _then_forget(self, ref: MessageRef, call: Callable[[], Any], forget: bool) -> None:
+        """Make the call; with ``forget``, the message's ledger row goes once it is done or
+        refused for good (the core does not retry a refused close or delete, and the row says
+        whose 1:1 it was), but not after a failure the core will retry."""
+        try:
+            mapped(call)
+        except (errors.Transient, errors.RateLimited):
+            raise
+        except errors.ChatError:
+            if forget:
+                self.routes.forget_sends(ref)
+            raise
+        if forget:
+            self.routes.forget_sends(ref)
 
     def reply(self, service_url: str, conversation_id: str, view: View) -> MessageRef:
         """Answer in the conversation an activity came from (a command's reply, a home card)."""
