@@ -215,6 +215,17 @@ def test_a_round_on_teams_end_to_end(teams, clock):
     assert max(width, height) <= 1024 and image["altText"]
     assert any("answered" in (b.get("text") or "") for b in body)
 
+    # The weekly job posts there too (the next Monday 09:00 local), once however often it ticks.
+    from bot.insights.posting import post_due_summaries
+
+    now = clock.now()
+    monday = (now + timedelta(days=7 - now.weekday())).replace(hour=9, minute=0)
+    before = len(fake.channel_messages(leaders))
+    assert post_due_summaries(core, monday) == 1
+    assert post_due_summaries(core, monday + timedelta(minutes=15)) == 0
+    [weekly] = fake.channel_messages(leaders)[before:]
+    assert [b for b in card_of(weekly)["body"] if b["type"] == "Image"]
+
     # The perception gap for leaders, with its one-page chart inline; refused to a doctor.
     fake.post(url, fake.message(doctors[0], "gap", team=team))
     assert "is for medpulse admins and leaders" in texts(fake.channel_messages(team))[-1]
