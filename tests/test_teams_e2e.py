@@ -409,3 +409,23 @@ def test_forget_on_teams_survives_a_refused_delete_and_purges_the_ledger(teams):
         )
         tags = set(s.scalars(select(SentMessage.tag)))
     assert len(tags) == 5  # the other doctors' cards; the forgotten one's row went
+
+
+def test_core_commands_answer_in_teams_terms(teams):
+    """The core's command language through ``TeamsConversation``: "this team" needs a team,
+    people are named by Entra ID object ID, forms are explained as unavailable."""
+    fake, core, url, _worker = teams
+    admin = fake.add_user("Dr Admin")
+    doctors = [fake.add_user() for _ in range(5)]
+    team = fake.add_team("Trust doctors", [admin, *doctors], installed=True)
+    fake.post(url, fake.installed_activity(team, by=admin))
+    fake.install_personal(admin)
+    fake.post(url, fake.message(admin, "leaders"))  # in the 1:1: no team to mean
+    assert "mention me in the team's channel" in texts(fake.messages_to(admin))[-1]
+    fake.post(url, fake.message(admin, "admins add @Dr Leader", team=team))
+    assert "Entra ID object ID" in texts(fake.channel_messages(team))[-1]
+    with core.db.Session() as s:
+        assert s.scalar(select(func.count(Role.id))) == 1
+    fake.post(url, fake.message(admin, "action", team=team))
+    reply = texts(fake.channel_messages(team))[-1]
+    assert reply.startswith("⚠️") and "/pulse" not in reply
