@@ -420,9 +420,11 @@ def test_core_commands_answer_in_teams_terms(teams):
     team = fake.add_team("Trust doctors", [admin, *doctors], installed=True)
     fake.post(url, fake.installed_activity(team, by=admin))
     fake.install_personal(admin)
-    fake.post(url, fake.message(admin, "leaders"))  # in the 1:1: no team to mean
+    in_dm = fake.message(admin, "leaders")  # in the 1:1: no team to mean
+    in_dm["conversation"]["id"] = core.gateway(fake.tenant_id).dm_conversation(admin.id)[1]
+    fake.post(url, in_dm)
     assert "mention me in the team's channel" in texts(fake.messages_to(admin))[-1]
-    fake.post(url, fake.message(admin, "admins add @Dr Leader", team=team))
+    fake.post(url, fake.message(admin, "admins add @DrLeader", team=team))
     assert "Entra ID object ID" in texts(fake.channel_messages(team))[-1]
     with core.db.Session() as s:
         assert s.scalar(select(func.count(Role.id))) == 1
