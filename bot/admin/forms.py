@@ -19,8 +19,7 @@ from bot.chat.forms import Form, Input, Notice
 from bot.core import Core
 from bot.people import authz
 from bot.rounds import slots
-from questions import themes
-from questions.model import GRADES
+from questions.model import GRADES, THEMES
 
 SCHEDULE_FORM = "admin_schedule"
 QUESTION_FORM = "admin_add_question"
@@ -170,7 +169,7 @@ def question_form(origin: str = "command") -> Form:
             options=tuple(SCALE_LABELS.items()),
             value="agree5",
         ),
-        Input("theme", "Theme (for trends)", kind="choice", options=tuple(themes.LABELS.items())),
+        Input("theme", "Theme (for trends)", kind="choice", options=tuple(THEMES.items())),
         Input(
             "audience",
             "Ask only (leave empty for all doctors)",

@@ -41,7 +41,6 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
 from bot.admin import region as membership
-from bot.chat.views import Image, Section, SummaryView
 from bot.core import Core
 from bot.insights import participation, specialties, stats, summary
 from storage.models import Round, SummaryPost, Workspace
@@ -311,24 +310,6 @@ FOOTER = (
 )
 
 
-def view(c: Comparison) -> SummaryView:
-    """The comparison as the gateway posts it: one section per part, then the footer."""
-    parts, current = [], []
-    for line in lines(c):
-        if line.startswith("*") and current:
-            parts.append(current)
-            current = []
-        current.append(line)
-    parts.append(current)
-    return SummaryView(
-        title=title(c),
-        headline="",
-        sections=tuple(Section(p[0], tuple(p[1:])) for p in parts if p),
-        fallback=title(c),
-        footer=FOOTER.format(k=c.k, m=MIN_TRUSTS),
-    )
-
-
 def blocks(c: Comparison) -> list[dict]:
     """The Block Kit message: a header, one section per part, and the footer."""
     head = {"type": "header", "text": {"type": "plain_text", "text": title(c)[:150]}}
@@ -356,6 +337,7 @@ def blocks(c: Comparison) -> list[dict]:
 def post(core: Core, slot_key: str | None = None, now: datetime | None = None) -> str | None:
     """Post the comparison and its chart to the regional channel; the reason instead when there
     is no channel (or the slot was already posted)."""
+    from bot.insights import region_chart
 
     ch = membership.channel(core)
     if ch is None:
@@ -365,26 +347,21 @@ def post(core: Core, slot_key: str | None = None, now: datetime | None = None) -
     comparison = build(core, now)
     gw = core.gateway(ch.team_id)
     try:
-        posted = gw.post_channel(ch.channel_id, view(comparison), _chart(comparison))
+        text = title(comparison)
+        posted = gw.post_channel(ch.channel_id, text, blocks(comparison))
     except Exception:
         if slot_key:
             _unclaim(core, ch, slot_key)
         raise
     if not slot_key:  # on demand: recorded too, as a comparison a later one could be set against
-        _claim(core, ch, f"region-demand:{posted.message}")
-    return None
-
-
-def _chart(c: Comparison) -> Image | None:
-    """The comparison's chart; None if drawing it failed (the figures still go out)."""
-    from bot.insights import region_chart
-
+        _claim(core, ch, f"region-demand:{posted.ts}")
     try:
-        png, alt = region_chart.png(c), region_chart.alt(c)
-    except Exception:  # noqa: BLE001 - a chart is never worth holding the figures back
-        log.exception("regional chart failed")
-        return None
-    return Image(png=png, alt=alt, filename="medpulse-region.png", title=title(c))
+        png = region_chart.png(comparison)
+        alt = region_chart.alt(comparison)
+        gw.upload_png(posted.channel, png, "medpulse-region.png", text, None, alt)
+    except Exception:  # noqa: BLE001 - the figures are posted; a missing chart must not repost
+        log.exception("regional chart upload to %s failed", ch.channel_id)
+    return None
 
 
 def _claim(core: Core, ch: membership.Channel, slot_key: str) -> bool:
