@@ -64,7 +64,8 @@ def test_capabilities_say_what_each_platform_can_do():
 
 def test_slack_draws_forms_and_homes_within_block_kit_limits():
     from bot.chat.views import Field, FormView, HomeView, Section
-    from integrations.slack.forms import home_view, modal
+    from integrations.slack.forms import home_view
+    from integrations.slack.views import modal
     from tests.blockkit import validate
 
     form = FormView(

@@ -375,8 +375,8 @@ def test_the_leaders_summary_says_whether_sharing_back_was_followed_by_more_answ
     line = participation.words(r)
     assert r.clear and line.startswith("Since results were first shared back (16 Jul 2026)")
     assert "higher by" in line and "not a controlled comparison" in line
-    _, _, _, blocks = posting.render(core, ws)
-    assert any("Closing the loop" in b.get("text", {}).get("text", "") for b in blocks)
+    _, view = posting.render(core, ws)
+    assert any("*Closing the loop*" in part.lines for part in view.sections)
 
 
 def test_a_shared_department_is_compared_around_its_own_share(core, fake):
@@ -396,9 +396,9 @@ def test_a_shared_department_is_compared_around_its_own_share(core, fake):
     assert (r.pulses_before, r.pulses_after) == (4, 3)
     assert (r.before.successes, r.after.successes, r.after.n) == (32, 45, 60)
     assert r.clear and r.verdict == "higher"
-    _, _, _, blocks = posting.render(core, ws)  # the trust summary's section lists it
-    (loop,) = [b for b in blocks if "Closing the loop" in b.get("text", {}).get("text", "")]
-    said = loop["text"]["text"]
+    _, view = posting.render(core, ws)  # the trust summary's section lists it
+    (loop,) = [p for p in view.sections if "*Closing the loop*" in p.lines]
+    said = "\n".join(loop.lines)
     assert "• Medicine: Since results were first shared back" in said and "Surgery" not in said
     assert "75% (95% interval" in said and "over 3 pulses" in said
 

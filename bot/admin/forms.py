@@ -19,7 +19,9 @@ from bot.chat.forms import Form, Input, Notice
 from bot.core import Core
 from bot.people import authz
 from bot.rounds import slots
-from questions.model import GRADES, THEMES
+from questions.grades import GRADES
+from questions.grades import LABELS as GRADE_LABELS
+from questions.themes import LABELS as THEME_LABELS
 
 SCHEDULE_FORM = "admin_schedule"
 QUESTION_FORM = "admin_add_question"
@@ -38,12 +40,6 @@ SCALE_LABELS = {
     "agree5": "Agree / disagree (5 points)",
     "scale0_10": "0 to 10",
     "yes_no_unsure": "Yes / no / unsure",
-}
-GRADE_LABELS = {
-    "consultant": "Consultants",
-    "sas": "SAS doctors",
-    "resident": "Resident (junior) doctors",
-    "medical_leader": "Medical leaders",
 }
 CADENCE_LABELS = {"weekly": "Every week", "fortnightly": "Every other week", "monthly": "Monthly"}
 
@@ -169,7 +165,7 @@ def question_form(origin: str = "command") -> Form:
             options=tuple(SCALE_LABELS.items()),
             value="agree5",
         ),
-        Input("theme", "Theme (for trends)", kind="choice", options=tuple(THEMES.items())),
+        Input("theme", "Theme (for trends)", kind="choice", options=tuple(THEME_LABELS.items())),
         Input(
             "audience",
             "Ask only (leave empty for all doctors)",

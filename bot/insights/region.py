@@ -41,6 +41,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
 from bot.admin import region as membership
+from bot.chat.views import Image, Section, SummaryView
 from bot.core import Core
 from bot.insights import participation, specialties, stats, summary
 from storage.models import Round, SummaryPost, Workspace
@@ -310,25 +311,22 @@ FOOTER = (
 )
 
 
-def blocks(c: Comparison) -> list[dict]:
-    """The Block Kit message: a header, one section per part, and the footer."""
-    head = {"type": "header", "text": {"type": "plain_text", "text": title(c)[:150]}}
-    sections, current = [], []
+def view(c: Comparison) -> SummaryView:
+    """The comparison as a summary view: its first part is the headline, each part that starts
+    with a bold heading a section, and the footer says what is held back and why."""
+    groups: list[list[str]] = [[]]
     for line in lines(c):
-        if line.startswith("*") and current:
-            sections.append(current)
-            current = []
-        current.append(line)
-    sections.append(current)
-    body = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(s)[:3000]}}
-        for s in sections
-    ]
-    foot = {
-        "type": "context",
-        "elements": [{"type": "mrkdwn", "text": FOOTER.format(k=c.k, m=MIN_TRUSTS)}],
-    }
-    return [head, *body, foot]
+        if line.startswith("*") and groups[-1]:
+            groups.append([])
+        groups[-1].append(line)
+    first, *rest = groups
+    return SummaryView(
+        title=title(c),
+        headline="\n".join(first),
+        sections=tuple(Section("", tuple(g)) for g in rest),
+        fallback=title(c),
+        footer=FOOTER.format(k=c.k, m=MIN_TRUSTS),
+    )
 
 
 # --------------------------------------------------------------------------- posting
@@ -347,20 +345,23 @@ def post(core: Core, slot_key: str | None = None, now: datetime | None = None) -
     comparison = build(core, now)
     gw = core.gateway(ch.team_id)
     try:
-        text = title(comparison)
-        posted = gw.post_channel(ch.channel_id, text, blocks(comparison))
+        image = Image(
+            region_chart.png(comparison),
+            region_chart.alt(comparison),
+            "medpulse-region.png",
+            title(comparison),
+        )
+    except Exception:  # noqa: BLE001 - the figures go out without their chart, and say so in the log
+        log.exception("regional chart for %s failed", ch.channel_id)
+        image = None
+    try:
+        posted = gw.post_channel(ch.channel_id, view(comparison), image)
     except Exception:
         if slot_key:
             _unclaim(core, ch, slot_key)
         raise
     if not slot_key:  # on demand: recorded too, as a comparison a later one could be set against
-        _claim(core, ch, f"region-demand:{posted.ts}")
-    try:
-        png = region_chart.png(comparison)
-        alt = region_chart.alt(comparison)
-        gw.upload_png(posted.channel, png, "medpulse-region.png", text, None, alt)
-    except Exception:  # noqa: BLE001 - the figures are posted; a missing chart must not repost
-        log.exception("regional chart upload to %s failed", ch.channel_id)
+        _claim(core, ch, f"region-demand:{posted.message}")
     return None
 
 

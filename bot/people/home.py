@@ -20,18 +20,13 @@ from bot.people import preferences as people
 from bot.people.workspaces import ensure_team
 from bot.rounds import membership
 from bot.rounds.doctor import privacy_notice
+from questions.grades import ONE as GRADE_LABELS
 
 WINDOW_LABELS = {
     "": "Any time in working hours (08:00–21:00, weekdays)",
     "morning": "Morning (08:00–10:00)",
     "lunchtime": "Lunchtime (12:00–14:00)",
     "evening": "Evening (18:00–21:00)",
-}
-GRADE_LABELS = {
-    "consultant": "Consultant",
-    "sas": "SAS doctor",
-    "resident": "Resident (junior) doctor",
-    "medical_leader": "Medical leader",
 }
 INTRO = (
     "A few quick, anonymous questions every week or two, so leaders can see "

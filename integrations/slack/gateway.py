@@ -249,7 +249,7 @@ class SlackGateway:
         )
 
     def open_form(self, trigger: str, form: FormView) -> None:
-        from integrations.slack.forms import modal
+        from integrations.slack.views import modal
 
         self.open_view(trigger, modal(form))
 
