@@ -431,3 +431,38 @@ def test_core_commands_answer_in_teams_terms(teams):
     fake.post(url, fake.message(admin, "action", team=team))
     reply = texts(fake.channel_messages(team))[-1]
     assert reply.startswith("⚠️") and "/pulse" not in reply
+
+
+def test_a_round_whose_every_send_was_uncertain_leaves_no_ledger_rows(teams, clock):
+    """Every card's send got a 504 after Teams posted it: no card is ever closed (none is
+    known), so no close clears the ledger; the next send after the round closed sweeps it, and
+    nothing is left saying whose sends they were."""
+    fake, core, url, worker = teams
+    admin = fake.add_user("Dr Admin")
+    doctors = [fake.add_user() for _ in range(5)]
+    team = fake.add_team("Trust doctors", [admin, *doctors])
+    fake.install(team)
+    fake.post(url, fake.installed_activity(team, by=admin))
+    fake.post(url, fake.message(admin, "send now", team=team))
+    fake.fail_next("send", 504, count=6, after_effect=True)
+    drain(worker)
+    with core.db.Session() as s:
+        assert set(s.scalars(select(SentMessage.state))) == {"uncertain"}
+        assert s.scalar(select(func.count(SentMessage.id))) == 6
+
+    clock.advance(timedelta(days=6))
+    from bot.rounds.lifecycle import close_due_rounds
+
+    assert close_due_rounds(core)
+    drain(worker)
+    with core.db.Session() as s:
+        assert s.scalar(select(func.count(SentMessage.id))) == 6  # no card to close
+
+    clock.advance(timedelta(minutes=11))
+    fake.post(url, fake.message(admin, "send now", team=team))
+    drain(worker)
+    with core.db.Session() as s:
+        open_round = s.scalar(select(Round.id).where(Round.status == "open"))
+        tags = set(s.scalars(select(SentMessage.tag)))
+        live = set(s.scalars(select(Delivery.id).where(Delivery.round_id == open_round)))
+    assert tags and {int(t.partition(":")[2]) for t in tags} <= live

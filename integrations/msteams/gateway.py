@@ -121,6 +121,7 @@ class TeamsGateway:
         activity = mapped(lambda: cards.render(view))
         if tag is None:
             return self._post_dm(user_id, activity)
+        self.routes.sweep()
         earlier = self.routes.claim(tag)
         if earlier is not None:
             if earlier.state == "sent" and earlier.conversation_id and earlier.message_id:

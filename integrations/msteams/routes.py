@@ -26,6 +26,7 @@ from storage.db import Database
 from storage.models import ChatRoute, Delivery, Round, SentMessage, Workspace
 
 DM, TEAM = "dm", "team"
+SWEEP_EVERY = 600.0  # seconds between ledger sweeps before sends (``Routes.sweep``)
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class Routes:
     def __init__(self, db: Database, clock: Clock, tenant_id: str) -> None:
         self.db, self.clock, self.tenant_id = db, clock, tenant_id
         self._workspace_id: int | None = None
+        self._swept = None  # when the ledger was last swept (``sweep``)
 
     def workspace_id(self) -> int:
         if self._workspace_id is None:
@@ -184,9 +186,8 @@ class Routes:
             )
 
     def forget_sends(self, ref) -> None:
-        """A message we posted is closed or deleted: its ledger row goes, and so do the rows
-        of sends that never became a message (``uncertain``, ``sending``) whose outbox row is
-        final (its round closed, or the person forgotten): nothing can send under them again."""
+        """A message we posted is closed or deleted: its ledger row goes, and so does every row
+        whose outbox row is final (``sweep``)."""
         ws = self.workspace_id()
         with self.db.Session() as s, s.begin():
             s.execute(
@@ -196,24 +197,21 @@ class Routes:
                     SentMessage.message_id == ref.message,
                 )
             )
-            unsettled = s.execute(
-                select(SentMessage.id, SentMessage.tag).where(
-                    SentMessage.workspace_id == ws, SentMessage.state != "sent"
-                )
-            ).all()
-            if not unsettled:
-                return
-            ids = {row_id: _delivery_of(tag) for row_id, tag in unsettled}
-            live = set(
-                s.scalars(
-                    select(Delivery.id)
-                    .join(Round, Round.id == Delivery.round_id)
-                    .where(Delivery.id.in_(set(ids.values()) - {None}), Round.status == "open")
-                )
-            )
-            done = [row_id for row_id, d in ids.items() if d is not None and d not in live]
-            if done:
-                s.execute(delete(SentMessage).where(SentMessage.id.in_(done)))
+            _sweep(s, ws)
+        self._swept = self.clock.now()
+
+    def sweep(self, every_seconds: float = SWEEP_EVERY) -> None:
+        """Delete the ledger rows of outbox rows that are final (their round closed, or the
+        person forgotten): nothing can send under their tags again, and a row kept would say
+        whose send it was. Run after every close (``forget_sends``) and, at most every
+        ``every_seconds``, before a send: a round none of whose cards was ever closed (every
+        send uncertain, say) would otherwise keep its rows until an uninstall."""
+        now = self.clock.now()
+        if self._swept is not None and (now - self._swept).total_seconds() < every_seconds:
+            return
+        with self.db.Session() as s, s.begin():
+            _sweep(s, self.workspace_id())
+        self._swept = now
 
     def keys(self, kind: str) -> list[str]:
         with self.db.Session() as s:
@@ -233,6 +231,27 @@ class Routes:
                 )
             )
             return None if row is None else Ledger(row.state, row.conversation_id, row.message_id)
+
+
+def _sweep(s, ws: int) -> None:
+    """In session ``s``: delete workspace ``ws``'s ledger rows whose outbox row is final."""
+    rows = s.execute(
+        select(SentMessage.id, SentMessage.tag).where(SentMessage.workspace_id == ws)
+    ).all()
+    ids = {row_id: _delivery_of(tag) for row_id, tag in rows}
+    named = set(ids.values()) - {None}
+    if not named:
+        return
+    live = set(
+        s.scalars(
+            select(Delivery.id)
+            .join(Round, Round.id == Delivery.round_id)
+            .where(Delivery.id.in_(named), Round.status == "open")
+        )
+    )
+    done = [row_id for row_id, d in ids.items() if d is not None and d not in live]
+    if done:
+        s.execute(delete(SentMessage).where(SentMessage.id.in_(done)))
 
 
 def _delivery_of(tag: str) -> int | None:
