@@ -373,42 +373,83 @@ def _wait_reply(fake, reply, timeout: float = 20.0) -> str:
 
 def _simulate(core, fake, sender, sim, rounds, clock, pool, quiet):
     """Hour by hour: the scheduler ticks, the worker sends, the doctors read and tap."""
-    from sqlalchemy import func, select
-
+    from bot.delivery.limiter import LimiterConfig, LimiterRegistry
     from bot.delivery.outbox import DeliveryWorker
     from bot.insights.posting import post_due_summaries
     from bot.rounds.scheduler import Scheduler
-    from storage.models import Round
 
     scheduler = Scheduler(core, sync_audience=True, on_summary=post_due_summaries)
-    from bot.delivery.limiter import LimiterConfig, LimiterRegistry
-
     # The simulated Slack has no rate limit, so start fast; real workspaces start at 20/s.
     fast = LimiterRegistry(LimiterConfig(rate=300.0, burst=50.0, max_rate=500.0))
     worker = DeliveryWorker(core, limiters=fast, concurrency=8, backoff=0.01)
-    end_after_last_close = None
+
+    def new_round(number: int) -> None:
+        if number == rounds // 2 + 1:
+            _record_action(sender)
+
+    run_rounds(
+        core,
+        clock,
+        sim,
+        scheduler,
+        worker,
+        rounds,
+        quiet,
+        answer=lambda: _answer_dms(core, fake, sender, sim, pool),
+        on_round=new_round,
+        tail=timedelta(days=7),
+    )
+
+
+def run_rounds(
+    core,
+    clock,
+    sim,
+    scheduler,
+    worker,
+    rounds,
+    quiet,
+    *,
+    answer,
+    tail,
+    on_round=None,
+    on_close=None,
+) -> None:
+    """The demo's clock, hour by hour, for either platform: the scheduler ticks, the worker
+    sends, ``answer`` lets the doctors read and tap; ``on_round(n)`` when round n is created,
+    ``on_close()`` when another round has closed. Ends ``tail`` after the last round closes
+    (the schedule is paused once every round has been created)."""
+    from sqlalchemy import func, select
+
+    from storage.models import Round
+
+    end = None
+    closed_seen = 0
     try:
         while True:
             report = scheduler.tick()
             if report.created:
                 sim.round_no += 1
                 sim.answered_this_round = set()
-                if sim.round_no == rounds // 2 + 1:
-                    _record_action(sender)
+                if on_round is not None:
+                    on_round(sim.round_no)
             while worker.run_once():
                 pass
-            _answer_dms(core, fake, sender, sim, pool)
+            answer()
             with core.db.Session() as s:
                 closed = s.scalar(
                     select(func.count()).select_from(Round).where(Round.status == "closed")
                 )
+            if on_close is not None and closed > closed_seen:
+                on_close()
+            closed_seen = closed
             label = f"{clock.now().astimezone(LONDON):%d %b %Y}  round {sim.round_no}/{rounds}"
             if not quiet and label != sim.last_label:
                 sim.last_label = label
                 _progress(closed, rounds, label)
-            if closed >= rounds and end_after_last_close is None:
-                end_after_last_close = clock.now() + timedelta(days=7)
-            if end_after_last_close and clock.now() >= end_after_last_close:
+            if closed >= rounds and end is None:
+                end = clock.now() + tail
+            if end and clock.now() >= end:
                 break
             if sim.round_no >= rounds and not report.created:
                 _pause_schedule(core)

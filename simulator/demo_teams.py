@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -25,9 +24,8 @@ from simulator.demo import (
     TRUST_NAME,
     Sim,
     _item_meta,
-    _pause_schedule,
-    _progress,
     demo_spec,
+    run_rounds,
 )
 from simulator.population import World
 
@@ -89,49 +87,25 @@ def _install(core, fake, url: str, sim: Sim):
 def _simulate(core, fake, url, sim, people, leaders, rounds, clock, pool, quiet) -> None:
     """Hour by hour: the scheduler ticks, the worker sends, the doctors tap; a summary goes to
     the leaders' team after each round closes."""
-    from sqlalchemy import func, select
-
     from bot.delivery.outbox import DeliveryWorker
     from bot.insights.posting import post_summary
     from bot.rounds.scheduler import Scheduler
-    from storage.models import Round
 
     scheduler = Scheduler(core, sync_audience=True)
     worker = DeliveryWorker(core, concurrency=8, backoff=0.01)
     seen: set[str] = set()
-    posted = 0
-    end = None
-    try:
-        while True:
-            report = scheduler.tick()
-            if report.created:
-                sim.round_no += 1
-                sim.answered_this_round = set()
-            while worker.run_once():
-                pass
-            _answer_cards(core, fake, url, sim, people, seen, pool)
-            with core.db.Session() as s:
-                closed = s.scalar(
-                    select(func.count()).select_from(Round).where(Round.status == "closed")
-                )
-            if closed > posted:
-                posted = closed
-                post_summary(core, fake.tenant_id, leaders.id)
-            label = f"{clock.now().astimezone(LONDON):%d %b %Y}  round {sim.round_no}/{rounds}"
-            if not quiet and label != sim.last_label:
-                sim.last_label = label
-                _progress(closed, rounds, label)
-            if closed >= rounds and end is None:
-                end = clock.now() + timedelta(days=1)
-            if end and clock.now() >= end:
-                break
-            if sim.round_no >= rounds and not report.created:
-                _pause_schedule(core)
-            clock.advance(timedelta(hours=1))
-    finally:
-        worker.shutdown()
-    if not quiet:
-        sys.stderr.write("\n")
+    run_rounds(
+        core,
+        clock,
+        sim,
+        scheduler,
+        worker,
+        rounds,
+        quiet,
+        answer=lambda: _answer_cards(core, fake, url, sim, people, seen, pool),
+        on_close=lambda: post_summary(core, fake.tenant_id, leaders.id),
+        tail=timedelta(days=1),
+    )
 
 
 def _answer_cards(core, fake, url, sim, people, seen: set[str], pool) -> None:
