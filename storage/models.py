@@ -528,6 +528,21 @@ class RegionChannel(Base):
     set_at: Mapped[datetime] = mapped_column(UTC_TS)
 
 
+class RegionFigure(Base):
+    """A specialty figure the regional comparison published, with the trust department figures
+    it summed (``cells``, JSON: ``[[workspace_id, department, period, invited, responded], …]``),
+    so a later comparison can check it adds nothing that, set against every earlier one, gives
+    away one trust's own figures (``bot.insights.region_differencing``). Those figures were
+    already published inside their trust, so nothing here is about a person."""
+
+    __tablename__ = "region_figures"
+    __table_args__ = (Index("ix_region_figures_specialty", "specialty"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    specialty: Mapped[str] = mapped_column(String(200))
+    cells: Mapped[str] = mapped_column(Text)
+    posted_at: Mapped[datetime] = mapped_column(UTC_TS)
+
+
 class ChatRoute(Base):
     """Where a chat platform reaches someone or somewhere, for platforms whose API needs more
     than an ID to send (Teams: a conversation ID and the regional service URL it lives at).

@@ -164,6 +164,31 @@ def test_opted_in_trusts_make_a_regional_comparison_and_an_opt_out_leaves_it(reg
     assert "Emergency Medicine 35%, hard to reach in 2 of 3" in png.alt_txt
 
 
+def test_a_figure_that_set_against_an_earlier_one_shows_one_trust_is_held_back(region):
+    """Only trust A has a new pulse since the last comparison: every specialty A is in would,
+    less last month's, be A's own change. Held back, and said; shown again once the other
+    trusts have new figures too."""
+    r = region
+    seed_region(r.core)
+    r.fake.add_channel("CREGION", "region-leads", members=[installer(A)], team_id=A)
+    for team in TEAMS:
+        say(r.fake, r.sender(team), "region join", installer(team))
+    say(r.fake, r.sender(A), "region channel <#CREGION|region-leads>", installer(A))
+    text = comparison(r)
+    assert "• Emergency Medicine: 30 of 85" in text and "Held back" not in text
+    assert comparison(r) == text  # the same figures again add nothing: shown
+
+    next_pulse(r, A)
+    text = comparison(r)
+    assert "Held back this month: Emergency Medicine, General Surgery." in text
+    assert "No specialty has published figures" not in text
+    assert "• Emergency Medicine" not in text and "• General Surgery" not in text
+
+    next_pulse(r, B, C)
+    text = comparison(r)
+    assert "• Emergency Medicine: 30 of 85" in text and "Held back" not in text
+
+
 def test_the_monthly_job_posts_once_a_month_to_the_regional_channel(region):
     r = region
     seed_region(r.core)

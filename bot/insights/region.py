@@ -19,10 +19,11 @@ What may be shown, and why it is safe
   trusts' published figures gives it); ``tests/test_region.py`` checks both with the auditor.
 * Over time: two comparisons around a trust joining or leaving (or a department remapped) would
   differ by that trust's figure if nothing else had changed, so after such a change a trust's
-  departments count again only from a pulse closed after it (``_latest_pulses``). Not covered
-  (needs the previous comparison's contributors stored): with four or more trusts, a department
-  that stops contributing because its trust's newest pulse held it back, while no other trust
-  has a new pulse, leaves its previous figure (published inside its trust) as the difference.
+  departments count again only from a pulse closed after it (``_latest_pulses``). Beyond that,
+  every specialty figure is checked against every regional figure published before
+  (``region_differencing``, by rank over the trusts' cells): one that would let a reader in one
+  trust work out another trust's own figures (a department that dropped out while nothing else
+  changed, say) is held back and says so.
 * Hard to reach is counted only from the trusts' own hard-to-reach claims (BH-controlled there),
   and only for a specialty with a regional figure; the comparison itself adds no claim of its
   own beyond the before/after, which is judged across the trusts together (``participation``).
@@ -43,7 +44,7 @@ from sqlalchemy.exc import IntegrityError
 from bot.admin import region as membership
 from bot.chat.views import Image, Section, SummaryView
 from bot.core import Core
-from bot.insights import participation, specialties, stats, summary
+from bot.insights import participation, region_differencing, specialties, stats, summary
 from storage.models import Round, SummaryPost, Workspace
 
 log = logging.getLogger("medpulse.region")
@@ -80,6 +81,7 @@ class TrustFigures:
     departments: Mapping[str, tuple[int, int]]  # published department -> (invited, responded)
     hard_to_reach: frozenset[str] = frozenset()
     specialty_of: Mapping[str, str | None] = field(default_factory=dict)
+    period: str | None = None  # the summary's period: which figures these are
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,8 @@ class Comparison:
     too_few: list[str] = field(default_factory=list)  # specialties under MIN_TRUSTS
     waiting: list[str] = field(default_factory=list)  # trusts left out of specialty figures
     changed: datetime | None = None  # when the region changed since its first comparison
+    differenced: list[str] = field(default_factory=list)  # held back: see region_differencing
+    figures: list[region_differencing.Figure] = field(default_factory=list)  # what is shown
 
 
 def specialty_rows(
@@ -187,7 +191,13 @@ def trust_figures(key: Hashable, model: summary.Summary, chosen: dict) -> TrustF
     hard = frozenset(
         c.subject.removeprefix("department:") for c in model.claims.of("hard_to_reach")
     )
-    return TrustFigures(key, depts, hard, {d: specialties.specialty_of(d, chosen) for d in depts})
+    return TrustFigures(
+        key,
+        depts,
+        hard,
+        {d: specialties.specialty_of(d, chosen) for d in depts},
+        model.period,
+    )
 
 
 def build(core: Core, now: datetime | None = None) -> Comparison:
@@ -214,8 +224,33 @@ def build(core: Core, now: datetime | None = None) -> Comparison:
             figures.append(trust_figures(ws, model, chosen[ws]))
     judged = participation.judge([_loop(core, ws) for ws in inside])
     out.trusts = [replace(row, loop=loop) for row, loop in zip(out.trusts, judged, strict=True)]
-    out.specialties, out.too_few = specialty_rows(figures)
+    rows, out.too_few = specialty_rows(figures)
+    _hold_differences(core, out, rows, {f.key: f for f in figures})
     return out
+
+
+def _figure(
+    row: SpecialtyRow, by_trust: Mapping[Hashable, TrustFigures]
+) -> region_differencing.Figure:
+    cells = frozenset(
+        (trust, dept, by_trust[trust].period, *by_trust[trust].departments[dept])
+        for trust, dept in row.contributors
+    )
+    return region_differencing.Figure(row.specialty, cells)
+
+
+def _hold_differences(
+    core: Core, out: Comparison, rows: list[SpecialtyRow], by_trust: Mapping[Hashable, TrustFigures]
+) -> None:
+    """Show only the specialty figures that, beside every regional figure published before,
+    give no trust's own figures away (``region_differencing``)."""
+    figures = {r.specialty: _figure(r, by_trust) for r in rows}
+    with core.db.Session() as s:
+        history = region_differencing.earlier(s)
+    shown = region_differencing.choose(history, figures.values())
+    out.specialties = [r for r in rows if r.specialty in shown]
+    out.differenced = [r.specialty for r in rows if r.specialty not in shown]
+    out.figures = [figures[r.specialty] for r in out.specialties]
 
 
 def _loop(core: Core, ws: int) -> participation.BeforeAfter | None:
@@ -278,7 +313,7 @@ def lines(c: Comparison) -> list[str]:
             f"• {r.specialty}: {r.responded} of {r.invited} answered, {r.rate:.0f}%"
             f"{_range(r.rate_ci, unit='%')}; {hard}"
         )
-    if not c.specialties:
+    if not c.specialties and not c.differenced:
         out.append("No specialty has published figures from enough trusts yet.")
     if c.waiting:
         out.append(
@@ -286,6 +321,13 @@ def lines(c: Comparison) -> list[str]:
             f"{c.changed.day} {c.changed:%b %Y} (a trust joined or left, or a department was "
             "mapped anew), so they count again from their next pulse, and the change can't be "
             "worked out by comparing this with an earlier comparison."
+        )
+    if c.differenced:
+        out.append(
+            "Held back this month: "
+            + ", ".join(c.differenced)
+            + ". Too few trusts' figures for them changed since an earlier comparison, so set "
+            "against it, this month's figure would show one trust's own figures."
         )
     if c.too_few:
         out.append(
@@ -360,6 +402,8 @@ def post(core: Core, slot_key: str | None = None, now: datetime | None = None) -
         if slot_key:
             _unclaim(core, ch, slot_key)
         raise
+    with core.db.Session() as s, s.begin():  # what a later comparison must be checked against
+        region_differencing.record(s, comparison.figures, core.clock.now())
     if not slot_key:  # on demand: recorded too, as a comparison a later one could be set against
         _claim(core, ch, f"region-demand:{posted.message}")
     return None
