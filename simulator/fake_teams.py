@@ -414,9 +414,15 @@ class FakeTeams(LocalHttpFake):
         }
 
     def _personal(self, user: TeamsUser) -> dict[str, Any]:
+        """The user's 1:1 with the bot: someone who writes to the bot has one (Teams makes it
+        when they open the chat), so it exists from their first activity on."""
         conv = self.personal_conversation(user)
-        conv_id = conv.id if conv else f"a:1{secrets.token_hex(12)}"
-        return {"id": conv_id, "conversationType": "personal"}
+        if conv is None:
+            with self._lock:
+                conv = Conversation(id=f"a:1{secrets.token_hex(16)}", kind="personal")
+                conv.user_id = user.id
+                self.conversations[conv.id] = conv
+        return {"id": conv.id, "conversationType": "personal"}
 
     def message(self, user: TeamsUser, text: str, team: FakeTeam | None = None) -> dict:
         """A message in the user's 1:1, or (``team``) a channel message @mentioning the bot."""

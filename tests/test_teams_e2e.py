@@ -466,3 +466,44 @@ def test_a_round_whose_every_send_was_uncertain_leaves_no_ledger_rows(teams, clo
         tags = set(s.scalars(select(SentMessage.tag)))
         live = set(s.scalars(select(Delivery.id).where(Delivery.round_id == open_round)))
     assert tags and {int(t.partition(":")[2]) for t in tags} <= live
+
+
+def test_a_doctor_changes_their_settings_on_the_home_card(teams):
+    """The home card's inputs and buttons: a time of day and a grade saved, then opting out and
+    back in; each tap answered by the card redrawn from what is stored."""
+    fake, core, url, worker = teams
+    admin = fake.add_user("Dr Admin")
+    doctor = fake.add_user("Dr Home")
+    team = fake.add_team("Trust doctors", [admin, doctor, *(fake.add_user() for _ in range(4))])
+    fake.install(team)
+    fake.post(url, fake.installed_activity(team, by=admin))
+    fake.post(url, fake.message(doctor, "home"))
+    home = card_of(fake.messages_to(doctor)[-1])
+    inputs = {b["id"]: b for b in home["body"] if b["type"] == "Input.ChoiceSet"}
+    assert set(inputs) == {"home_window", "home_grade"}
+    assert {c["value"] for c in inputs["home_window"]["choices"]} >= {"morning", "evening"}
+
+    reply = fake.post(
+        url,
+        fake.card_action(doctor, "home_save", {"home_window": "evening", "home_grade": "sas"}),
+    )
+    redrawn = reply.json()["value"]
+    again = {b["id"]: b for b in redrawn["body"] if b["type"] == "Input.ChoiceSet"}
+    assert again["home_window"]["value"] == "evening" and again["home_grade"]["value"] == "sas"
+    with core.db.Session() as s:
+        me = s.scalar(select(Participant).where(Participant.user_id == doctor.id))
+        assert (me.preferred_window, me.grade, me.opted_out) == ("evening", "sas", False)
+
+    # Values the card never offered are not stored.
+    fake.post(url, fake.card_action(doctor, "home_save", {"home_window": "midnight"}))
+    with core.db.Session() as s:
+        me = s.scalar(select(Participant).where(Participant.user_id == doctor.id))
+        assert me.preferred_window is None  # an unknown window means "any time"
+
+    out = fake.post(url, fake.card_action(doctor, "home_optout", {})).json()["value"]
+    assert "opted out" in " ".join(b.get("text", "") for b in out["body"])
+    with core.db.Session() as s:
+        assert s.scalar(select(Participant.opted_out).where(Participant.user_id == doctor.id))
+    fake.post(url, fake.card_action(doctor, "home_optin", {}))
+    with core.db.Session() as s:
+        assert not s.scalar(select(Participant.opted_out).where(Participant.user_id == doctor.id))

@@ -49,10 +49,15 @@ class Home:
     intro: str = INTRO
 
 
-def home(core: Core, team: str, user: str, notice: str | None = None) -> Home:
+def home(
+    core: Core, team: str, user: str, notice: str | None = None, role_user: str | None = None
+) -> Home:
+    """``user`` is the person as the audience knows them; ``role_user`` as roles know them,
+    where a platform keys the two differently (Teams: the 29: chat ID and the Entra object ID)."""
     ws_id = ensure_team(core, team)
     me = people.me(core, team, user)
-    admin = admin_home.part(core, team, user)
+    role_user = role_user or user
+    admin = admin_home.part(core, team, role_user)
     return Home(
         status="❌ Opted out: you won't get pulses."
         if me.opted_out
@@ -64,7 +69,7 @@ def home(core: Core, team: str, user: str, notice: str | None = None) -> Home:
         results=tuple(results_home.parts(core, ws_id, me.department)),
         choices=choices(me),
         privacy=privacy_notice(core.k),
-        actions=actions_section(core, ws_id, user, me),
+        actions=actions_section(core, ws_id, role_user, me),
         admin=admin,
         notice=notice,
     )

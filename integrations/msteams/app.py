@@ -30,11 +30,10 @@ from dataclasses import replace
 from sqlalchemy import select
 
 from bot.admin import commands, operations
-from bot.admin import you_said_we_did as actions_log
 from bot.chat import errors, views
 from bot.core import Core
-from bot.insights import results_home, summary
-from bot.people import preferences, uninstall, workspaces
+from bot.people import home as homes
+from bot.people import uninstall, workspaces
 from bot.people.audience import sync_audience
 from bot.rounds import doctor
 from bot.rounds.answers import (
@@ -47,9 +46,10 @@ from bot.rounds.answers import (
 from bot.rounds.facts import questions as round_questions
 from bot.rounds.pulse_view import parse_answer_value
 from integrations.msteams import cards, events
+from integrations.msteams import home as home_cards
 from integrations.msteams.conversation import TeamsConversation
 from integrations.msteams.routes import DM, TEAM
-from integrations.msteams.web import Reply, TextReply
+from integrations.msteams.web import CardReply, Reply, TextReply
 from questions import scales
 from storage.models import Audience, Workspace
 
@@ -141,7 +141,7 @@ class TeamsApp:
             ws_id = self._workspace_id()
             if event.by is not None and ws_id is not None:
                 self._remember_dm(event.by, conv)
-                self.gateway_reply_safe(conv, self.home(ws_id, event.by.id))
+                self.send_home(conv, event.by)
             return None
         installer = event.by.aad_object_id if event.by else None
         workspaces.installed(self.core, self.tenant_id, installer, platform="teams")
@@ -206,6 +206,8 @@ class TeamsApp:
         # names the tapper (whose update time would say who answered, and when).
         if event.verb == "answer":
             return TextReply(self._answer(event))
+        if event.verb in home_cards.VERBS:
+            return self._home_tap(event)
         round_id = _int(event.data.get("pulse"))
         if round_id is None:
             return TextReply("Sorry, I could not read that. Nothing was stored.")
@@ -265,13 +267,11 @@ class TeamsApp:
             return None
         self._remember_dm(event.sender, conv)
         said = " ".join(event.text.lower().split())
+        if said == "privacy":
+            self.gateway_reply_safe(conv, views.TextView(privacy_notice(self.core.k)))
+            return None
         if said in HOME_WORDS:
-            view = (
-                views.TextView(privacy_notice(self.core.k))
-                if said == "privacy"
-                else self.home(ws_id, event.sender.id)
-            )
-            self.gateway_reply_safe(conv, view)
+            self.send_home(conv, event.sender)
             return None
         cmd = commands.parse(event.text)
         if cmd.name in THIS_TEAM and (not cmd.args or ":" in cmd.args[0]):
@@ -294,29 +294,39 @@ class TeamsApp:
 
     # ------------------------------------------------------------ home
 
-    def home(self, ws_id: int, user: str) -> views.HomeView:
-        """A person's home card: privacy, their settings, the trust's results, and what
-        leaders did about earlier answers ("you said, we did")."""
-        me = preferences.me(self.core, self.tenant_id, user)
-        mine = [
-            "You are **opted out** (send `optin` to rejoin)."
-            if me.opted_out
-            else "You get pulses (send `optout` to stop).",
-            f"Time of day: {me.window or 'any time'} · Department: {me.department or 'not set'}",
-        ]
-        trust = summary.build(self.core, ws_id)
-        results = results_home.trust_lines(trust)
-        actions = actions_log.recent(self.core, ws_id, 3, scope=(me.department, me.grade))
-        said = [f"- {a.text}" for a in actions] or ["Nothing yet: leaders' actions appear here."]
-        return views.HomeView(
-            title="medpulse · your home",
-            sections=(
-                views.Section("Your settings", tuple(mine)),
-                views.Section("What the answers add up to", tuple(results)),
-                views.Section("You said, we did", tuple(said)),
-                views.Section("Privacy", (privacy_notice(self.core.k),)),
-            ),
+    def home(self, person: events.Person, notice: str | None = None) -> dict:
+        """A person's home card (``integrations.msteams.home``), from the core's ``Home``: their
+        settings by their chat ID, the admin part by their Entra object ID."""
+        home = homes.home(
+            self.core, self.tenant_id, person.id, notice, role_user=person.aad_object_id
         )
+        return home_cards.home_card(home, privacy_notice(self.core.k))
+
+    def send_home(self, conv: events.Conversation, person: events.Person) -> None:
+        try:
+            self.gateway.reply_card(
+                conv.service_url, conv.id, self.home(person), "medpulse · your home"
+            )
+        except errors.ChatError as exc:
+            log.warning("msteams: could not send a home card: %s", exc.error)
+
+    def _home_tap(self, event: events.CardAction) -> Reply:
+        """Settings saved, or opted out or in, from the home card: stored, then the card
+        redrawn from what is now stored."""
+        user = event.sender.id
+        if event.verb == home_cards.SAVE:
+            home = homes.home(self.core, self.tenant_id, user)
+            for name, value in home_cards.chosen(home, event.data).items():
+                homes.choose(self.core, self.tenant_id, user, name, value)
+            notice = "✅ Saved."
+        else:
+            homes.choose(self.core, self.tenant_id, user, event.verb, None)
+            notice = (
+                "You are opted out: no more pulses until you opt back in."
+                if event.verb == "home_optout"
+                else "✅ You will get pulses again."
+            )
+        return CardReply(self.home(event.sender, notice))
 
 
 def _int(value: object) -> int | None:

@@ -207,6 +207,12 @@ class TeamsGateway:
         message = mapped(lambda: self.client.send(service_url, conversation_id, activity))
         return MessageRef(conversation_id, message)
 
+    def reply_card(self, service_url: str, conversation_id: str, card: dict, summary: str) -> None:
+        """Answer with a card of the adapter's own (the home card, whose inputs no core view
+        describes)."""
+        activity = mapped(lambda: cards.message(card, summary))
+        mapped(lambda: self.client.send(service_url, conversation_id, activity))
+
     def _service_url(self, conversation: str) -> str:
         found = self.routes.service_url_of(conversation) or self.routes.any_service_url()
         if found is None:

@@ -210,7 +210,7 @@ class Routes:
         if self._swept is not None and (now - self._swept).total_seconds() < every_seconds:
             return
         with self.db.Session() as s, s.begin():
-            _sweep(s, self.workspace_id())
+            _sweep(s, self.workspace_id(), missing_is_final=False)
         self._swept = now
 
     def keys(self, kind: str) -> list[str]:
@@ -233,8 +233,10 @@ class Routes:
             return None if row is None else Ledger(row.state, row.conversation_id, row.message_id)
 
 
-def _sweep(s, ws: int) -> None:
-    """In session ``s``: delete workspace ``ws``'s ledger rows whose outbox row is final."""
+def _sweep(s, ws: int, missing_is_final: bool = True) -> None:
+    """In session ``s``: delete workspace ``ws``'s ledger rows whose outbox row is final: its
+    round closed, or (``missing_is_final``, after a close or a forget) the row gone with the
+    person. The sweep before sends leaves rows without an outbox row to ``forget``."""
     rows = s.execute(
         select(SentMessage.id, SentMessage.tag).where(SentMessage.workspace_id == ws)
     ).all()
@@ -242,14 +244,19 @@ def _sweep(s, ws: int) -> None:
     named = set(ids.values()) - {None}
     if not named:
         return
-    live = set(
-        s.scalars(
-            select(Delivery.id)
+    state = dict(
+        s.execute(
+            select(Delivery.id, Round.status)
             .join(Round, Round.id == Delivery.round_id)
-            .where(Delivery.id.in_(named), Round.status == "open")
-        )
+            .where(Delivery.id.in_(named))
+        ).all()
     )
-    done = [row_id for row_id, d in ids.items() if d is not None and d not in live]
+    done = [
+        row_id
+        for row_id, d in ids.items()
+        if d is not None
+        and (state.get(d) not in (None, "open") or (missing_is_final and d not in state))
+    ]
     if done:
         s.execute(delete(SentMessage).where(SentMessage.id.in_(done)))
 
