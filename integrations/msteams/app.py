@@ -36,7 +36,7 @@ from bot.core import Core
 from bot.insights import results_home, summary
 from bot.people import preferences, uninstall, workspaces
 from bot.people.audience import sync_audience
-from bot.rounds import doctor
+from bot.rounds import doctor, membership
 from bot.rounds.answers import (
     MAX_COMMENT,
     clean_comment,
@@ -304,6 +304,11 @@ class TeamsApp:
             else "You get pulses (send `optout` to stop).",
             f"Time of day: {me.window or 'any time'} · Department: {me.department or 'not set'}",
         ]
+        # As on Slack's App Home: a pulse group made suddenly small (sock puppets moved into a
+        # department) is seen by the doctor before they answer.
+        group = membership.group_line(membership.group_note(self.core, self.tenant_id, user))
+        if group:
+            mine.append(group)
         trust = summary.build(self.core, ws_id)
         results = results_home.trust_lines(trust)
         actions = actions_log.recent(self.core, ws_id, 3, scope=(me.department, me.grade))
