@@ -286,7 +286,7 @@ def _participants(s, workspace_id: int) -> dict[str, Participant]:
 
 
 def platform_name(core: Core, team_id: str) -> str:
-    """"Slack" or "Teams": what an admin of this workspace calls the chat (Slack when the
+    """The chat's name as an admin of this workspace knows it, "Slack" or "Teams" (Slack when the
     workspace is not known yet, as before Teams existed)."""
     with core.db.Session() as s:
         platform = s.scalar(select(Workspace.platform).where(Workspace.team_id == team_id))
