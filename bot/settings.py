@@ -18,6 +18,11 @@ SLACK_API_DEFAULT = "https://slack.com/api/"
 TEAMS_OPENID_DEFAULT = "https://login.botframework.com/v1/.well-known/openidconfiguration"
 TEAMS_TOKEN_DEFAULT = "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token"
 USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+# Teams people hold roles by their Entra ID object ID (a UUID), not by their Teams user ID
+# ("29:…"), which changes per app and cannot be typed by an admin.
+ENTRA_ID = re.compile(
+    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+)
 TEAM_USER = re.compile(r"^T[A-Z0-9]{2,}:[UW][A-Z0-9]{2,}$")
 
 
@@ -141,10 +146,18 @@ class Settings(BaseSettings):
                     "TEAM:USER pairs like T012AB:U012CD with SLACK_CLIENT_ID (many workspaces), "
                     f"so no one is an admin of every trust (not {bad[0]!r})"
                 )
-        bad = [p for p in ids if not (USER_ID.match(p) or TEAM_USER.match(p))]
+        bad = [p for p in ids if not (USER_ID.match(p) or TEAM_USER.match(p) or ENTRA_ID.match(p))]
         if bad:
-            raise ValueError(f"comma-separated Slack user IDs like U012ABCDEF (not {bad[0]!r})")
-        return ",".join(ids)
+            hint = (
+                ": on Teams name the person by their Entra ID object ID, not their Teams ID"
+                if bad[0].startswith("29:")
+                else ""
+            )
+            raise ValueError(
+                "comma-separated Slack user IDs like U012ABCDEF, or Entra ID object IDs "
+                f"(UUIDs) for Teams (not {bad[0]!r}){hint}"
+            )
+        return ",".join(p.lower() if ENTRA_ID.match(p) else p for p in ids)
 
     @field_validator("timezone")
     @classmethod

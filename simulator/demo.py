@@ -493,7 +493,9 @@ def main(argv: list[str] | None = None) -> int:
     from simulator import region_demo  # issue 17: a region of three trusts, compared
 
     written += region_demo.run(Path(args.out), args.seed)
-    index = demo_output.write_index(Path(args.out), written, args.doctors, args.rounds)
+    index = demo_output.write_index(
+        Path(args.out), written, args.doctors, args.rounds, args.platform
+    )
     print(
         f"Done in {time.monotonic() - started:.0f} s. Wrote {len(written)} files to {args.out}/; "
         f"open {index} first: it says what each file shows.",

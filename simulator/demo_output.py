@@ -66,10 +66,24 @@ def reset(out: Path) -> None:
     (out / MARKER).write_text("Written by `medpulse demo`; cleared on its next run.\n")
 
 
+TEAMS_FILES = {
+    "teams-pulse-card.json": "a pulse card as a doctor received it in Teams (Adaptive Card JSON)",
+    "teams-closed-pulse-card.json": "the closed card every pulse card became (Adaptive Card JSON)",
+}
+
+
 def _what(path: Path) -> str:
     name = path.name
     if name in REGION:
         return REGION[name]
+    if name in TEAMS_FILES:
+        return TEAMS_FILES[name]
+    m = re.match(r"summary-(\d+)-teams-card\.json$", name)
+    if m:
+        return f"summary {int(m.group(1))} posted to the leadership team, as Adaptive Card JSON"
+    m = re.match(r"chart-(\d+)-teams-summary\.png$", name)
+    if m:
+        return f"the chart inline in summary card {int(m.group(1))}, in the leadership team"
     m = re.match(r"summary-(\d+)-(\w+)\.(json|txt)$", name)
     if m:
         where = CHANNELS.get(m.group(2), f"channel {m.group(2)}")
@@ -88,16 +102,32 @@ def _latest(files: list[Path], pattern: str) -> Path | None:
     return matching[-1] if matching else None
 
 
-def write_index(out: Path, files: list[Path], doctors: int, rounds: int) -> Path:
-    """index.md: what to open first, then one line per file saying what it shows."""
+# Per platform: its name, then the patterns of the latest summary and chart to open first.
+OPEN_FIRST = {
+    "slack": (
+        "Slack",
+        r"summary-\d+-C0LEADERS\.txt$",
+        r"chart-\d+-C0LEADERS-medpulse-summary\.png$",
+    ),
+    "teams": ("Teams", r"summary-\d+-teams-card\.json$", r"chart-\d+-teams-summary\.png$"),
+}
+
+
+def write_index(
+    out: Path, files: list[Path], doctors: int, rounds: int, platform: str = "slack"
+) -> Path:
+    """index.md: what to open first, then one line per file saying what it shows, in the
+    words of the platform the demo ran as (``medpulse demo --platform``)."""
     files = sorted(files, key=lambda p: p.name)
-    summary = _latest(files, r"summary-\d+-C0LEADERS\.txt$")
-    chart = _latest(files, r"chart-\d+-C0LEADERS-medpulse-summary\.png$")
+    name, summary_file, chart_file = OPEN_FIRST[platform]
+    summary = _latest(files, summary_file)
+    chart = _latest(files, chart_file)
+    where = "that channel" if platform == "slack" else "that team"
     lines = [
         "# medpulse demo: what to open",
         "",
         f"A simulated trust ({doctors} doctors, 8 departments, {rounds} fortnightly pulses) run "
-        "through the real app against a simulated Slack, on a throwaway database that was "
+        f"through the real app against a simulated {name}, on a throwaway database that was "
         "deleted at the end. Radiology is hard to reach and resident doctors' involvement "
         "improves, so the summaries have something true to say.",
         "",
@@ -107,7 +137,7 @@ def write_index(out: Path, files: list[Path], doctors: int, rounds: int) -> Path
     if summary:
         lines.append(f"1. `{summary.name}`: the latest summary the medical directors received.")
     if chart:
-        lines.append(f"2. `{chart.name}`: the latest chart posted to that channel.")
+        lines.append(f"2. `{chart.name}`: the latest chart posted to {where}.")
     if any(f.name in REGION for f in files):
         lines += [
             "",

@@ -204,3 +204,14 @@ def test_the_core_derives_its_key_from_the_answer_key_alone(monkeypatch):
     assert derive_link_key(load_settings().answer_key) != _old_rule("slack-secret")
     monkeypatch.setenv("MEDPULSE_ANSWER_KEY", "a-long-random-answer-key")
     assert derive_link_key(load_settings().answer_key) == _old_rule("a-long-random-answer-key")
+
+
+def test_admins_may_be_named_by_entra_id_object_id_for_teams(monkeypatch):
+    """Teams roles are keyed by the Entra ID object ID: MEDPULSE_ADMINS takes one (lower-cased,
+    as Teams sends it), and a Teams user ID ("29:…") is refused with the reason."""
+    oid = "7A4661B4-F87C-4819-B9F2-14B0B3FD37DA"
+    monkeypatch.setenv("MEDPULSE_ADMINS", f"U012ABCDEF,{oid}")
+    assert load_settings(_env_file=None).admin_ids == ["U012ABCDEF", oid.lower()]
+    monkeypatch.setenv("MEDPULSE_ADMINS", "29:1fake000022e6fdf72dcc90ca5f")
+    with pytest.raises(SettingsError, match="Entra ID object ID, not their Teams ID"):
+        load_settings(_env_file=None)

@@ -27,3 +27,7 @@ def test_the_teams_demo_writes_its_cards_beside_its_charts(tmp_path, monkeypatch
     assert taps and all(a["type"] == "Action.Execute" and a["verb"] == "answer" for a in taps)
     closed = json.loads((out / "teams-closed-pulse-card.json").read_text())
     assert "actions" not in closed and "closed" in closed["body"][0]["text"]
+    index = (out / "index.md").read_text()
+    assert "against a simulated Teams" in index and "Slack" not in index
+    assert f"`{summary.name}`: the latest summary" in index
+    assert "| `teams-pulse-card.json` | a pulse card" in index

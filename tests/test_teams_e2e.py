@@ -18,18 +18,14 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from bot.delivery.outbox import DeliveryWorker
 from bot.settings import load_settings
 from integrations.msteams.gateway import TeamsGateway
 from server.runtime import build_core, build_wsgi
-from server.web import HttpServer
-from simulator.fake_teams import FakeTeams
 from storage.models import (
     Audience,
     ChatRoute,
     Comment,
     Delivery,
-    LeaderChannel,
     Participant,
     Response,
     Role,
@@ -37,58 +33,13 @@ from storage.models import (
     SentMessage,
     Workspace,
 )
+from tests.teams_helpers import answer_buttons, card_of, counts, drain, teams_app, texts
 
 
 @pytest.fixture
 def teams(db_url, clock):
-    with FakeTeams() as fake:
-        settings = load_settings(
-            _env_file=None, DATABASE_URL=db_url, MEDPULSE_MIN_GROUP=5, **fake.env()
-        )
-        core = build_core(settings, clock=clock)
-        gw = core.gateway_for.teams
-        gw.client.sleep = lambda seconds: None  # backoff is the connector tests' business
-        server = HttpServer(build_wsgi(core), host="127.0.0.1", port=0, threads=4).start()
-        worker = DeliveryWorker(core, concurrency=4, backoff=0.0)
-        try:
-            yield fake, core, f"{server.url}/api/messages", worker
-        finally:
-            worker.shutdown()
-            server.stop()
-            core.db.dispose()
-
-
-def drain(worker) -> None:
-    for _ in range(20):
-        if worker.run_once() == 0:
-            return
-    raise AssertionError("the outbox never emptied")
-
-
-def counts(core) -> tuple[int, ...]:
-    with core.db.Session() as s:
-        return tuple(
-            s.scalar(select(func.count()).select_from(m))
-            for m in (Round, Delivery, Response, Comment, Role, LeaderChannel, Audience)
-        )
-
-
-def card_of(activity) -> dict:
-    return activity.payload["attachments"][0]["content"]
-
-
-def answer_buttons(card: dict) -> list[dict]:
-    return [
-        a
-        for row in card["body"]
-        if row.get("type") == "ActionSet"
-        for a in row["actions"]
-        if a["verb"] == "answer"
-    ]
-
-
-def texts(messages) -> list[str]:
-    return [m.payload.get("text") or str(m.payload) for m in messages]
+    with teams_app(db_url, clock) as rig:
+        yield rig.fake, rig.core, rig.url, rig.worker
 
 
 def test_a_round_on_teams_end_to_end(teams, clock):

@@ -23,7 +23,7 @@ log = logging.getLogger("medpulse.leadership")
 
 CHECKLIST_FORM = "leadership_checklist"
 ACTION_FORM = "leadership_action"
-NO_FORM = "open the form from a /pulse command in Slack"
+NO_FORM = "I can't open its form from here (forms open from a slash command in Slack; Teams has no forms yet)"
 
 
 def checklist_form() -> Form:

@@ -15,6 +15,7 @@ one trust's doctors and wards must never land in another's workspace.
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 
@@ -30,13 +31,25 @@ from storage.models import Department, Participant, Workspace
 
 # Column -> header spellings accepted for it (after lower-casing, spaces as underscores).
 COLUMNS = {
-    "slack_id": ("slack_id", "slack_user_id", "slack_member_id", "member_id", "slack"),
+    "slack_id": (
+        "slack_id",
+        "slack_user_id",
+        "slack_member_id",
+        "member_id",
+        "slack",
+        "user_id",
+        "teams_id",
+        "teams_user_id",
+    ),
     "email": ("email", "e_mail", "email_address", "e_mail_address", "work_email", "nhs_email"),
     "department": ("department", "dept", "specialty", "speciality", "service"),
     "grade": ("grade", "grade_name", "staff_grade", "medical_grade"),
 }
 UNKNOWN_GRADE = "is not a grade name medpulse knows (see the list below)"
+PLATFORM_NAMES = {"slack": "Slack", "teams": "Teams"}
 _ID_ALPHABET = set("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+# A Teams user ID as the Bot Connector gives it ("29:" and an opaque, case-sensitive token).
+_TEAMS_ID = re.compile(r"^29:[A-Za-z0-9_\-]{8,}$")
 
 
 @dataclass
@@ -63,15 +76,18 @@ class RosterReport:
     departments: int = 0
     team: str = ""
     accepted_grades: str = ""  # set when a grade was not recognised
+    platform: str = "Slack"  # the workspace's chat platform, as the report names it
 
     def render(self) -> str:
         lines = [
-            f"{len(self.matched)} rows matched, {len(self.unmatched)} did not match a Slack user, "
+            f"{len(self.matched)} rows matched, {len(self.unmatched)} did not match a "
+            f"{self.platform} user, "
             f"{len(self.unchecked)} could not be checked, {len(self.malformed)} malformed."
         ]
         lines += [f"  line {n}: malformed: {why}" for n, why in self.malformed]
         for n, who in self.unmatched:
-            lines.append(f"  line {n}: {self.reasons.get(n) or f'no Slack user for {who}'}")
+            why = self.reasons.get(n) or f"no {self.platform} user for {who}"
+            lines.append(f"  line {n}: {why}")
         for n, who in self.unchecked:
             lines.append(f"  line {n}: not imported: {who}: {self.reasons.get(n, '')}")
         if self.accepted_grades:
@@ -83,13 +99,14 @@ class RosterReport:
         if self.unchecked:
             lines.append(
                 "The rows that could not be checked against the workspace were left out: "
-                "run the import again when Slack can be reached."
+                f"run the import again when {self.platform} can be reached."
             )
         return "\n".join(lines)
 
     @property
     def exit_code(self) -> int:
-        """0 done; 2 the file needs fixing; 1 rows were refused because Slack did not answer."""
+        """0 done; 2 the file needs fixing; 1 rows were refused because the platform did not
+        answer."""
         if self.malformed:
             return 2
         return 1 if self.unchecked else 0
@@ -114,7 +131,17 @@ def _header(cells: list[str]) -> tuple[dict[str, int], str | None]:
 
 
 def _is_user_id(text: str) -> bool:
+    """A Slack user ID (``U…``/``W…``) or a Teams one (``29:…``)."""
+    if _TEAMS_ID.match(text):
+        return True
     return len(text) >= 3 and text[0] in "UW" and set(text) <= _ID_ALPHABET
+
+
+def _user_id(raw: str) -> str:
+    """The ID as typed, tidied: Slack's are upper-case (and may be @-prefixed); Teams' are
+    case-sensitive and kept as they are."""
+    sid = raw.lstrip("@")
+    return sid if sid.startswith("29:") else sid.upper()
 
 
 def _row(n: int, cells: list[str], cols: dict[str, int], grades: GradeTable):
@@ -131,11 +158,11 @@ def _row(n: int, cells: list[str], cols: dict[str, int], grades: GradeTable):
         cell("grade"),
     )
     if sid:
-        sid = sid.lstrip("@").upper()
+        sid = _user_id(sid)
     if not (sid or email):
-        return "needs a slack_id or an email"
+        return "needs a user ID (slack_id or user_id) or an email"
     if sid and not _is_user_id(sid):
-        return f"{sid!r} is not a Slack user ID"
+        return f"{sid!r} is not a user ID (Slack's U… or W…, Teams' 29:…)"
     if email and "@" not in email:
         return f"{email!r} is not an email address"
     if not dept or len(dept) > 100:
@@ -207,6 +234,7 @@ def import_file(core: Core, team_id: str, data: bytes) -> RosterReport:
     """Import a roster file's bytes (CSV in any encoding Excel writes, or .xlsx)."""
     rows, report = check_file(data, core.settings.grade_names)
     report.team = team_id
+    report.platform = platform_name(core, team_id)
     if report.malformed:
         return report
     ids = {row.line: uid for row, uid in _resolve(core, team_id, rows, report)}
@@ -257,8 +285,16 @@ def _participants(s, workspace_id: int) -> dict[str, Participant]:
     }
 
 
+def platform_name(core: Core, team_id: str) -> str:
+    """The chat's name as an admin of this workspace knows it, "Slack" or "Teams" (Slack when the
+    workspace is not known yet, as before Teams existed)."""
+    with core.db.Session() as s:
+        platform = s.scalar(select(Workspace.platform).where(Workspace.team_id == team_id))
+    return PLATFORM_NAMES.get(platform or "slack", "Slack")
+
+
 def _known_ids(core: Core, team_id: str) -> set[str]:
-    """Slack IDs this workspace already has as participants (no Slack call needed)."""
+    """User IDs this workspace already has as participants (no platform call needed)."""
     with core.db.Session() as s:
         return set(
             s.scalars(
@@ -274,7 +310,8 @@ def _gateway(core: Core, team_id: str):
     try:
         return core.gateway(team_id), ""
     except Exception as exc:  # noqa: BLE001 - no token, not installed: the rows say why
-        return None, f"Slack is not connected for workspace {team_id} ({exc})"
+        name = platform_name(core, team_id)
+        return None, f"{name} is not connected for workspace {team_id} ({exc})"
 
 
 def _resolve(core: Core, team_id: str, rows: list[RosterRow], report: RosterReport):
@@ -293,10 +330,10 @@ def _resolve(core: Core, team_id: str, rows: list[RosterRow], report: RosterRepo
             report.reasons[row.line] = offline
             continue
         try:
-            uid, why = _member_of(gw, team_id, row)
+            uid, why = _member_of(gw, team_id, row, report.platform)
         except ChatError as exc:
             report.unchecked.append((row.line, row.who))
-            report.reasons[row.line] = f"Slack did not answer ({exc.error})"
+            report.reasons[row.line] = f"{report.platform} did not answer ({exc.error})"
             continue
         if uid is None:
             report.unmatched.append((row.line, row.who))
@@ -306,14 +343,16 @@ def _resolve(core: Core, team_id: str, rows: list[RosterRow], report: RosterRepo
     return resolved
 
 
-def _member_of(gw: ChatGateway, team_id: str, row: RosterRow) -> tuple[str | None, str]:
+def _member_of(
+    gw: ChatGateway, team_id: str, row: RosterRow, platform: str = "Slack"
+) -> tuple[str | None, str]:
     """The row's user ID if they are an active person of this workspace, else (None, why)."""
     if row.slack_id is None:
         if not gw.capabilities.directory:
             return None, f"no look-up by e-mail on this platform ({row.email}): give their ID"
         uid = _patient(gw.user_by_email, row.email)
         if uid is None:
-            return None, f"no Slack user for {row.email} in workspace {team_id}"
+            return None, f"no {platform} user for {row.email} in workspace {team_id}"
     else:
         uid = row.slack_id
     try:

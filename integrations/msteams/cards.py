@@ -158,6 +158,27 @@ def summary_card(view: views.SummaryView, image: views.Image | None = None) -> d
     return card(body)
 
 
+def text_file_message(note: str, filename: str, text: str) -> dict[str, Any]:
+    """A text file (a CSV export) in a card: Teams shows only images inline, and a bot can
+    attach other files only through a consent card and the person's OneDrive, so the file's
+    text goes in a monospaced block the reader can copy. One that does not fit a message says
+    so instead of failing."""
+    head = [_text(_md(note), weight="Bolder"), _text(f"`{filename}`", isSubtle=True, size="Small")]
+    body = _text(text, fontType="Monospace", size="Small")
+    activity = {
+        "type": "message",
+        "summary": _plain(note),
+        "attachments": [{"contentType": CARD_TYPE, "content": card([*head, body])}],
+    }
+    if message_bytes(activity) <= MAX_MESSAGE_BYTES:
+        return activity
+    too_big = _text(
+        f"{filename} is {len(text.encode()):,} bytes, more than a Teams message holds: ask the "
+        "operator for it (`medpulse export` on the server).",
+    )
+    return message(card([*head, too_big]), _plain(note))
+
+
 def home_card(view: views.HomeView) -> dict[str, Any]:
     """A person's home, sent as a card on request (Teams has no per-person surface to publish)."""
     body = [_text(_md(view.title), size="Large", weight="Bolder"), *_sections(view.sections)]

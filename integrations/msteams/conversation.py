@@ -11,7 +11,8 @@ Slack's ``/pulse``; this answers it in Teams:
   was typed in, mentioned there; a team the app is installed in may also be named.
 * ``person``: an Entra ID object ID (roles are keyed by it); a Teams @mention carries no such ID
   in its text.
-* ``send_file``: the file as a card with the image inline, in the person's 1:1 with the bot.
+* ``send_file``: the file as a card in the person's 1:1 with the bot: a chart inline, a CSV
+  export as text (``cards.text_file_message``).
 * ``explain``: a Teams refusal (``bot.chat.errors``) in one line.
 """
 
@@ -28,6 +29,7 @@ from integrations.msteams import events
 from integrations.msteams.routes import TEAM
 
 HERE = ("here", "this")
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 PROGRESS = "⏳"  # Slack's "working on it" note, seen only by whoever typed the command
 CHANNEL_MARKUP = re.compile(r"<#([^>|]+)(?:\|[^>]*)?>")
 
@@ -94,6 +96,9 @@ class TeamsConversation:
 
     def send_file(self, note: str, data: bytes, filename: str, title: str, alt: str) -> None:
         _, conversation = self.gateway.dm_conversation(self.sender.id)
+        if not data.startswith(PNG_MAGIC):  # a CSV export: its text in a card
+            self.gateway.post_text_file(conversation, note, filename, data.decode("utf-8"))
+            return
         view = views.SummaryView(title=title, headline=note, sections=(), fallback=note[:200])
         self.gateway.post_channel(conversation, view, views.Image(data, alt, filename, title))
 

@@ -229,6 +229,13 @@ class TeamsGateway:
         message = mapped(lambda: self.client.send(service_url, channel, activity))
         return MessageRef(channel, message)
 
+    def post_text_file(self, conversation: str, note: str, filename: str, text: str) -> MessageRef:
+        """A text file (a CSV export) as a card in a conversation (``cards.text_file_message``)."""
+        activity = mapped(lambda: cards.text_file_message(note, filename, text))
+        service_url = self._service_url(conversation)
+        message = mapped(lambda: self.client.send(service_url, conversation, activity))
+        return MessageRef(conversation, message)
+
     def members(self, source: str) -> Iterator[Member]:
         """The people of a team the app is installed in (``source`` the team's ID)."""
         route = self.routes.get(TEAM, source)
