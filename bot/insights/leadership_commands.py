@@ -23,7 +23,7 @@ log = logging.getLogger("medpulse.leadership")
 
 CHECKLIST_FORM = "leadership_checklist"
 ACTION_FORM = "leadership_action"
-NO_FORM = "open the form from a /pulse command in Slack"
+NO_FORM = "I can't open the form from here"
 
 
 def checklist_form() -> Form:
