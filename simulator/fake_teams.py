@@ -91,6 +91,7 @@ class TeamsUser:
     aad_object_id: str
     name: str
     email: str
+    guest: bool = False  # from another organisation, invited into a team (Teams' userRole)
 
     def to_api(self, tenant_id: str) -> dict[str, Any]:
         return {
@@ -100,7 +101,7 @@ class TeamsUser:
             "email": self.email,
             "userPrincipalName": self.email,
             "tenantId": tenant_id,
-            "userRole": "user",
+            "userRole": "guest" if self.guest else "user",
         }
 
     def account(self) -> dict[str, Any]:
@@ -240,7 +241,7 @@ class FakeTeams(LocalHttpFake):
 
     # ------------------------------------------------------------ directory
 
-    def add_user(self, name: str | None = None) -> TeamsUser:
+    def add_user(self, name: str | None = None, guest: bool = False) -> TeamsUser:
         with self._lock:
             n = next(self._ids)
             user = TeamsUser(
@@ -248,6 +249,7 @@ class FakeTeams(LocalHttpFake):
                 aad_object_id=str(uuid.uuid4()),
                 name=name or f"Dr Fake {n}",
                 email=f"doctor{n}@nhs.example",
+                guest=guest,
             )
             self.users[user.id] = user
             return user

@@ -317,6 +317,13 @@ def test_admins_add_by_mention(teams):
     assert "can't find that person in this team" in last_text(fake, team)
     assert counts(core) == before
 
+    # A guest from another organisation, though in the team, may hold no role.
+    guest = fake.add_user("Dr Visitor", guest=True)
+    team.members.append(guest.id)
+    fake.post(url, fake.message(admin, f"admins add <at>{guest.name}</at>", team, (guest,)))
+    assert "not a member of this workspace" in last_text(fake, team)
+    assert counts(core) == before
+
     # A doctor may not do it at all, mention or not.
     fake.post(
         url, fake.message(doctors[1], f"leaders-role add <at>{leader.name}</at>", team, (leader,))
