@@ -53,7 +53,7 @@ from bot.rounds.answers import (
 from bot.rounds.facts import questions as round_questions
 from bot.rounds.pulse_view import parse_answer_value
 from integrations.msteams import cards, dialogs, events
-from integrations.msteams.conversation import TeamsConversation, replace_words, teams_words
+from integrations.msteams.conversation import TeamsConversation, notice_in_teams_words, teams_words
 from integrations.msteams.routes import DM, TEAM
 from integrations.msteams.web import DialogReply, Reply, TextReply
 from questions import scales
@@ -296,7 +296,7 @@ class TeamsApp:
         if outcome.errors:
             return DialogReply(dialogs.dialog(dialogs.with_values(form, values, outcome.errors)))
         if outcome.notice is not None:
-            return DialogReply(dialogs.notice_dialog(replace_words(outcome.notice)))
+            return DialogReply(dialogs.notice_dialog(notice_in_teams_words(outcome.notice)))
         return DialogReply(dialogs.message(teams_words(form_table.saved_line(event.form_id))))
 
     # ------------------------------------------------------------ commands

@@ -43,7 +43,7 @@ def teams_words(text: str) -> str:
     return text.replace("`/pulse ", "`").replace("/pulse ", "")
 
 
-def replace_words(notice: Notice) -> Notice:
+def notice_in_teams_words(notice: Notice) -> Notice:
     """A notice in Teams' words (``/pulse X`` is the message ``X``)."""
     return Notice(notice.title, tuple(teams_words(p) for p in notice.paragraphs), notice.close)
 
@@ -79,7 +79,7 @@ class TeamsConversation:
 
     def open_form(self, form) -> bool:
         if isinstance(form, Notice):
-            card = dialogs.notice_card(replace_words(form))
+            card = dialogs.notice_card(notice_in_teams_words(form))
         elif form_table.known(form.form_id):
             card = dialogs.opener_card(form)
         else:
