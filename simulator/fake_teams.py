@@ -9,7 +9,8 @@ It plays both sides that a Teams bot meets, so tests drive real HTTP and real JW
   ``/api/messages``.
 * **The Bot Connector, for the bot**: the client-credentials token endpoint, and
   ``{serviceUrl}v3/conversations`` (create a 1:1), ``…/activities`` (send), ``…/activities/{id}``
-  (update, delete) and ``…/pagedmembers``; every call is recorded in ``calls``.
+  (update, delete), ``…/pagedmembers`` and ``…/members/{id}`` (one member, by ``29:`` ID or
+  Entra ID object ID); every call is recorded in ``calls``.
 
 Fault injection: ``latency`` (all calls) and ``op_latency``; ``fail_next(op, status)`` for
 429 (with ``Retry-After``), 412, 502, 503, 504, 500, before the effect or, with
@@ -20,7 +21,7 @@ over 100 KB (images aside) gets ``413 MessageSizeTooBig``; ``rate_limit(per_seco
 the tenant with 429s.
 
 Ops, as named in ``calls`` and fault methods: ``token``, ``create_conversation``, ``send``,
-``update``, ``delete``, ``members``, plus ``openid`` and ``keys``.
+``update``, ``delete``, ``members``, ``member``, plus ``openid`` and ``keys``.
 
 Like ``simulator/fake_slack.py`` it ships in the simulator so that a Teams demo can use it too; it
 imports PyJWT and ``cryptography`` (product dependencies) and the standard library. Its server,
@@ -90,6 +91,7 @@ class TeamsUser:
     aad_object_id: str
     name: str
     email: str
+    guest: bool = False  # from another organisation, invited into a team (Teams' userRole)
 
     def to_api(self, tenant_id: str) -> dict[str, Any]:
         return {
@@ -99,7 +101,7 @@ class TeamsUser:
             "email": self.email,
             "userPrincipalName": self.email,
             "tenantId": tenant_id,
-            "userRole": "user",
+            "userRole": "guest" if self.guest else "user",
         }
 
     def account(self) -> dict[str, Any]:
@@ -239,7 +241,7 @@ class FakeTeams(LocalHttpFake):
 
     # ------------------------------------------------------------ directory
 
-    def add_user(self, name: str | None = None) -> TeamsUser:
+    def add_user(self, name: str | None = None, guest: bool = False) -> TeamsUser:
         with self._lock:
             n = next(self._ids)
             user = TeamsUser(
@@ -247,6 +249,7 @@ class FakeTeams(LocalHttpFake):
                 aad_object_id=str(uuid.uuid4()),
                 name=name or f"Dr Fake {n}",
                 email=f"doctor{n}@nhs.example",
+                guest=guest,
             )
             self.users[user.id] = user
             return user
@@ -424,8 +427,17 @@ class FakeTeams(LocalHttpFake):
                 self.conversations[conv.id] = conv
         return {"id": conv.id, "conversationType": "personal"}
 
-    def message(self, user: TeamsUser, text: str, team: FakeTeam | None = None) -> dict:
-        """A message in the user's 1:1, or (``team``) a channel message @mentioning the bot."""
+    def message(
+        self,
+        user: TeamsUser,
+        text: str,
+        team: FakeTeam | None = None,
+        mentions: tuple[TeamsUser, ...] = (),
+    ) -> dict:
+        """A message in the user's 1:1, or (``team``) a channel message @mentioning the bot.
+        ``mentions``: people @mentioned in ``text`` as ``<at>Name</at>``, each with the
+        ``mention`` entity Teams adds (``mentioned`` holds their ``29:`` ID and name only)."""
+        entities: list[dict[str, Any]] = []
         if team is None:
             act = self._base_activity("message", self._personal(user))
         else:
@@ -433,11 +445,55 @@ class FakeTeams(LocalHttpFake):
             act = self._base_activity(
                 "message", {"id": team.id, "conversationType": "channel", "isGroup": True}
             )
-            act["channelData"]["team"] = {"id": team.id, "name": team.name}
-            act["entities"] = [
+            self._in_team(act, team)
+            entities.append(
                 {"type": "mention", "text": "<at>medpulse</at>", "mentioned": act["recipient"]}
-            ]
+            )
+        for person in mentions:
+            entities.append(
+                {
+                    "type": "mention",
+                    "text": f"<at>{person.name}</at>",
+                    "mentioned": {"id": person.id, "name": person.name},
+                }
+            )
+        if entities:
+            act["entities"] = entities
         act.update({"from": user.account(), "text": text, "textFormat": "plain"})
+        return act
+
+    @staticmethod
+    def _in_team(act: dict[str, Any], team: FakeTeam) -> None:
+        act["channelData"]["team"] = {"id": team.id, "name": team.name}
+
+    def task_fetch(
+        self, user: TeamsUser, data: dict[str, Any] | Any, team: FakeTeam | None = None
+    ) -> dict:
+        """A click on a card's ``Action.Submit`` whose data asks for a dialog (``task/fetch``)."""
+        return self._task("task/fetch", user, data, team)
+
+    def task_submit(
+        self, user: TeamsUser, data: dict[str, Any] | Any, team: FakeTeam | None = None
+    ) -> dict:
+        """A dialog's form sent (``task/submit``): ``data`` is the inputs merged with the
+        submit button's data, as Teams sends them (every value a string)."""
+        return self._task("task/submit", user, data, team)
+
+    def _task(self, name: str, user: TeamsUser, data: Any, team: FakeTeam | None) -> dict:
+        if team is None:
+            act = self._base_activity("invoke", self._personal(user))
+        else:
+            act = self._base_activity(
+                "invoke", {"id": team.id, "conversationType": "channel", "isGroup": True}
+            )
+            self._in_team(act, team)
+        act.update(
+            {
+                "from": user.account(),
+                "name": name,
+                "value": {"data": data, "context": {"theme": "default"}},
+            }
+        )
         return act
 
     def card_action(
@@ -558,7 +614,7 @@ class FakeTeams(LocalHttpFake):
         if fault is not None and not fault.after_effect:
             return _fault_reply(fault)
         reply = apply()
-        reply.effect = 200 <= reply.status < 300 and op != "members"
+        reply.effect = 200 <= reply.status < 300 and op not in ("members", "member")
         if fault is not None and not 200 <= reply.status < 300:
             # "After the effect" means a reply lost after Teams acted; a call Teams refused
             # (a blocked user's 403) had no effect to lose, so the fault waits for the next.
@@ -580,6 +636,8 @@ class FakeTeams(LocalHttpFake):
                 return self._create_conversation(parsed)
             if op == "members":
                 return self._members(args[0], query)
+            if op == "member":
+                return self._member(args[0], args[1])
             conv = self.conversations.get(args[0])
             if conv is None:
                 conv = self._channel_conversation(args[0])
@@ -667,6 +725,22 @@ class FakeTeams(LocalHttpFake):
             page["continuationToken"] = str(start + size)
         return _Reply(200, page)
 
+    def _member(self, conv_id: str, user_id: str) -> _Reply:
+        """One member of a team (or of a 1:1), by ``29:`` ID or Entra ID object ID."""
+        team = self.teams.get(conv_id)
+        conv = self.conversations.get(conv_id)
+        if team is not None and team.installed:
+            ids = team.members
+        elif conv is not None and conv.user_id:
+            ids = [conv.user_id]
+        else:
+            return _Reply(403, _error("BotNotInConversationRoster", "app not in this conversation"))
+        for uid in ids:
+            person = self.users[uid]
+            if user_id in (person.id, person.aad_object_id):
+                return _Reply(200, person.to_api(self.tenant_id))
+        return _Reply(404, _error("MemberNotFoundInConversation", "no such member"))
+
     def _token(self, body: bytes) -> _Reply:
         form = dict(parse_qsl(body.decode("utf-8", "replace")))
         fault = self._take_fault("token")
@@ -731,6 +805,8 @@ def _route(method: str, path: str, tenant: str) -> tuple[str | None, tuple[str, 
         return "send", (rest[0],)
     if method == "GET" and len(rest) == 2 and rest[1] == "pagedmembers":
         return "members", (rest[0],)
+    if method == "GET" and len(rest) == 3 and rest[1] == "members":
+        return "member", (rest[0], rest[2])
     if len(rest) == 3 and rest[1] == "activities":
         if method == "PUT":
             return "update", (rest[0], rest[2])

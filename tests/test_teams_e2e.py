@@ -364,7 +364,8 @@ def test_forget_on_teams_survives_a_refused_delete_and_purges_the_ledger(teams):
 
 def test_core_commands_answer_in_teams_terms(teams):
     """The core's command language through ``TeamsConversation``: "this team" needs a team,
-    people are named by Entra ID object ID, forms are explained as unavailable."""
+    a person typed as a plain word is asked for as an @mention, and a form's command answers
+    with the card that opens it (``test_teams_dialogs`` follows both further)."""
     fake, core, url, _worker = teams
     admin = fake.add_user("Dr Admin")
     doctors = [fake.add_user() for _ in range(5)]
@@ -376,12 +377,12 @@ def test_core_commands_answer_in_teams_terms(teams):
     fake.post(url, in_dm)
     assert "mention me in the team's channel" in texts(fake.messages_to(admin))[-1]
     fake.post(url, fake.message(admin, "admins add @DrLeader", team=team))
-    assert "Entra ID object ID" in texts(fake.channel_messages(team))[-1]
+    assert "@mention the person" in texts(fake.channel_messages(team))[-1]
     with core.db.Session() as s:
         assert s.scalar(select(func.count(Role.id))) == 1
     fake.post(url, fake.message(admin, "action", team=team))
-    reply = texts(fake.channel_messages(team))[-1]
-    assert reply.startswith("⚠️") and "/pulse" not in reply
+    [button] = card_of(fake.channel_messages(team)[-1])["actions"]
+    assert button["data"] == {"msteams": {"type": "task/fetch"}, "form": "leadership_action"}
 
 
 def test_a_round_whose_every_send_was_uncertain_leaves_no_ledger_rows(teams, clock):

@@ -23,7 +23,7 @@ log = logging.getLogger("medpulse.leadership")
 
 CHECKLIST_FORM = "leadership_checklist"
 ACTION_FORM = "leadership_action"
-NO_FORM = "I can't open its form from here (forms open from a slash command in Slack; Teams has no forms yet)"
+NO_FORM = "I can't open the form from here"
 
 
 def checklist_form() -> Form:

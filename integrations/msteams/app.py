@@ -14,6 +14,11 @@ Thin by design: it parses, asks the core, and renders. What it does per event:
   ``Input.Text`` as the round's comment; ``not_now`` moves the reminder; ``why`` explains.
 * **A message**: a command, in the same words as ``/pulse`` (``help`` first). In channels only
   @mentions arrive. Authorised by ``aadObjectId`` through ``bot.people.authz``.
+* **A form's dialog** (``task/fetch``, ``task/submit``): the command answered with a card whose
+  button opens the form (``TeamsConversation.open_form``); the click is authorised again for
+  whoever clicked (in a channel, not necessarily who typed the command), and the form built
+  afresh, by ``bot.admin.form_table``; the submission goes to the form's own submit, which
+  checks the role once more. Problems come back in the dialog against their fields.
 
 Activities from another tenant are ignored: the app is single-tenant, and a workspace is a
 tenant. People are identified on the answer path by their per-bot ``29:`` ID (the ID the
@@ -29,7 +34,8 @@ from dataclasses import replace
 
 from sqlalchemy import select
 
-from bot.admin import commands, operations
+from bot.admin import commands, form_table, operations
+from bot.admin.operations import AdminError
 from bot.chat import errors, views
 from bot.core import Core
 from bot.people import home as homes
@@ -45,11 +51,11 @@ from bot.rounds.answers import (
 )
 from bot.rounds.facts import questions as round_questions
 from bot.rounds.pulse_view import parse_answer_value
-from integrations.msteams import cards, events
+from integrations.msteams import cards, dialogs, events
 from integrations.msteams import home as home_cards
-from integrations.msteams.conversation import TeamsConversation
+from integrations.msteams.conversation import TeamsConversation, notice_in_teams_words, teams_words
 from integrations.msteams.routes import DM, TEAM
-from integrations.msteams.web import CardReply, Reply, TextReply
+from integrations.msteams.web import CardReply, DialogReply, Reply, TextReply
 from questions import scales
 from storage.models import Audience, Workspace
 
@@ -115,6 +121,8 @@ class TeamsApp:
     def __call__(self, event: events.Event) -> Reply:
         if event.conversation.tenant_id != self.tenant_id:
             log.warning("msteams: ignored an activity from another tenant")
+            if isinstance(event, events.DialogFetch | events.DialogSubmit):
+                return DialogReply(dialogs.message(NOT_INSTALLED))
             return TextReply(NOT_INSTALLED) if isinstance(event, events.CardAction) else None
         handler: Callable[[events.Event], Reply] = {
             events.Installed: self._installed,
@@ -122,6 +130,8 @@ class TeamsApp:
             events.MembersChanged: self._members_changed,
             events.Message: self._message,
             events.CardAction: self._tap,
+            events.DialogFetch: self._open_dialog,
+            events.DialogSubmit: self._submit_dialog,
         }[type(event)]
         return handler(event)
 
@@ -254,6 +264,42 @@ class TeamsApp:
         if outcome.status != "recorded":
             return NOT_YOURS
         return "🙏 Thank you: your comment is recorded anonymously. Send another to replace it."
+
+    # ------------------------------------------------------------ forms as dialogs
+
+    def _open_dialog(self, event: events.DialogFetch) -> Reply:
+        """The form for whoever clicked, if their role allows it, drawn as it is now."""
+        ws_id = self._workspace_id()
+        if ws_id is None:
+            return DialogReply(dialogs.message(NOT_INSTALLED))
+        user = event.sender.aad_object_id or event.sender.id
+        opened = form_table.build(self.core, self.tenant_id, ws_id, user, event.form_id)
+        if opened.form is None:
+            return DialogReply(dialogs.message(teams_words(opened.refusal or form_table.UNKNOWN)))
+        return DialogReply(dialogs.dialog(opened.form))
+
+    def _submit_dialog(self, event: events.DialogSubmit) -> Reply:
+        """The dialog's values to the form's own submit (which checks the role again): its
+        problems back in the dialog, its notice in the dialog's place, or one line."""
+        ws_id = self._workspace_id()
+        if ws_id is None:
+            return DialogReply(dialogs.message(NOT_INSTALLED))
+        try:
+            form = form_table.shape(self.core, self.tenant_id, ws_id, event.form_id)
+        except AdminError as exc:
+            return DialogReply(dialogs.message(teams_words(f"⚠️ {exc}")))
+        if form is None:
+            return DialogReply(dialogs.message(form_table.UNKNOWN))
+        values = dialogs.submitted(form, event.data)
+        user = event.sender.aad_object_id or event.sender.id
+        outcome = form_table.submit(self.core, self.tenant_id, ws_id, user, event.form_id, values)
+        if outcome is None:
+            return DialogReply(dialogs.message(form_table.UNKNOWN))
+        if outcome.errors:
+            return DialogReply(dialogs.dialog(dialogs.with_values(form, values, outcome.errors)))
+        if outcome.notice is not None:
+            return DialogReply(dialogs.notice_dialog(notice_in_teams_words(outcome.notice)))
+        return DialogReply(dialogs.message(teams_words(form_table.saved_line(event.form_id))))
 
     # ------------------------------------------------------------ commands
 

@@ -4,7 +4,7 @@ medpulse is synchronous and threaded (waitress, APScheduler, its own outbox and 
 needs six REST calls, so this is a thin client over ``requests`` rather than an asyncio SDK:
 a client-credentials token (scope ``https://api.botframework.com/.default``, single tenant,
 cached until shortly before it expires), then create a 1:1 conversation, send, update and
-delete an activity, and list a team's members page by page.
+delete an activity, list a team's members page by page, and read one member.
 
 Retries: ``429``, ``412``, ``502``, ``503`` and ``504`` are retried with exponential backoff
 and jitter; a ``Retry-After`` header is honoured (plus a little jitter so that many sending
@@ -193,6 +193,8 @@ class Member:
     aad_object_id: str | None
     name: str | None
     email: str | None
+    role: str | None = None  # Teams' userRole: "user", or "guest" for another organisation's
+    tenant_id: str | None = None
 
 
 class Outcome(enum.Enum):
@@ -292,6 +294,22 @@ class BotConnector:
             token = page.get("continuationToken")
             if not token:
                 return
+
+    def member(self, service_url: str, conversation_id: str, user_id: str) -> Member:
+        """One member of a conversation (a team, a chat), by their ``29:`` ID: who a mention
+        names, with the Entra ID object ID roles are kept by. Safe to repeat."""
+        path = f"v3/conversations/{_seg(conversation_id)}/members/{_seg(user_id)}"
+        raw = self._call("GET", service_url, path, None, repeatable=True)
+        if not isinstance(raw.get("id"), str):
+            raise ConnectorError(200, "no_id", "the Bot Connector returned no member")
+        return Member(
+            raw["id"],
+            _opt(raw.get("aadObjectId")),
+            _opt(raw.get("name")),
+            _email(raw),
+            _opt(raw.get("userRole")),
+            _opt(raw.get("tenantId")),
+        )
 
     def send_once(
         self, service_url: str, conversation_id: str, activity: dict[str, Any]
@@ -438,6 +456,10 @@ def _id_of(reply: dict[str, Any]) -> str:
 def _email(raw: dict[str, Any]) -> str | None:
     value = raw.get("email") or raw.get("userPrincipalName")
     return value if isinstance(value, str) else None
+
+
+def _opt(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def _seg(value: str) -> str:

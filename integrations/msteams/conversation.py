@@ -6,11 +6,15 @@ Slack's ``/pulse``; this answers it in Teams:
 * ``say``: a message in the conversation the command came from (Teams has no reply only one
   person sees, so the core's "⏳ working on it" notes are left out), with ``/pulse X`` written as the message ``X`` and Slack's channel markup
   (``<#ID>``) as the team's name.
-* ``open_form``: False (no dialogs yet): the core answers with what to do instead.
+* ``open_form``: a notice as a card; a form as a card whose button opens it as a dialog
+  (``dialogs``; the form is built again for whoever clicks, by ``bot.admin.form_table``).
+  False only for a form that table does not know.
 * ``channel``: ``here`` (or nothing, for ``audience`` and ``leaders``) is the team the command
   was typed in, mentioned there; a team the app is installed in may also be named.
-* ``person``: an Entra ID object ID (roles are keyed by it); a Teams @mention carries no such ID
-  in its text.
+* ``person``: an @mention (``events`` turns it into ``<@29:…>``) or an Entra ID object ID, looked
+  up with the Bot Connector's get-member call in the team (roles are keyed by the member's
+  Entra ID object ID, which a mention does not carry); someone Teams does not know there is
+  one clear line.
 * ``send_file``: the file as a card in the person's 1:1 with the bot: a chart inline, a CSV
   export as text (``cards.text_file_message``).
 * ``explain``: a Teams refusal (``bot.chat.errors``) in one line.
@@ -21,11 +25,13 @@ from __future__ import annotations
 import re
 import uuid
 
+from bot.admin import form_table
 from bot.admin.command_table import UsageError
 from bot.admin.operations import AdminError
 from bot.chat import errors, views
+from bot.chat.forms import Notice
 from bot.chat.gateway import Member
-from integrations.msteams import events
+from integrations.msteams import dialogs, events
 from integrations.msteams.routes import TEAM
 
 HERE = ("here", "this")
@@ -37,6 +43,11 @@ CHANNEL_MARKUP = re.compile(r"<#([^>|]+)(?:\|[^>]*)?>")
 def teams_words(text: str) -> str:
     """Core replies name ``/pulse X``; in Teams the command is the message ``X``."""
     return text.replace("`/pulse ", "`").replace("/pulse ", "")
+
+
+def notice_in_teams_words(notice: Notice) -> Notice:
+    """A notice in Teams' words (``/pulse X`` is the message ``X``)."""
+    return Notice(notice.title, tuple(teams_words(p) for p in notice.paragraphs), notice.close)
 
 
 def _is_object_id(token: str) -> bool:
@@ -69,7 +80,15 @@ class TeamsConversation:
         return route.name if route and route.name else "the team"
 
     def open_form(self, form) -> bool:
-        return False
+        if isinstance(form, Notice):
+            card = dialogs.notice_card(notice_in_teams_words(form))
+        elif form_table.known(form.form_id):
+            card = dialogs.opener_card(form)
+        else:
+            return False
+        conv = self.conversation
+        self.gateway.reply_card(conv.service_url, conv.id, card, form.title)
+        return True
 
     def channel(self, token: str) -> tuple[str, str]:
         conv = self.conversation
@@ -88,11 +107,47 @@ class TeamsConversation:
         )
 
     def person(self, token: str) -> Member:
-        if _is_object_id(token):
-            return Member(user_id=token.lower())
-        raise UsageError(
-            "on Teams, name the person by their Entra ID object ID (Teams admin centre > Users)"
+        user_id = events.person_token(token) or (token.lower() if _is_object_id(token) else None)
+        if user_id is None:
+            raise UsageError(
+                "@mention the person (type @ and pick them), or give their Entra ID object ID"
+            )
+        found = self._member(user_id)
+        if found is None:
+            raise AdminError(
+                "I can't find that person in this team. Nothing was changed: @mention someone "
+                "who is a member of a team medpulse is in."
+            )
+        if not found.aad_object_id:
+            raise AdminError("Teams gave no Entra ID for that person, so they can't hold a role")
+        own = found.role != "guest" and found.tenant_id in (None, self.conversation.tenant_id)
+        return Member(
+            user_id=found.aad_object_id.lower(),
+            name=found.name,
+            team_id=self.conversation.tenant_id if own else None,
         )
+
+    def _member(self, user_id: str):
+        """The member of this team (or, typed in a 1:1, of any team medpulse is in) with this
+        ``29:`` ID or Entra ID object ID; None when Teams knows none."""
+        conv = self.conversation
+        if conv.team_id:
+            places = [(conv.service_url, conv.team_id)]
+        else:
+            places = [(self._route_url(t, conv.service_url), t) for t in self._teams()]
+        for service_url, place in places:
+            try:
+                return self.gateway.member(service_url, place, user_id)
+            except (errors.Gone, errors.Permanent, errors.Undeliverable):
+                continue
+        return None
+
+    def _teams(self) -> list[str]:
+        return list(self.gateway.routes.keys(TEAM))
+
+    def _route_url(self, team_id: str, default: str) -> str:
+        route = self.gateway.routes.get(TEAM, team_id)
+        return route.service_url if route and route.service_url else default
 
     def send_file(self, note: str, data: bytes, filename: str, title: str, alt: str) -> None:
         _, conversation = self.gateway.dm_conversation(self.sender.id)

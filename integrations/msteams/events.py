@@ -1,7 +1,8 @@
 """Verified Teams activities as small typed events, the way the core will consume them.
 
 Only what medpulse acts on is parsed: a message (admin commands, ``help``, ``home``), an
-``adaptiveCard/action`` invoke (a tap on an answer, a comment), the app installed in or removed
+``adaptiveCard/action`` invoke (a tap on an answer, a comment), ``task/fetch`` and
+``task/submit`` invokes (a form's dialog opened and sent), the app installed in or removed
 from a team or a personal chat, and team members joining or leaving (roster sync). Anything
 else is ``None``: Teams adds event types over time and a bot must answer 200 to those it
 ignores. A malformed activity of a kind we do handle raises ``MalformedActivity`` (400).
@@ -19,7 +20,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 INVOKE_CARD_ACTION = "adaptiveCard/action"
+INVOKE_TASK_FETCH = "task/fetch"
+INVOKE_TASK_SUBMIT = "task/submit"
 _AT_TAG = re.compile(r"<at>(.*?)</at>", re.IGNORECASE | re.DOTALL)
+PERSON_TOKEN = re.compile(r"^<@([^<>\s]+)>$")  # a mentioned person, as the command text names them
 
 
 class MalformedActivity(ValueError):
@@ -72,6 +76,29 @@ class CardAction:
 
 
 @dataclass(frozen=True)
+class DialogFetch:
+    """A click on a card's "open the form" button (``Action.Submit`` with ``msteams.type``
+    ``task/fetch``): Teams waits for the dialog to show. ``form_id`` is what our card put there;
+    ``sender`` is whoever clicked, not necessarily who typed the command."""
+
+    conversation: Conversation
+    sender: Person
+    form_id: str
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class DialogSubmit:
+    """A dialog's form sent: ``data`` holds its inputs by ID, merged with the submit button's
+    own data (``form``)."""
+
+    conversation: Conversation
+    sender: Person
+    form_id: str
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class Installed:
     """The app was added to a team, a group chat, or a person's personal scope."""
 
@@ -94,7 +121,8 @@ class MembersChanged:
     removed: tuple[Person, ...] = field(default_factory=tuple)
 
 
-Event = Message | CardAction | Installed | Uninstalled | MembersChanged
+Event = Message | CardAction | DialogFetch | DialogSubmit | Installed | Uninstalled | MembersChanged
+Invoke = CardAction | DialogFetch | DialogSubmit  # answered in the HTTP reply, not by a message
 
 
 def parse(activity: Mapping[str, Any]) -> Event | None:
@@ -143,13 +171,16 @@ def _message(activity: Mapping[str, Any]) -> Message:
     return Message(
         conversation=_conversation(activity),
         sender=_person(activity.get("from")),
-        text=strip_mentions(text),
+        text=strip_mentions(mentions_as_tokens(text, activity)),
         activity_id=_opt_str(activity.get("id")),
     )
 
 
-def _invoke(activity: Mapping[str, Any]) -> CardAction | None:
-    if activity.get("name") != INVOKE_CARD_ACTION:
+def _invoke(activity: Mapping[str, Any]) -> Invoke | None:
+    name = activity.get("name")
+    if name in (INVOKE_TASK_FETCH, INVOKE_TASK_SUBMIT):
+        return _dialog(activity, DialogFetch if name == INVOKE_TASK_FETCH else DialogSubmit)
+    if name != INVOKE_CARD_ACTION:
         return None
     value = _obj(activity, "value")
     action = value.get("action")
@@ -164,6 +195,19 @@ def _invoke(activity: Mapping[str, Any]) -> CardAction | None:
         verb=_str(action, "verb"),
         data=dict(data),
         activity_id=_opt_str(activity.get("replyToId")),
+    )
+
+
+def _dialog(activity: Mapping[str, Any], kind: type) -> DialogFetch | DialogSubmit:
+    """``value.data``: the button's data (and, on submit, the inputs); ``form`` names the form."""
+    data = _obj(activity, "value").get("data")
+    if not isinstance(data, dict):
+        raise MalformedActivity(f"{activity.get('name')} without an object in value.data")
+    return kind(
+        conversation=_conversation(activity),
+        sender=_person(activity.get("from")),
+        form_id=_str(data, "form"),
+        data=dict(data),
     )
 
 
@@ -204,6 +248,34 @@ def _people(raw: Any) -> tuple[Person, ...]:
 def strip_mentions(text: str) -> str:
     """Remove ``<at>…</at>`` mentions (Teams puts the bot's name there in channels)."""
     return " ".join(_AT_TAG.sub(" ", text).split())
+
+
+def mentions_as_tokens(text: str, activity: Mapping[str, Any]) -> str:
+    """Each @mention of a person (a ``mention`` entity whose ``mentioned.id`` is not the bot)
+    as ``<@29:…>``, the token ``TeamsConversation.person`` resolves; the bot's own mention,
+    and any ``<at>`` with no entity behind it, are left for ``strip_mentions``. Entities that
+    are not shaped as Teams sends them are ignored: a mention is never needed to read a
+    message, only to name a person in it."""
+    recipient = activity.get("recipient")
+    bot_id = recipient.get("id") if isinstance(recipient, dict) else None
+    entities = activity.get("entities")
+    for entity in entities if isinstance(entities, list) else []:
+        if not isinstance(entity, dict) or entity.get("type") != "mention":
+            continue
+        mentioned, tag = entity.get("mentioned"), entity.get("text")
+        person = mentioned.get("id") if isinstance(mentioned, dict) else None
+        if not isinstance(person, str) or not isinstance(tag, str) or not tag or person == bot_id:
+            continue
+        if "<" in person or ">" in person or not person.strip() or " " in person:
+            continue
+        text = text.replace(tag, f" <@{person}> ", 1)
+    return text
+
+
+def person_token(token: str) -> str | None:
+    """The Teams user ID in a mention token (``<@29:…>``), else None."""
+    found = PERSON_TOKEN.match(token)
+    return found.group(1) if found else None
 
 
 def _obj(raw: Mapping[str, Any], key: str) -> dict[str, Any]:

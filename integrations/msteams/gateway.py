@@ -13,11 +13,15 @@ method is one request the core makes, done with the synchronous Bot Connector cl
 ``post_channel``       a summary card in a team's channel with the chart inline (scaled to
                        1024 × 1024 px and 1 MB when larger)
 ``members``            a team's roster, page by page (``pagedmembers``)
+``member``             one member of a conversation (who an @mention names)
+``reply_card``         a card in the conversation a command came from (a form's opener)
 ``channel_info``       a team the app is installed in, as the core checks it before posting
 =====================  ==================================================================
 
 Capabilities: no read-back, no ephemeral replies, no response URLs, no publishable home (a
-home card is sent on request), no forms (comments are an ``Input.Text`` in the card).
+home card is sent on request), no forms opened by trigger (``forms`` is False: a command's form
+is a card whose button opens a dialog, ``integrations.msteams.dialogs``; comments are an
+``Input.Text`` in the pulse card).
 
 Errors become ``bot.chat.errors``: ``403 MessageWritesBlocked`` (the doctor blocked the app)
 and ``403 BotNotInConversationRoster`` (the app is not installed for them) are
@@ -207,11 +211,17 @@ class TeamsGateway:
         message = mapped(lambda: self.client.send(service_url, conversation_id, activity))
         return MessageRef(conversation_id, message)
 
-    def reply_card(self, service_url: str, conversation_id: str, card: dict, summary: str) -> None:
-        """Answer with a card of the adapter's own (the home card, whose inputs no core view
-        describes)."""
+    def reply_card(
+        self, service_url: str, conversation_id: str, card: dict[str, Any], summary: str
+    ) -> MessageRef:
+        """A card of our own (a form's opener, a notice) where an activity came from."""
         activity = mapped(lambda: cards.message(card, summary))
-        mapped(lambda: self.client.send(service_url, conversation_id, activity))
+        message = mapped(lambda: self.client.send(service_url, conversation_id, activity))
+        return MessageRef(conversation_id, message)
+
+    def member(self, service_url: str, conversation_id: str, user_id: str) -> connector.Member:
+        """One member of a team or chat (``Gone`` when Teams knows no such member there)."""
+        return mapped(lambda: self.client.member(service_url, conversation_id, user_id))
 
     def _service_url(self, conversation: str) -> str:
         found = self.routes.service_url_of(conversation) or self.routes.any_service_url()

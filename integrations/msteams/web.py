@@ -12,12 +12,15 @@ attacker sends can cause a 500:
    else for kinds we ignore);
 6. the callback runs. Its reply to a card tap is the invoke response: a short text Teams shows
    and does not keep (``TextReply``, what a pulse tap gets) or a card that replaces the tapped
-   one (``CardReply``, for cards that hold nothing personal); other activities get an empty
-   200 (replies go out through the Bot Connector).
+   one (``CardReply``, for cards that hold nothing personal). Its reply to ``task/fetch`` and
+   ``task/submit`` is a ``DialogReply``: Teams' task body, a dialog to show (``continue``) or
+   one line (``message``). Other activities get an empty 200 (replies go out through the Bot
+   Connector).
 
 A failure inside the callback is ours, not the caller's: a card tap gets an invoke response
-with Teams' error type (the doctor sees "something went wrong" and can tap again); any other
-activity gets 503 so that Teams retries it later. A key source that cannot be reached is also
+with Teams' error type (the doctor sees "something went wrong" and can tap again), a dialog
+gets a ``message`` saying so (nothing was saved: a form's submit saves in one transaction);
+any other activity gets 503 so that Teams retries it later. A key source that cannot be reached is also
 503, and a bug in our own parsing is logged and answered 400. None is a 500.
 """
 
@@ -55,8 +58,24 @@ class TextReply:
     text: str
 
 
-Reply = CardReply | TextReply | None
+@dataclass(frozen=True)
+class DialogReply:
+    """Answer ``task/fetch`` or ``task/submit``: ``task`` is Teams' ``{"type": "continue",
+    "value": TaskInfo}`` or ``{"type": "message", "value": text}``."""
+
+    task: dict[str, Any]
+
+
+Reply = CardReply | TextReply | DialogReply | None
 Handler = Callable[[events.Event], Reply]
+DIALOG_FAILED = "medpulse could not do that; nothing was saved. Please try again."
+
+
+def dialog_response(reply: Reply) -> dict[str, Any]:
+    """The body Teams expects back from a ``task/fetch`` or ``task/submit`` invoke."""
+    if isinstance(reply, DialogReply):
+        return {"task": reply.task}
+    return {"task": {"type": "message", "value": "Done."}}
 
 
 def invoke_response(reply: Reply) -> dict[str, Any]:
@@ -133,13 +152,20 @@ class TeamsEndpoint:
 
     def _dispatch(self, event: events.Event) -> tuple[int, Any]:
         is_tap = isinstance(event, events.CardAction)
+        is_dialog = isinstance(event, events.DialogFetch | events.DialogSubmit)
         try:
             reply = self.handler(event)
         except Exception:
             log.exception("msteams: the handler failed on a %s", type(event).__name__)
             if is_tap:
                 return 200, _error_response("medpulse could not record that; please try again.")
+            if is_dialog:
+                return 200, dialog_response(
+                    DialogReply({"type": "message", "value": DIALOG_FAILED})
+                )
             return 503, {"error": "try again later"}
+        if is_dialog:
+            return 200, dialog_response(reply)
         return (200, invoke_response(reply)) if is_tap else (200, {})
 
 
