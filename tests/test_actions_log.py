@@ -13,7 +13,7 @@ from bot.people import authz, roles
 from bot.people.roster import import_roster
 from bot.people.workspaces import ensure_team
 from bot.rounds.scheduler import Scheduler
-from integrations.slack.listeners.leadership import action_modal
+from integrations.slack.listeners.modals import action_modal
 from storage.models import AuditEntry, Department, Participant, Round
 from tests.blockkit import find_element, validate
 from tests.conftest import ADMIN

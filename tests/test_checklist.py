@@ -13,7 +13,7 @@ from sqlalchemy import select
 from bot.insights import checklist, gap
 from bot.insights import checklist_chart as checklist_export
 from bot.people.workspaces import ensure_team
-from integrations.slack.listeners.leadership import checklist_modal
+from integrations.slack.listeners.modals import checklist_modal
 from storage.models import AssessmentRating, AuditEntry
 from tests.blockkit import validate
 

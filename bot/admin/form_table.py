@@ -40,7 +40,7 @@ class FormSpec:
 
     action: str
     draw: Callable[[Core, str, int], Form]
-    take: Callable[[Core, str, int, str, Values], Outcome]
+    take: Callable[[Core, str, int, str, Values, str], Outcome]  # ..., values, origin
     saved: str = "✅ Saved."
 
 
@@ -64,27 +64,31 @@ FORMS: dict[str, FormSpec] = {
     forms.SCHEDULE_FORM: FormSpec(
         "schedule",
         _schedule,
-        lambda core, team, _ws, user, values: forms.submit_schedule(
-            core, team, user, values, "command"
+        lambda core, team, _ws, user, values, origin: forms.submit_schedule(
+            core, team, user, values, origin
         ),
     ),
     forms.QUESTION_FORM: FormSpec(
         "questions",
         _question,
-        lambda core, team, _ws, user, values: forms.submit_question(
-            core, team, user, values, "command"
+        lambda core, team, _ws, user, values, origin: forms.submit_question(
+            core, team, user, values, origin
         ),
     ),
     leadership.CHECKLIST_FORM: FormSpec(
         "checklist",
         _checklist,
-        leadership.submit_checklist,
+        lambda core, team, ws, user, values, _origin: leadership.submit_checklist(
+            core, team, ws, user, values
+        ),
         saved="✅ Your checklist ratings are saved. `gap` shows them beside doctors' scores.",
     ),
     leadership.ACTION_FORM: FormSpec(
         "action",
         _action,
-        leadership.submit_action,
+        lambda core, team, ws, user, values, _origin: leadership.submit_action(
+            core, team, ws, user, values
+        ),
         saved="✅ Recorded. Doctors see it under “You said, we did”.",
     ),
 }
@@ -116,13 +120,21 @@ def shape(core: Core, team: str, workspace_id: int, form_id: str) -> Form | None
 
 
 def submit(
-    core: Core, team: str, workspace_id: int, user: str, form_id: str, values: Values
+    core: Core,
+    team: str,
+    workspace_id: int,
+    user: str,
+    form_id: str,
+    values: Values,
+    origin: str = "command",
 ) -> Outcome | None:
-    """The form's own submit (which checks the role again); None for an unknown form."""
+    """The form's own submit (which checks the role again); None for an unknown form.
+    ``origin`` is where the form was opened ("command" or "home": a Home showing the old
+    state is then redrawn)."""
     spec = FORMS.get(form_id)
     if spec is None:
         return None
-    return spec.take(core, team, workspace_id, user, values)
+    return spec.take(core, team, workspace_id, user, values, origin)
 
 
 def saved_line(form_id: str) -> str:

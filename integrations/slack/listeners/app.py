@@ -25,7 +25,6 @@ from integrations.slack.listeners import (
     commands,
     home,
     install,
-    leadership,
     modals,
     outage,
     pulse,
@@ -58,7 +57,6 @@ def build_app(core: Core) -> App:
     app.use(workspace_context(core))  # first: every listener below relies on it
     commands.register(app, core)
     reports.register(app, core)
-    leadership.register(app, core)
     pulse.register(app, core)
     home.register(app, core)
     modals.register(app, core)

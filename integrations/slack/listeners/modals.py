@@ -1,6 +1,7 @@
-"""The admin forms on Slack (schedule, add a question): submissions read and handed to the
-core (``bot.admin.forms``), which checks the role and the values again; a form opened from the
-App Home leaves the Home showing the new state."""
+"""Every form's submission on Slack (the schedule, a new question, the leadership checklist,
+"you said, we did"): read from the modal and handed to the core's form table
+(``bot.admin.form_table``), whose submit for each form checks the role and the values again. A
+form opened from the App Home leaves the Home showing the new state."""
 
 from __future__ import annotations
 
@@ -8,32 +9,41 @@ import logging
 
 from slack_bolt import App
 
-from bot.admin import forms
+from bot.admin import form_table, forms
+from bot.admin.forms import Outcome
 from bot.core import Core
+from bot.insights import leadership_commands as leadership
 from integrations.slack import views
-from integrations.slack.listeners.leadership import answer
 
 log = logging.getLogger("medpulse.modals")
 
-SCHEDULE_VIEW = forms.SCHEDULE_FORM
-QUESTION_VIEW = forms.QUESTION_FORM
+
+def checklist_modal() -> dict:
+    return views.modal(leadership.checklist_form())
 
 
-def on_schedule(ack, body, view, client, core: Core, team: str) -> None:
+def action_modal(departments: list[str]) -> dict:
+    return views.modal(leadership.action_form(departments))
+
+
+def answer(ack, outcome: Outcome) -> None:
+    """Ack a form submission with what the core decided: errors against fields, a notice in
+    the form's place, or (neither) close it."""
+    if outcome.errors:
+        ack(**views.errors(outcome.errors))
+    elif outcome.notice is not None:
+        ack(response_action="update", view=views.modal(outcome.notice))
+    else:
+        ack()
+
+
+def on_submit(ack, body, view, client, core: Core, team: str, workspace_id: int) -> None:
     user = body["user"]["id"]
     origin = forms.origin_of(view.get("private_metadata"))
-    outcome = forms.submit_schedule(core, team, user, views.submitted(view), origin)
-    answer(ack, outcome)
-    if outcome.home_changed:
-        _refresh_home(core, client, team, user)
-
-
-def on_question(ack, body, view, client, core: Core, team: str) -> None:
-    user = body["user"]["id"]
-    origin = forms.origin_of(view.get("private_metadata"))
-    outcome = forms.submit_question(core, team, user, views.submitted(view), origin)
-    answer(ack, outcome)
-    if outcome.home_changed:
+    values = views.submitted(view)
+    outcome = form_table.submit(core, team, workspace_id, user, view["callback_id"], values, origin)
+    answer(ack, outcome or Outcome(notice=forms.done("Form", form_table.UNKNOWN)))
+    if outcome is not None and outcome.home_changed:
         _refresh_home(core, client, team, user)
 
 
@@ -47,5 +57,5 @@ def _refresh_home(core: Core, client, team: str, user: str) -> None:
 
 
 def register(app: App, core: Core) -> None:
-    app.view(SCHEDULE_VIEW)(on_schedule)
-    app.view(QUESTION_VIEW)(on_question)
+    for form_id in form_table.FORMS:
+        app.view(form_id)(on_submit)
