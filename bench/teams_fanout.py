@@ -96,7 +96,13 @@ def _taps(fake, url, doctors, n: int, rate: float) -> list[float]:
     for d in rng.sample(doctors, min(n, len(doctors))):
         [msg] = sent[d.id]
         card = msg.payload["attachments"][0]["content"]
-        buttons = [a for row in card["body"] if row["type"] == "ActionSet" for a in row["actions"]]
+        buttons = [
+            a
+            for row in card["body"]
+            if row["type"] == "ActionSet"
+            for a in row["actions"]
+            if a["verb"] == "answer"
+        ]
         cards.append(fake.card_action(d, "answer", rng.choice(buttons)["data"], msg.id))
     latencies: list[float] = []
     lock = threading.Lock()

@@ -114,7 +114,8 @@ def _answer_cards(core, fake, url, sim, people, seen: set[str], pool) -> None:
     for user, person in people.items():
         for msg in fake.messages_to(person):
             card = (msg.payload.get("attachments") or [{}])[0].get("content") or {}
-            if msg.id in seen or "actions" not in card:
+            buttons = _buttons(card)
+            if msg.id in seen or not buttons:
                 continue
             seen.add(msg.id)
             d = sim.doctors[user]
@@ -125,17 +126,22 @@ def _answer_cards(core, fake, url, sim, people, seen: set[str], pool) -> None:
             sim.answered_this_round.add(user)
             taps += _choices(core, fake, sim, d, person, msg, card)
             if sim.rng.random() < 0.08:
-                pulse = card["actions"][0]["data"]["pulse"]
+                pulse = next(a["data"]["pulse"] for a in buttons if a["verb"] == "comment")
                 data = {"pulse": pulse, "comment": COMMENTS[None]}
                 comments.append(fake.card_action(person, "comment", data, msg.id))
     acts = taps + comments
     list(pool.map(lambda act: fake.post(url, act), acts))
 
 
+def _buttons(card: dict) -> list[dict]:
+    """A card's buttons (a closed card has none)."""
+    return [a for b in card.get("body", []) if b.get("type") == "ActionSet" for a in b["actions"]]
+
+
 def _choices(core, fake, sim, d, person, msg, card) -> list[dict]:
     buttons: dict[int, list[dict]] = {}
-    for row in card["body"]:
-        for a in row.get("actions", []) if row.get("type") == "ActionSet" else []:
+    for a in _buttons(card):
+        if a["verb"] == "answer":
             _r, vid, _v = a["data"]["answer"].split(":")
             buttons.setdefault(int(vid), []).append(a)
     meta = _item_meta(core, set(buttons))

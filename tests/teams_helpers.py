@@ -81,8 +81,14 @@ def questions(card: dict) -> list[list[dict]]:
     return list(out.values())
 
 
+def card_actions(card: dict) -> list[dict]:
+    """Every action of a card: in its action bar and in the rows of its body."""
+    rows = [a for b in card.get("body", []) if b.get("type") == "ActionSet" for a in b["actions"]]
+    return [*card.get("actions", []), *rows]
+
+
 def card_action_data(card: dict, verb: str) -> dict:
-    return next(a["data"] for a in card.get("actions", []) if a["verb"] == verb)
+    return next(a["data"] for a in card_actions(card) if a.get("verb") == verb)
 
 
 def texts(messages) -> list[str]:

@@ -84,9 +84,21 @@ def test_every_option_is_one_tap_carrying_only_the_views_data():
     assert {a["data"]["pulse"] for a in actions(card) if a["verb"] != "answer"} == {"12"}
     rows = [b for b in json.loads(json.dumps(card))["body"] if b["type"] == "ActionSet"]
     assert max(len(r["actions"]) for r in rows) <= cards.ROW
+    for r in rows:  # each row fits a phone, so no label is cut short
+        labels = [a["title"] for a in r["actions"]]
+        width = sum(cards.CHAR_PX * len(t) + cards.BUTTON_PX for t in labels)
+        assert width + cards.GAP_PX * (len(labels) - 1) <= cards.ROW_PX, labels
     [comment] = [b for b in card["body"] if b.get("type") == "Input.Text"]
     assert comment["id"] == "comment" and comment["maxLength"] == 2000
     assert any("groups of 5 or more" in b.get("text", "") for b in card["body"])
+
+
+def test_a_five_point_scale_takes_two_rows_in_its_own_order_and_numbers_six_a_row():
+    agree = ["Strongly disagree", "Disagree", "Neutral", "Agree", "Strongly agree"]
+    assert cards.rows(agree) == [[0, 1, 2], [3, 4]]
+    assert cards.rows([str(i) for i in range(11)]) == [list(range(6)), list(range(6, 11))]
+    assert cards.rows(["Yes", "No", "Unsure"]) == [[0, 1, 2]]
+    assert cards.rows(["A very long answer label that fills a row alone", "x"]) == [[0], [1]]
 
 
 def test_the_card_carries_nothing_about_the_person_and_a_tap_is_answered_by_a_toast():
@@ -210,3 +222,21 @@ def test_the_fake_refuses_what_the_check_would_have_caught(fake):
     assert len(json.dumps(chart)) > cards.MAX_MESSAGE_BYTES  # the image does not count
     conn.send(fake.service_url, conv, chart)
     assert len(fake.messages_to(doctor)) == 1
+
+
+def test_cards_name_commands_as_teams_takes_them_without_slash_pulse():
+    """Teams has no slash commands: a summary's "read them with `/pulse comments`" must say
+    `comments`, the message a leader sends the bot."""
+    from bot.chat import views as v
+
+    summary = v.SummaryView(
+        title="Summary",
+        headline="Comments this pulse: 3 (read them with `/pulse comments`)",
+        sections=(v.Section("Closing the loop", ("Share back with /pulse share first.",)),),
+        fallback="See /pulse status",
+        footer="",
+    )
+    activity = cards.render(summary)
+    text = json.dumps(activity)
+    assert "/pulse" not in text
+    assert "read them with `comments`" in text and "Share back with share first" in text

@@ -33,7 +33,15 @@ from storage.models import (
     SentMessage,
     Workspace,
 )
-from tests.teams_helpers import answer_buttons, card_of, counts, drain, teams_app, texts
+from tests.teams_helpers import (
+    answer_buttons,
+    card_action_data,
+    card_of,
+    counts,
+    drain,
+    teams_app,
+    texts,
+)
 
 
 @pytest.fixture
@@ -118,7 +126,7 @@ def test_a_round_on_teams_end_to_end(teams, clock):
             assert reply.json()["value"].startswith("✅ Recorded anonymously")
     again = fake.post(url, fake.card_action(tapped[0], "answer", choice["data"], sent.id))
     assert again.status_code == 200  # a repeated tap changes nothing
-    comment = {"pulse": card_of(sent)["actions"][0]["data"]["pulse"], "comment": "More rota notice"}
+    comment = {**card_action_data(card_of(sent), "comment"), "comment": "More rota notice"}
     reply = fake.post(url, fake.card_action(tapped[1], "comment", comment))
     assert "recorded anonymously" in reply.json()["value"]
     with core.db.Session() as s:

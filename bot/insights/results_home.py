@@ -77,17 +77,20 @@ def department_lines(dept: summary.Summary, trust: summary.Summary) -> list[str]
     return lines
 
 
-def parts(core: Core, workspace_id: int, department: str | None) -> list[Section | Note]:
-    """The results part of a doctor's Home: the trust's section, the department's (or a note
-    to choose one), and what the figures follow."""
+def parts(
+    core: Core, workspace_id: int, department: str | None, can_choose: bool = True
+) -> list[Section | Note]:
+    """The results part of a doctor's Home: the trust's section, the department's (or, where
+    the trust has departments to choose from, a note to choose one), and what the figures
+    follow."""
     trust = summary.build(core, workspace_id)
     period = f" · period from {trust.period}" if trust.period else ""
     out: list[Section | Note] = [
         Section(f"What the answers add up to{period}", tuple(trust_lines(trust)))
     ]
-    if department is None:
+    if department is None and can_choose:
         out.append(Note("Choose your department below to see its own results."))
-    elif not trust.suppressed_reason:
+    elif department is not None and not trust.suppressed_reason:
         dept = summary.build(core, workspace_id, department)
         out.append(Section(department, tuple(department_lines(dept, trust))))
     out.append(

@@ -66,7 +66,7 @@ def home(
         opt=Button("home_optin", "Opt back in", primary=True)
         if me.opted_out
         else Button("home_optout", "Opt out"),
-        results=tuple(results_home.parts(core, ws_id, me.department)),
+        results=tuple(results_home.parts(core, ws_id, me.department, bool(me.departments))),
         choices=choices(me),
         privacy=privacy_notice(core.k),
         actions=actions_section(core, ws_id, role_user, me),

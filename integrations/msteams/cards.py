@@ -43,7 +43,12 @@ SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
 MAX_MESSAGE_BYTES = 100 * 1024  # Teams' message limit besides inline images
 MAX_IMAGE_BYTES = 1024 * 1024
 MAX_IMAGE_SIDE = 1024
-ROW = 6  # answer buttons per row: 0-10 becomes 0-5 and 6-10, each on one line
+ROW = 6  # answer buttons per row at most: 0-10 becomes 0-5 and 6-10, each on one line
+# A row of answer buttons must fit a phone (a doctor answers between patients): about 320 px of
+# card, a button about 7 px a character plus 26 px of padding, 8 px between buttons. Teams
+# shrinks buttons that do not fit and cuts their labels ("Disagr…"), which would make a
+# five-point scale unreadable; so "Strongly disagree … Strongly agree" takes two rows.
+ROW_PX, CHAR_PX, BUTTON_PX, GAP_PX = 320, 7.0, 26, 8
 VERBS = ("answer", "comment", "not_now", "why")
 
 
@@ -73,12 +78,26 @@ def card(body: list[dict[str, Any]], actions: list[dict[str, Any]] | None = None
     return out
 
 
+def rows(labels: list[str]) -> list[list[int]]:
+    """Indexes of ``labels`` by row, in order, each row as wide as a phone allows."""
+    out: list[list[int]] = [[]]
+    width = 0.0
+    for i, label in enumerate(labels):
+        need = CHAR_PX * len(label) + BUTTON_PX
+        if out[-1] and (width + GAP_PX + need > ROW_PX or len(out[-1]) == ROW):
+            out.append([])
+            width = 0.0
+        width += need + (GAP_PX if out[-1] else 0)
+        out[-1].append(i)
+    return out
+
+
 def _question(q: views.QuestionView, total: int) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = [_text(f"**{q.number}/{total}**  {q.text}", spacing="Large")]
-    for start in range(0, len(q.choices), ROW):
+    for row in rows([c.label for c in q.choices]):
         buttons = [
-            _execute(c.label, "answer", {"answer": c.action_value})
-            for c in q.choices[start : start + ROW]
+            _execute(q.choices[i].label, "answer", {"answer": q.choices[i].action_value})
+            for i in row
         ]
         items.append({"type": "ActionSet", "actions": buttons, "spacing": "Small"})
     if q.hint:
@@ -103,13 +122,19 @@ def pulse_card(view: views.PulseView, comment_max: int = 2000) -> dict[str, Any]
             "spacing": "Large",
         }
     )
+    body.append(_row([_execute("Send comment", "comment", {"pulse": ref})]))
     body.append(_text(_md(view.privacy), isSubtle=True, size="Small"))
-    actions = [
-        _execute("Send comment", "comment", {"pulse": ref}),
+    more = [
         _execute("Not now, remind me later", "not_now", {"pulse": ref}),
         _execute("Why am I getting this?", "why", {"pulse": ref}),
     ]
-    return card(body, actions)
+    # In the body, not the card's own action bar, so that they wrap to a phone's width too.
+    body.extend(_row([more[i] for i in row]) for row in rows([a["title"] for a in more]))
+    return card(body)
+
+
+def _row(actions: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"type": "ActionSet", "actions": actions, "spacing": "Small"}
 
 
 def recorded(label: str, answered: int, total: int) -> str:
@@ -204,16 +229,23 @@ _SLACK_BOLD = re.compile(r"(?<![*\w])\*(?!\s)([^*\n]+?)(?<!\s)\*(?![*\w])")
 _SLACK_LINK = re.compile(r"<(https?://[^|>]+)\|([^>]+)>")
 
 
+def teams_words(text: str) -> str:
+    """The core names a command ``/pulse X``; in Teams the command is the message ``X`` (there
+    are no slash commands), in a summary's footnote as much as in a command's reply."""
+    return text.replace("`/pulse ", "`").replace("/pulse ", "")
+
+
 def _md(text: str) -> str:
     """The core's words in Teams markdown: Slack-style ``*bold*`` and ``<url|label>`` (which
-    some core strings still use) become ``**bold**`` and ``[label](url)``; backticks stay."""
-    text = _SLACK_LINK.sub(r"[\2](\1)", text)
+    some core strings still use) become ``**bold**`` and ``[label](url)``; backticks stay;
+    ``/pulse X`` becomes ``X`` (``teams_words``)."""
+    text = _SLACK_LINK.sub(r"[\2](\1)", teams_words(text))
     return _SLACK_BOLD.sub(r"**\1**", text)
 
 
 def _plain(text: str) -> str:
     """Notification text: no markdown at all."""
-    return _SLACK_LINK.sub(r"\2", text).replace("*", "").replace("`", "")[:200]
+    return _SLACK_LINK.sub(r"\2", teams_words(text)).replace("*", "").replace("`", "")[:200]
 
 
 def message(card_: dict[str, Any], summary: str) -> dict[str, Any]:

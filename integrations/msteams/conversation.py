@@ -31,7 +31,7 @@ from bot.admin.operations import AdminError
 from bot.chat import errors, views
 from bot.chat.forms import Notice
 from bot.chat.gateway import Member
-from integrations.msteams import dialogs, events
+from integrations.msteams import cards, dialogs, events
 from integrations.msteams.routes import TEAM
 
 HERE = ("here", "this")
@@ -40,9 +40,7 @@ PROGRESS = "⏳"  # Slack's "working on it" note, seen only by whoever typed the
 CHANNEL_MARKUP = re.compile(r"<#([^>|]+)(?:\|[^>]*)?>")
 
 
-def teams_words(text: str) -> str:
-    """Core replies name ``/pulse X``; in Teams the command is the message ``X``."""
-    return text.replace("`/pulse ", "`").replace("/pulse ", "")
+teams_words = cards.teams_words  # one rule, which every card's text follows too
 
 
 def notice_in_teams_words(notice: Notice) -> Notice:
