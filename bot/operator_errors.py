@@ -1,8 +1,8 @@
 """What an operator sees when a command fails: one line and an exit code, never a traceback.
 
 Exit code 2 means bad input the operator can fix (a missing file, a mistyped workspace, a roster
-that is not a roster); 1 means a failure outside their control (the database or Slack cannot be
-reached). The CLI has one error boundary (``server.cli.main``) that hands every exception to
+that is not a roster); 1 means a failure outside their control (the database or the chat
+platform cannot be reached). The CLI has one error boundary (``server.cli.main``) that hands every exception to
 :func:`describe`, so commands raise instead of printing and returning codes themselves.
 """
 
@@ -27,7 +27,7 @@ class OperatorError(Exception):
 
 
 class Unavailable(OperatorError):
-    """Something outside the operator's control (database, Slack) did not answer."""
+    """Something outside the operator's control (database, Slack, Teams) did not answer."""
 
     code = UNAVAILABLE
 
@@ -47,8 +47,12 @@ def _slack(exc: Exception) -> tuple[str, int]:
 
     reason = getattr(exc, "error", None) or _first_line(exc) or type(exc).__name__
     if isinstance(exc, Permanent):
-        return f"Slack refused the request ({reason}): check the bot token and its scopes", 2
-    return f"Slack could not be reached ({reason}); try again later", UNAVAILABLE
+        return (
+            f"the chat platform refused the request ({reason}): check the bot's credentials "
+            "(Slack: the bot token and its scopes; Teams: TEAMS_APP_ID and TEAMS_APP_PASSWORD)",
+            2,
+        )
+    return f"the chat platform could not be reached ({reason}); try again later", UNAVAILABLE
 
 
 def describe(exc: BaseException) -> tuple[str, int]:
