@@ -15,7 +15,7 @@ from server.runtime import build_core
 from simulator import fake_slack
 from storage.models import Audience, AuditEntry, LeaderChannel, Role, Round, Schedule
 from tests.conftest import ADMIN
-from tests.helpers import doctors, wait_for
+from tests.helpers import answer_buttons, doctors, pulse_message, wait_for
 
 
 # ------------------------------------------------------------------------------ helpers
@@ -97,6 +97,28 @@ def test_status_before_and_after_an_audience(core, fake, slack, worker):
     # Nobody has answered yet: fewer than k answered, so no figure is shown.
     assert "fewer than 5 responses so far" in text
     assert "usage" in say(fake, slack, "status now").lower()
+
+
+def test_an_open_rounds_count_moves_in_steps_of_k_not_with_each_answer(core, fake, slack, worker):
+    """A leader watching a colleague tap must not see the count move by one: while open it is
+    shown in whole steps of k (here 5), and exact only at close."""
+    ids = set_audience(fake, slack, 12)
+    say(fake, slack, "send now")
+    while worker.run_once():
+        pass
+    shown = []
+    for n, uid in enumerate(ids[:11], start=1):
+        msg = pulse_message(fake, uid)
+        btn = answer_buttons(msg)[0][0]
+        assert slack.block_action(uid, btn["action_id"], btn["value"], message=msg.to_api()).ok
+        text = say(fake, slack, "status")
+        shown.append(text)
+        if n < 5:
+            assert "fewer than 5 responses so far" in text
+        else:
+            assert f"at least {n - n % 5} of 12 answered so far" in text
+    # Answers 6 to 9 change nothing a reader of the status can see.
+    assert len({t.split("Last round:*")[1] for t in shown[5:9]}) == 1
 
 
 # ---------------------------------------------------------------------------- schedule

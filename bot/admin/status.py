@@ -3,6 +3,11 @@
 The last round's response rate is participation, not answers, but it is still a figure about a
 group of people, so it follows the same rule as every other figure: shown only when at least
 ``k`` people answered (``storage.anonymity.protect``).
+
+While a round is open the count moves as doctors answer, and a leader watching a colleague tap
+could see it move by one: so an open round's count is shown only in whole steps of ``k`` ("at
+least 10 of 60 so far"); it moves once every ``k`` answers, not with each. The exact figure is
+published when the round closes.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ class LastRound:
     sent: int
     responded: int
     rate: float | Suppressed | None  # None when nobody was sent anything yet
+    step: int = 1  # an open round's count is shown in whole steps of this (``live_count``)
 
 
 @dataclass(frozen=True)
@@ -101,10 +107,16 @@ def _last_round(core: Core, s, audience_id: int) -> LastRound | None:
                 Delivery.round_id == rnd.id, Delivery.status == "sent"
             )
         )
-        responded = len(_answered_so_far(core, s, rnd.id))
+        responded = live_count(len(_answered_so_far(core, s, rnd.id)), k)
     sent, responded = int(sent or 0), int(responded or 0)
     rate = protect(responded / sent, responded, k) if sent else None
-    return LastRound(rnd.created_at, rnd.status, rnd.manual, sent, responded, rate)
+    step = k if rnd.status == "open" else 1
+    return LastRound(rnd.created_at, rnd.status, rnd.manual, sent, responded, rate, step)
+
+
+def live_count(answered: int, k: int) -> int:
+    """An open round's count as shown: down to a whole step of ``k`` (see the module notes)."""
+    return answered - answered % k
 
 
 def _answered_so_far(core: Core, s, round_id: int) -> set[int]:
@@ -124,8 +136,12 @@ def rate_text(last: LastRound) -> str:
         return "no pulses delivered yet"
     if isinstance(last.rate, Suppressed):
         return f"{last.rate} so far" if last.status == "open" else str(last.rate)
-    so_far = " so far" if last.status == "open" else ""
-    return f"{last.responded} of {last.sent} answered ({last.rate:.0%}){so_far}"
+    if last.status == "open":
+        return (
+            f"at least {last.responded} of {last.sent} answered so far (counted in steps of "
+            f"{last.step} while the round is open, so no single answer moves it; exact at close)"
+        )
+    return f"{last.responded} of {last.sent} answered ({last.rate:.0%})"
 
 
 def lines(st: Status) -> list[str]:
