@@ -237,8 +237,13 @@ def _sweep(s, ws: int, missing_is_final: bool = True) -> None:
     """In session ``s``: delete workspace ``ws``'s ledger rows whose outbox row is final: its
     round closed, or (``missing_is_final``, after a close or a forget) the row gone with the
     person. The sweep before sends leaves rows without an outbox row to ``forget``."""
+    # Rows another sweep has locked are its to delete (SKIP LOCKED, in id order): two workers
+    # closing cards at once on PostgreSQL would otherwise each wait for the other's rows.
     rows = s.execute(
-        select(SentMessage.id, SentMessage.tag).where(SentMessage.workspace_id == ws)
+        select(SentMessage.id, SentMessage.tag)
+        .where(SentMessage.workspace_id == ws)
+        .order_by(SentMessage.id)
+        .with_for_update(skip_locked=True)
     ).all()
     ids = {row_id: _delivery_of(tag) for row_id, tag in rows}
     named = set(ids.values()) - {None}
