@@ -7,10 +7,10 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from bot.admin import status
 from bot.rounds.pulse_view import CLOSED_TEXT
 from bot.rounds.scheduler import Scheduler
-from storage.models import Comment, Delivery, Participant, Response, Round, RoundParticipation
+from storage.models import Comment, Response, Round
+from tests import round_checks
 from tests.blockkit import find_element
 from tests.conftest import ADMIN
 from tests.helpers import (
@@ -72,14 +72,7 @@ def test_a_round_to_sixty_doctors(core, fake, slack, worker, clock):
             seen.add((uid, vid))
             expected.setdefault(vid, []).append(value)
 
-    stored = _responses(core)
-    assert len(stored) == sum(len(v) for v in expected.values())
-    by_version: dict[int, list[int]] = {}
-    for r in stored:
-        by_version.setdefault(r.version_id, []).append(r.value)
-    assert {k: sorted(v) for k, v in by_version.items()} == {
-        k: sorted(v) for k, v in expected.items()
-    }
+    stored = round_checks.check_answers_stored(core, expected)
 
     # Each tap is confirmed by a note only the doctor sees (Slack keeps no ephemeral message),
     # through the click's response URL (not under the Web API's rate tiers); the DM itself is
@@ -128,25 +121,13 @@ def test_a_round_to_sixty_doctors(core, fake, slack, worker, clock):
         pass
     assert all(len(dms_of_kind(fake, uid, "reminder")) == 1 for uid in reminded)
 
-    # Live participation, worked out from the answer links (nothing stores who answered).
-    live = status.status(core, fake.team_id).last
-    assert (live.sent, live.responded, live.status) == (60, 50, "open")
+    round_checks.check_live_participation(core, fake.team_id, sent=60, responded=50)
 
     # Close: links are gone, answers stay, every identity row of the round reads the same.
     before_close = pulse_message(fake, answering[1]).to_api()
     clock.advance(timedelta(days=5))
     sched.tick()
-    with core.db.Session() as s:
-        frozen = s.execute(
-            select(func.sum(RoundParticipation.invited), func.sum(RoundParticipation.responded))
-        ).one()
-        assert tuple(frozen) == (60, 50)
-        assert s.scalar(select(Round.status)) == "closed"
-        assert s.scalar(select(func.count()).where(Response.link_hash.is_not(None))) == 0
-        assert s.scalar(select(func.count()).where(Comment.link_hash.is_not(None))) == 0
-        assert s.scalar(select(func.count(Response.id))) == len(stored)
-        assert s.scalar(select(func.count(Participant.id))) >= 60
-        assert set(s.scalars(select(Delivery.reminder))) == {"none"}
+    round_checks.check_closed(core, len(stored), invited=60, responded=50)
 
     # A tap after close gets a polite note only the doctor sees and changes nothing.
     uid = answering[1]
@@ -167,6 +148,4 @@ def test_a_round_to_sixty_doctors(core, fake, slack, worker, clock):
         history = dm_history(fake, uid)
         assert [m["text"] for m in history] == [CLOSED_TEXT], uid
     assert len(fake.calls_to("chat.delete")) == len(reminded)
-    with core.db.Session() as s:
-        assert set(s.scalars(select(Delivery.tidy))) == {"done"}
-        assert set(s.scalars(select(Delivery.reminder_message_id))) == {None}
+    round_checks.check_tidied(core)

@@ -16,21 +16,13 @@ import random
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import DateTime, func, inspect, select, text
+from sqlalchemy import func, inspect, select, text
 
 from bot.rounds.scheduler import Scheduler
-from storage.models import (
-    ChatRoute,
-    Comment,
-    Delivery,
-    Department,
-    Participant,
-    Response,
-    Round,
-    RoundParticipation,
-    SentMessage,
-)
-from tests import test_anonymity_attack as slack_attacks
+from storage.models import ChatRoute, Comment, Response, Round, SentMessage
+from tests import anonymity_checks as checks
+from tests import round_checks
+from tests.blockkit import nodes
 from tests.teams_helpers import (
     card_action_data,
     card_of,
@@ -41,9 +33,8 @@ from tests.teams_helpers import (
     texts,
 )
 
-ROSTER = slack_attacks.ROSTER
-IDENTITY = (*slack_attacks.IDENTITY, "chat_routes", "sent_messages")
-ANSWERS = slack_attacks.ANSWERS
+ROSTER = checks.ROSTER
+IDENTITY = (*checks.IDENTITY, "chat_routes", "sent_messages")
 
 
 @pytest.fixture
@@ -90,38 +81,22 @@ def _close(rig, clock) -> None:
 
 
 def test_no_join_of_the_stored_tables_ties_an_answer_to_a_person(rig, clock):
-    """Port of test_anonymity_attack's test of the same name, with the Teams tables too."""
+    """Port of test_anonymity_attack's test of the same name, with the Teams tables too: no
+    answer value holds a Teams user ID, an Entra object ID, the 1:1's conversation ID, or a
+    card's activity ID, and the Teams tables join to nothing on the answer side."""
     ids, truth = _play_round(rig)
     core = rig.core
     _close(rig, clock)
     with core.db.Session() as s:
-        responses = s.scalars(select(Response)).all()
-        comments = s.scalars(select(Comment)).all()
-        people = {p.id: p for p in s.scalars(select(Participant))}
-        deliveries = s.scalars(select(Delivery)).all()
-        tiny = s.scalar(select(Department.id).where(Department.name == "Tiny Unit"))
         routes = s.scalars(select(ChatRoute)).all()
         ledger = s.scalars(select(SentMessage)).all()
-    assert len(responses) == len(truth)
-
-    # 1. No column of the answer tables names a person or a time; no value holds an identity
-    #    (Teams user ID, Entra object ID, the 1:1's conversation ID, or a card's activity ID).
-    for model in (Response, Comment):
-        cols = {c.name: c for c in model.__table__.columns}
-        assert not {"participant_id", "user_id", "created_at", "answered_at"} & set(cols)
-        assert not [c for c in cols.values() if isinstance(c.type, DateTime)]
-    identities = set(ids) | {p.user_id for p in people.values()}
-    identities |= {u.aad_object_id for u in rig.fake.users.values()}
+    identities = {u.aad_object_id for u in rig.fake.users.values()}
     identities |= {r.key for r in routes} | {r.conversation_id for r in routes if r.conversation_id}
     identities |= {m.id for u in rig.doctors for m in rig.fake.messages_to(u)}
-    for row in [*responses, *comments]:
-        blob = " ".join(str(getattr(row, c.name)) for c in row.__table__.columns)
-        assert not any(uid in blob for uid in identities), blob
-        assert row.link_hash is None
+    checks.check_no_stored_row_ties_an_answer(core, ids, truth, identities)
 
-    # 2. The Teams tables join to nothing on the answer side: no column they share with
-    #    responses or comments but a workspace; the ledger of sent cards (one row per card,
-    #    answered or not) is emptied once the cards are closed.
+    # The Teams tables share no column with responses or comments but a workspace; the ledger
+    # of sent cards (one row per card, answered or not) is emptied once the cards are closed.
     answer_cols = {c.name for m in (Response, Comment) for c in m.__table__.columns}
     for model in (ChatRoute, SentMessage):
         shared = {c.name for c in model.__table__.columns} & answer_cols
@@ -132,53 +107,15 @@ def test_no_join_of_the_stored_tables_ties_an_answer_to_a_person(rig, clock):
     with core.db.Session() as s:
         assert s.scalar(select(func.count(SentMessage.id))) == 0
 
-    # 3. Who was asked which items, joined to an answer's item and segment: >= k candidates.
-    asked: dict[int, list[Participant]] = {}
-    for d in deliveries:
-        for vid in d.version_ids:
-            asked.setdefault(vid, []).append(people[d.participant_id])
-    for r in responses:
-        candidates = [
-            p
-            for p in asked[r.version_id]
-            if (r.department_id is None or p.department_id == r.department_id)
-            and (r.grade is None or p.grade == r.grade)
-        ]
-        assert len(candidates) >= core.k, (r.version_id, r.department_id, r.grade)
-        assert r.department_id != tiny
-    for c in comments:
-        assert c.department_id != tiny
-
-    # 4. Storage order says nothing about tap order.
-    tap_values = [v for _, _, v in truth]
-    with core.db.engine.connect() as conn:
-        physical = "rowid" if core.db.engine.dialect.name == "sqlite" else "ctid"
-        stored = [
-            r[0] for r in conn.execute(text(f"SELECT value FROM responses ORDER BY {physical}"))
-        ]
-        by_id = [r[0] for r in conn.execute(text("SELECT value FROM responses ORDER BY id"))]
-    assert stored != tap_values and by_id != tap_values
-    assert sorted(stored) == sorted(tap_values)
-
 
 def test_while_open_only_the_key_outside_the_database_links_answers(rig):
     """Port of test_anonymity_attack's test of the same name: keyed with the Teams user ID."""
     ids, truth = _play_round(rig)
     core = rig.core
-    key_hex = core.link_key.hex()
-    with core.db.engine.connect() as conn:
-        for table in inspect(conn).get_table_names():
-            for row in conn.execute(text(f'SELECT * FROM "{table}"')):
-                assert key_hex not in " ".join(map(str, row)), table
-    with core.db.Session() as s:
-        hashes = set(s.scalars(select(Response.link_hash)))
-        round_id = s.scalar(select(Delivery.round_id).limit(1))
-    assert None not in hashes and len(hashes) == len(truth)
+    hashes, round_id = checks.check_only_the_key_links(core, truth, rig.tenant)
     from bot.rounds.answers import link_hash
 
     uid, vid, _ = truth[0]
-    assert link_hash(core.link_key, round_id, vid, rig.tenant, uid) in hashes
-    assert link_hash(b"guessed-key", round_id, vid, rig.tenant, uid) not in hashes
     aad = rig.fake.users[uid].aad_object_id  # nor is the Entra object ID a second key
     assert link_hash(core.link_key, round_id, vid, rig.tenant, aad) not in hashes
 
@@ -265,27 +202,8 @@ def test_attack_1_chat_history_after_close_is_the_same_whether_or_not_one_answer
 def test_attack_2_no_transaction_writes_both_a_person_and_an_answer(rig, clock):
     """Port of attack 2: PostgreSQL joins on ``xmin``; SQLite replays the WAL. The identity
     side includes Teams' chat_routes and sent_messages: a tap writes none of them."""
-    core = rig.core
     _play_round(rig)
-    if core.db.is_postgres:
-        with core.db.engine.connect() as conn:
-            for person in IDENTITY:
-                for answer in ANSWERS:
-                    joined = conn.exec_driver_sql(
-                        f"SELECT count(*) FROM {person} p JOIN {answer} a "
-                        "ON p.xmin::text = a.xmin::text"
-                    ).scalar()
-                    assert joined == 0, (person, answer)
-        return
-    commits = slack_attacks._wal_commits(core)
-    owner = slack_attacks._page_owners(core)
-    answer_commits = 0
-    for pages in commits:
-        tables = {owner.get(p) for p in pages}
-        if tables & set(ANSWERS):
-            answer_commits += 1
-            assert not tables & set(IDENTITY), tables
-    assert answer_commits >= 20, "the answers should be in the write-ahead log"
+    checks.check_no_transaction_writes_both(rig.core, IDENTITY)
 
 
 def test_attack_2_a_tap_writes_no_route_participant_or_delivery(rig, clock):
@@ -315,29 +233,10 @@ def test_attack_2_a_tap_writes_no_route_participant_or_delivery(rig, clock):
 def test_attack_2_after_close_old_row_versions_and_log_are_gone(rig, clock):
     """Port of attack 2 (after close): no answer link left in the WAL, free pages or dead
     PostgreSQL row versions, Teams' tables included."""
-    core = rig.core
     _play_round(rig)
-    with core.db.Session() as s:
-        links = set(s.scalars(select(Response.link_hash))) | set(
-            s.scalars(select(Comment.link_hash))
-        )
-    assert len(links) > 20 and None not in links
-
-    def check():
-        if core.db.is_postgres:
-            for table in (*ANSWERS, *slack_attacks.IDENTITY):
-                data = slack_attacks._pg_tuples(core, table)
-                assert not any(h.encode() in data for h in links), table
-                assert slack_attacks._pg_dead_tuples(core, table) == 0, table
-        else:
-            assert slack_attacks._wal_size(core) == 0
-            from pathlib import Path
-
-            raw = Path(slack_attacks._sqlite_path(core)).read_bytes()
-            assert not any(h.encode() in raw for h in links)
-
-    _remind_close_and_tidy(rig, clock, after_close=check)
-    check()
+    checks.check_old_row_versions_go_at_close(
+        rig.core, lambda after_close: _remind_close_and_tidy(rig, clock, after_close)
+    )
 
 
 # -- attack 4: reminder state ----------------------------------------------------------------
@@ -351,25 +250,16 @@ def test_attack_4_every_other_delivery_column_is_uniform_after_close(rig, clock)
     pulse = card_action_data(card_of(rig.pulse(user)), "not_now")
     reply = rig.post(rig.fake.card_action(user, "not_now", pulse)).json()["value"]
     assert "remind you" in reply
-    cols = [c for c in Delivery.__table__.columns if c.name not in slack_attacks.SENT_FACTS]
-    people_versions = slack_attacks._person_row_versions(rig.core)
-
-    def uniform(skip=()):
-        with rig.core.db.engine.connect() as conn:
-            rows = conn.execute(select(*[c for c in cols if c.name not in skip])).all()
-        assert len(rows) == len(ids) + 1  # and the admin, a member of the team
-        assert len(set(rows)) == 1, sorted(set(rows), key=str)[:3]
-
-    _remind_close_and_tidy(rig, clock, after_close=lambda: uniform(("reminder_message_id",)))
-    uniform()
-    with rig.core.db.Session() as s:
-        assert set(s.scalars(select(Delivery.reminder))) == {"none"}
-    assert slack_attacks._person_row_versions(rig.core) == people_versions
+    checks.check_delivery_rows_uniform_after_close(
+        rig.core,
+        len(ids) + 1,  # and the admin, a member of the team
+        lambda after_close: _remind_close_and_tidy(rig, clock, after_close),
+    )
 
 
 # -- attacks 3, 5, 6, 7 and 7b: the core's rules, with Teams driving the rounds ----------------
 
-CHAIN = slack_attacks.CHAIN
+CHAIN = checks.CHAIN
 
 
 def _audience(rig, roster) -> dict[str, tuple[str, str]]:
@@ -402,45 +292,10 @@ def _two_rounds(rig, clock, roster):
 
 def test_attack_3_no_stored_segment_narrows_to_a_small_cell(rig, clock):
     """Port of attack 3."""
-    from bot.rounds.answers import link_hash
-
-    core = rig.core
     cells, truth = _two_rounds(rig, clock, CHAIN)
-    with core.db.Session() as s:
-        rid = s.scalar(select(func.max(Delivery.round_id)))
-        stored = {
-            r.link_hash: (r.department_id, r.grade)
-            for r in s.scalars(select(Response).where(Response.round_id == rid))
-        }
-        dept_ids = dict(s.execute(select(Department.name, Department.id)).all())
-    per_cell: dict[tuple, set] = {}
-    per_segment: dict[tuple, int] = {}
-    for uid, vid, _ in truth:
-        seg = stored[link_hash(core.link_key, rid, vid, rig.tenant, uid)]
-        per_cell.setdefault((vid, cells[uid]), set()).add(seg)
-        per_segment[(vid, *seg)] = per_segment.get((vid, *seg), 0) + 1
-    assert all(len(segs) == 1 for segs in per_cell.values()), per_cell
-    assert all(n >= core.k for n in per_segment.values()), per_segment
-    _close_long(rig, clock)
-    with core.db.Session() as s:
-        rows = [(r.version_id, r.department_id, r.grade) for r in s.scalars(select(Response))]
-    for pick in ((0, 1), (0, 2), (0, 1, 2)):
-        groups: dict[tuple, int] = {}
-        for row in rows:
-            key = tuple(row[i] for i in pick)
-            groups[key] = groups.get(key, 0) + 1
-        assert all(n >= core.k for n in groups.values()), (pick, groups)
-    lone = next(u for u, c in cells.items() if c == ("A", "consultant"))
-    for vid, d, g in rows:
-        candidates = [
-            u
-            for u, (dept, grade) in cells.items()
-            if any(t[0] == u and t[1] == vid for t in truth)
-            and (d is None or dept_ids[dept] == d)
-            and (g is None or grade == g)
-        ]
-        if lone in candidates:
-            assert len(candidates) >= core.k
+    checks.check_no_stored_segment_narrows(
+        rig.core, cells, truth, rig.tenant, close=lambda: _close_long(rig, clock)
+    )
 
 
 def _export_rows(rig) -> list[dict]:
@@ -461,31 +316,9 @@ def _csv_of(sent) -> str:
 
 def test_attack_5_no_subtraction_of_exported_rows_isolates_anyone(rig, clock):
     """Port of attack 5, with the export taken through Teams."""
-    from tests.disclosure_attack import isolated_sets
-
     cells, truth = _two_rounds(rig, clock, CHAIN)
     _close_long(rig, clock)
-    rows = _export_rows(rig)
-    latest = max(r["period"] for r in rows)
-    rows = [r for r in rows if r["period"] == latest]
-    people: dict[tuple, int] = {}
-    for cell in cells.values():
-        people[cell] = people.get(cell, 0) + 1
-    rates = [r for r in rows if r["level"].startswith("response rate")]
-    groups = slack_attacks._groups_of(rates, "response rate", people)
-    assert isolated_sets(people, groups, rig.core.k) == []
-    keys = {v: slack_attacks._item_key(rig.core, v) for v in {v for _, v, _ in truth}}
-    assert {r["item"] for r in rows if r["level"] == "item"} == set(keys.values())
-    for vid, item in keys.items():
-        answered: dict[tuple, int] = {}
-        for u, v, _ in truth:
-            if v == vid:
-                answered[cells[u]] = answered.get(cells[u], 0) + 1
-        groups = slack_attacks._groups_of(
-            [r for r in rows if r["item"] == item], "item by", answered
-        )
-        assert isolated_sets(answered, groups, rig.core.k) == [], item
-    assert [r for r in rows if r["level"] == "item by department" and r["n"].isdigit()]
+    checks.check_export_isolates_nobody(rig.core, cells, truth, _export_rows(rig))
 
 
 def test_attack_6_comment_lists_do_not_join_to_a_small_group(rig, clock):
@@ -505,26 +338,16 @@ def test_attack_6_comment_lists_do_not_join_to_a_small_group(rig, clock):
         "Medicine": rig.say(rig.admin, "comments department:Medicine"),
         "Surgery": rig.say(rig.admin, "comments department:Surgery"),
     }
-    assert lists["all"].count("• ") == 12
-    assert lists["Medicine"].count("• ") == 6 and lists["Surgery"].count("• ") == 6
-    seen: dict[str, dict[str, str]] = {}
-    for name, body in lists.items():
-        for line in body.splitlines():
-            if line.startswith("• "):
-                label, _, note = line[2:].rpartition("note ")
-                seen.setdefault(note, {})[name] = label
-    assert len(seen) == 12
-    evidence: dict[tuple, int] = {}
-    for where in seen.values():
-        assert len(set(where.values())) == 1, where
-        depts = frozenset(w for w in where if w in ("Medicine", "Surgery"))
-        evidence[(depts, *set(where.values()))] = evidence.get((depts, *set(where.values())), 0) + 1
-    assert all(n >= rig.core.k for n in evidence.values()), evidence
+    checks.check_comment_lists_join_no_small_group(lists, _comment_line, rig.core.k)
     assert {cells[u.id][0] for u in commenters} == {"Medicine", "Surgery"}
 
 
-def _latest_segments(core) -> set[tuple]:
-    return slack_attacks._latest_segments(core)
+def _comment_line(line: str) -> tuple[str, str] | None:
+    """A Teams comments list's line ``• label note …`` as (label, comment)."""
+    if not line.startswith("• "):
+        return None
+    label, _, note = line[2:].rpartition("note ")
+    return label, note
 
 
 def _home_text(rig, user) -> str:
@@ -553,21 +376,14 @@ def test_attack_7_sock_puppets_get_no_breakdown_and_the_target_sees_the_change(r
     assert "It has changed since the last pulse" in _home_text(rig, target)
     rig.send_now()
     _answer_all(rig, seed=8)
-    assert _latest_segments(rig.core) == {(None, None)}
+    assert checks.latest_segments(rig.core) == {(None, None)}
     _close_long(rig, clock)
-    rows = _export_rows(rig)
-    latest = max(r["period"] for r in rows)
-    finer = [r for r in rows if r["period"] == latest and " by " in r["level"]]
-    assert all(not r["n"].isdigit() for r in finer), finer
-    assert not [
-        r
-        for r in rows
-        if r["period"] == latest
-        and r["department"] == "Cardiology"
-        and r["level"].startswith("item")
-    ]
-    assert "not shown this period" in rig.say(rig.admin, "comments department:Cardiology")
-    assert _latest_segments(rig.core) == {(None, None)}
+    checks.check_nothing_finer_after_a_move(
+        rig.core,
+        _export_rows(rig),
+        "Cardiology",
+        rig.say(rig.admin, "comments department:Cardiology"),
+    )
     assert cells[target.id] == ("Cardiology", "consultant")
 
 
@@ -586,18 +402,7 @@ def test_attack_7b_people_moved_while_a_round_is_open_count_as_an_audience_chang
     rig.import_roster(moved)
     _answer_all(rig, seed=11)
     _close_long(rig, clock)
-    rows = _export_rows(rig)
-    periods = sorted({r["period"] for r in rows})
-    assert len(periods) == 3
-
-    def cardio(period):
-        return [
-            r for r in rows if r["period"] == period and r["department"] == "Cardio" and r["score"]
-        ]
-
-    assert cardio(periods[1]), "the unchanged round should publish Cardio's figures"
-    assert cardio(periods[2]) == [], "a round with people moved mid-way published them"
-    assert _latest_segments(rig.core) <= {(None, None)}
+    checks.check_a_mid_round_move_publishes_no_breakdown(rig.core, _export_rows(rig), "Cardio")
 
 
 # -- test_round_e2e: a round to sixty doctors ------------------------------------------------
@@ -606,8 +411,6 @@ def test_attack_7b_people_moved_while_a_round_is_open_count_as_an_audience_chang
 def test_a_round_to_sixty_doctors(rig, clock):
     """Port of test_round_e2e: sixty doctors, double taps, comments (one too long), one
     reminder to those who did not answer, close, a tap after close, the tidy-up."""
-    from bot.admin import status
-
     core = rig.core
     doctors = rig.install(59)  # with the admin: sixty in the team
     everyone = [rig.admin, *doctors]
@@ -639,14 +442,7 @@ def test_a_round_to_sixty_doctors(rig, clock):
         if (user.id, vid) not in seen:
             seen.add((user.id, vid))
             expected.setdefault(vid, []).append(value)
-    with core.db.Session() as s:
-        stored = s.scalars(select(Response)).all()
-    by_version: dict[int, list[int]] = {}
-    for r in stored:
-        by_version.setdefault(r.version_id, []).append(r.value)
-    assert {k: sorted(v) for k, v in by_version.items()} == {
-        k: sorted(v) for k, v in expected.items()
-    }
+    stored = round_checks.check_answers_stored(core, expected)
     # Taps are confirmed in the invoke reply; no card was ever redrawn or added.
     assert all(m.edits == 0 for u in everyone for m in rig.fake.messages_to(u))
     assert rig.fake.ops("update") == []
@@ -671,22 +467,12 @@ def test_a_round_to_sixty_doctors(rig, clock):
     assert all(len(rig.fake.messages_to(u)) == 1 for u in answering)
     assert len(rig.fake.ops("send")) - sends == len(silent)
 
-    live = status.status(core, rig.tenant).last
-    assert (live.sent, live.responded, live.status) == (60, 50, "open")
+    round_checks.check_live_participation(core, rig.tenant, sent=60, responded=50)
 
     # Close: links gone, answers kept, identity rows uniform.
     clock.advance(timedelta(days=5))
     sched.tick()
-    with core.db.Session() as s:
-        frozen = s.execute(
-            select(func.sum(RoundParticipation.invited), func.sum(RoundParticipation.responded))
-        ).one()
-        assert tuple(frozen) == (60, 50)
-        assert s.scalar(select(Round.status)) == "closed"
-        assert s.scalar(select(func.count()).where(Response.link_hash.is_not(None))) == 0
-        assert s.scalar(select(func.count()).where(Comment.link_hash.is_not(None))) == 0
-        assert s.scalar(select(func.count(Response.id))) == len(stored)
-        assert set(s.scalars(select(Delivery.reminder))) == {"none"}
+    round_checks.check_closed(core, len(stored), invited=60, responded=50)
 
     # A tap after close: a polite reply, nothing stored.
     user = answering[1]
@@ -702,9 +488,8 @@ def test_a_round_to_sixty_doctors(rig, clock):
     closed = {json.dumps(card_of(rig.fake.messages_to(u)[0]), sort_keys=True) for u in everyone}
     assert len(closed) == 1 and all(len(rig.fake.messages_to(u)) == 1 for u in everyone)
     assert len(rig.fake.ops("delete")) == len(silent)
+    round_checks.check_tidied(core)
     with core.db.Session() as s:
-        assert set(s.scalars(select(Delivery.tidy))) == {"done"}
-        assert set(s.scalars(select(Delivery.reminder_message_id))) == {None}
         assert s.scalar(select(func.count(SentMessage.id))) == 0
 
 
@@ -838,21 +623,13 @@ def _answered_round(rig, clock, answering, comment_from=()) -> None:
 
 def _card_text(card: dict) -> str:
     """Every text a reader (or a screen reader) gets from a card: text blocks, facts, alt."""
-    out = []
-
-    def walk(node):
-        if isinstance(node, dict):
-            for key in ("text", "altText", "title", "value", "fallbackText"):
-                if isinstance(node.get(key), str) and not node[key].startswith("data:"):
-                    out.append(node[key])
-            for v in node.values():
-                walk(v)
-        elif isinstance(node, list):
-            for v in node:
-                walk(v)
-
-    walk(card)
-    return "\n".join(out)
+    keys = ("text", "altText", "title", "value", "fallbackText")
+    return "\n".join(
+        node[key]
+        for node in nodes(card, lambda node: True)
+        for key in keys
+        if isinstance(node.get(key), str) and not node[key].startswith("data:")
+    )
 
 
 def test_the_summary_card_shows_no_group_under_k_and_comments_only_where_allowed(rig, clock):

@@ -12,25 +12,23 @@ doctor without one is on an uncertain row (the reminder carries the card to them
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
-import sys
-import time
-from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bot.clock import SystemClock
-from bot.delivery.outbox import DeliveryWorker
 from bot.rounds.lifecycle import create_round
 from storage.models import Audience, Delivery, Participant
-from tests.helpers import wait_for
+from tests.delivery_checks import (
+    check_undeliverable_not_retried,
+    kill_mid_fan_out_and_restart,
+    run_until,
+    status_counts,
+    worker_process,
+)
 from tests.teams_helpers import teams_app
-
-MEDPULSE = str(Path(sys.executable).parent / "medpulse")
 
 
 @pytest.fixture
@@ -62,15 +60,8 @@ def _rows(core) -> dict[str, tuple[str, str | None]]:
         }
 
 
-def _status_counts(core) -> dict[str, int]:
-    with core.db.Session() as s:
-        return dict(
-            s.execute(select(Delivery.status, func.count()).group_by(Delivery.status)).all()
-        )
-
-
 def _settled(core) -> bool:
-    return set(_status_counts(core)) <= {"sent", "failed", "undeliverable"}
+    return set(status_counts(core)) <= {"sent", "failed", "undeliverable"}
 
 
 def _check_at_most_once(rig, doctors) -> dict[str, int]:
@@ -89,15 +80,7 @@ def _check_at_most_once(rig, doctors) -> dict[str, int]:
 
 
 def _worker_process(rig, db_url) -> subprocess.Popen:
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "TEAMS_"))},
-        **rig.fake.env(),
-        "DATABASE_URL": db_url,
-        "MEDPULSE_MIN_GROUP": "5",
-    }
-    return subprocess.Popen(
-        [MEDPULSE, "worker"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
+    return worker_process({**rig.fake.env(), "DATABASE_URL": db_url, "MEDPULSE_MIN_GROUP": "5"})
 
 
 def test_kill_and_restart_mid_fan_out_delivers_at_most_once(rig, db_url):
@@ -108,32 +91,22 @@ def test_kill_and_restart_mid_fan_out_delivers_at_most_once(rig, db_url):
     fake.error_rate("send", 504, 0.04, seed=11, after_effect=True)  # landed, reply lost
     fake.fail_next("send", 503, count=3)  # refused: resent
 
-    first = _worker_process(rig, db_url)
-    try:
-        wait_for(lambda: len(fake.ops("send")) >= 35, timeout=60, what="first cards")
-        first.send_signal(signal.SIGKILL)
-        first.wait(timeout=10)
-    finally:
-        if first.poll() is None:
-            first.kill()
-    delivered_before_restart = sum(1 for d in doctors if fake.messages_to(d))
-    assert 0 < delivered_before_restart < len(doctors), "the kill must land mid-fan-out"
-
-    second = _worker_process(rig, db_url)
-    try:
-        wait_for(lambda: _settled(rig.core), timeout=120, what="every row settled")
-    finally:
-        second.send_signal(signal.SIGTERM)
-        second.wait(timeout=30)
-    assert second.returncode == 0, second.stderr.read().decode()[-2000:]
+    kill_mid_fan_out_and_restart(
+        lambda: _worker_process(rig, db_url),
+        sends=lambda: len(fake.ops("send")),
+        delivered=lambda: sum(1 for d in doctors if fake.messages_to(d)),
+        doctors=len(doctors),
+        settled=lambda: _settled(rig.core),
+        timeout=120,
+    )
 
     cards = _check_at_most_once(rig, doctors)
     codes = {c.status for c in fake.ops("send")}
     assert 429 in codes and 503 in codes and 504 in codes  # the faults really happened
     # Every 504 after Teams acted left its card and an uncertain row; the 503s were resent.
     lost = [c for c in fake.ops("send") if c.status == 504 and c.effect]
-    assert lost and _status_counts(rig.core).get("failed", 0) >= len(lost)
-    assert sum(cards.values()) >= len(doctors) - _status_counts(rig.core).get("failed", 0)
+    assert lost and status_counts(rig.core).get("failed", 0) >= len(lost)
+    assert sum(cards.values()) >= len(doctors) - status_counts(rig.core).get("failed", 0)
 
 
 def test_ambiguous_failures_and_429s_in_process(rig):
@@ -144,17 +117,11 @@ def test_ambiguous_failures_and_429s_in_process(rig):
     fake.error_rate("create_conversation", 502, 0.1, seed=4)  # safe to repeat
     fake.fail_next("send", 503, count=5)
     fake.fail_next("send", 412, count=2)
-    worker = DeliveryWorker(rig.core, concurrency=8, backoff=0.01)
-    try:
-        deadline = time.monotonic() + 60
-        while not _settled(rig.core) and time.monotonic() < deadline:
-            worker.run_once()
-    finally:
-        worker.shutdown()
+    run_until(rig.core, lambda: _settled(rig.core))
     cards = _check_at_most_once(rig, doctors)
     lost = [c for c in fake.ops("send") if c.status == 504 and c.effect]
     assert lost, "some 504s must have come after Teams posted"
-    failed = _status_counts(rig.core).get("failed", 0)
+    failed = status_counts(rig.core).get("failed", 0)
     assert failed == len(lost)  # only the ambiguous ones; every refusal was resent
     assert sum(cards.values()) == len(doctors)  # those cards landed: everyone has one
     codes = {c.status for c in fake.ops("send")}
@@ -165,15 +132,12 @@ def test_undeliverable_people_are_marked_and_not_retried(rig):
     doctors = _start_round(rig, 12)
     rig.fake.block(doctors[0])
     rig.fake.block(doctors[1])
-    worker = DeliveryWorker(rig.core, concurrency=4, backoff=0.01)
-    try:
-        while worker.run_once():
-            pass
-        worker.run_once()
-    finally:
-        worker.shutdown()
-    assert _status_counts(rig.core) == {"sent": 10, "undeliverable": 2}
-    convs = {rig.fake.personal_conversation(d).id for d in doctors[:2]}
-    attempts = [c for c in rig.fake.ops("send") if any(v in unquote(c.path) for v in convs)]
-    assert len(attempts) == 2 and {c.status for c in attempts} == {403}
+
+    def attempts():
+        """The sends to the two blocked doctors' 1:1s (which exist once the worker has run)."""
+        convs = {rig.fake.personal_conversation(d).id for d in doctors[:2]}
+        return [c for c in rig.fake.ops("send") if any(v in unquote(c.path) for v in convs)]
+
+    tried = check_undeliverable_not_retried(rig.core, attempts)
+    assert {c.status for c in tried} == {403}
     assert all(rig.fake.messages_to(d) == [] for d in doctors[:2])
