@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from bot.rounds.pulse_view import CLOSED_TEXT
+from bot.rounds.pulse_view import CLOSED_TEXT, Question, question_hint
 from bot.rounds.scheduler import Scheduler
 from storage.models import Comment, Response, Round
 from tests import round_checks
@@ -149,3 +149,11 @@ def test_a_round_to_sixty_doctors(core, fake, slack, worker, clock):
         assert [m["text"] for m in history] == [CLOSED_TEXT], uid
     assert len(fake.calls_to("chat.delete")) == len(reminded)
     round_checks.check_tidied(core)
+
+
+def test_a_questions_own_anchors_replace_the_scales_and_are_not_said_twice():
+    own = Question(1, "How engaged?", "scale0_10", "0 = not at all engaged, 10 = fully engaged.")
+    assert question_hint(own) == "0 = not at all engaged, 10 = fully engaged."
+    plain = Question(2, "How likely?", "scale0_10", "Think of the last month.")
+    assert question_hint(plain) == "0 = not at all · 10 = completely · Think of the last month."
+    assert question_hint(Question(3, "Agree?", "agree5")) is None

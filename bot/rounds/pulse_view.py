@@ -79,8 +79,19 @@ def _question(round_id: int, q: Question, number: int) -> QuestionView:
         Choice(value, label, answer_value(round_id, q.version_id, value))
         for value, label in scales.choices(q.scale)
     )
-    hint = " · ".join(x for x in (scales.hint(q.scale), q.help) if x) or None
-    return QuestionView(q.version_id, number, q.text, choices, hint)
+    return QuestionView(q.version_id, number, q.text, choices, question_hint(q))
+
+
+def question_hint(q: Question) -> str | None:
+    """The scale's anchors, then the question's own help; where the help gives anchors of its
+    own ("0 = not at all engaged, …"), those replace the scale's generic ones rather than
+    repeat them."""
+    generic = scales.hint(q.scale)
+    if generic and q.help:
+        low = generic.split("=", 1)[0].strip()  # "0" of "0 = not at all · …"
+        if q.help.lstrip().startswith(f"{low} ="):
+            generic = None
+    return " · ".join(x for x in (generic, q.help) if x) or None
 
 
 def pulse_view(
