@@ -225,6 +225,11 @@ class HttpServer:
             threads=threads,
             ident="medpulse",
             clear_untrusted_proxy_headers=True,
+            # Waitress stops accepting at 100 open connections and drops idle ones after 120 s:
+            # a platform's senders that keep connections alive (or leave them open) would hold
+            # the door shut for two minutes at a time. More room, and idle ones go sooner.
+            connection_limit=1000,
+            channel_timeout=30,
         )
         self.thread: threading.Thread | None = None
         self._stopped = False

@@ -558,7 +558,9 @@ class FakeTeams(LocalHttpFake):
             activity_url = activity.get("serviceUrl") if isinstance(activity, dict) else None
             token_args.setdefault("serviceurl", activity_url or self.service_url)
             authorization = f"Bearer {self.token(**token_args)}"
-        headers = {"Content-Type": "application/json"}
+        # One request per connection, as Teams' own senders are not ours to pool: the bot's
+        # server closes each after answering.
+        headers = {"Content-Type": "application/json", "Connection": "close"}
         if authorization:
             headers["Authorization"] = authorization
         body = activity if isinstance(activity, bytes) else json.dumps(activity).encode()
