@@ -344,16 +344,23 @@ def test_the_app_added_to_a_personal_chat_sends_the_home_card(teams):
     assert "Privacy" in body and "You said, we did" in body
 
 
-def test_forget_on_teams_survives_a_refused_delete_and_purges_the_ledger(teams):
-    """``medpulse forget`` where Teams will not delete the card: reported as kept, never an
-    exception, and the person's rows and send-ledger rows go all the same."""
-    fake, core, url, worker = teams
+def installed_and_sent(fake, url):
+    """An admin and five doctors in a team with the app installed, and a round sent now (not
+    yet delivered): (admin, doctors, team)."""
     admin = fake.add_user("Dr Admin")
     doctors = [fake.add_user() for _ in range(5)]
     team = fake.add_team("Trust doctors", [admin, *doctors])
     fake.install(team)
     fake.post(url, fake.installed_activity(team, by=admin))
     fake.post(url, fake.message(admin, "send now", team=team))
+    return admin, doctors, team
+
+
+def test_forget_on_teams_survives_a_refused_delete_and_purges_the_ledger(teams):
+    """``medpulse forget`` where Teams will not delete the card: reported as kept, never an
+    exception, and the person's rows and send-ledger rows go all the same."""
+    fake, core, url, worker = teams
+    admin, doctors, team = installed_and_sent(fake, url)
     drain(worker)
     assert len(fake.messages_to(doctors[0])) == 1
     fake.fail_next("delete", 403)
@@ -398,12 +405,7 @@ def test_a_round_whose_every_send_was_uncertain_leaves_no_ledger_rows(teams, clo
     known), so no close clears the ledger; the next send after the round closed sweeps it, and
     nothing is left saying whose sends they were."""
     fake, core, url, worker = teams
-    admin = fake.add_user("Dr Admin")
-    doctors = [fake.add_user() for _ in range(5)]
-    team = fake.add_team("Trust doctors", [admin, *doctors])
-    fake.install(team)
-    fake.post(url, fake.installed_activity(team, by=admin))
-    fake.post(url, fake.message(admin, "send now", team=team))
+    admin, doctors, team = installed_and_sent(fake, url)
     fake.fail_next("send", 504, count=6, after_effect=True)
     drain(worker)
     with core.db.Session() as s:
