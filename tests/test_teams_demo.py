@@ -21,7 +21,12 @@ def test_the_teams_demo_writes_its_cards_beside_its_charts(tmp_path, monkeypatch
     assert (out / image["url"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert image["altText"]
     assert any("answered" in b.get("text", "") for b in card["body"])
-    assert "More detail" not in summary.read_text()  # no Slack button to point at
+    # The detail opens inside the card (no Slack-style button that asks the bot to redraw it).
+    [more] = card["actions"]
+    assert more["type"] == "Action.ShowCard" and more["title"] == "More detail"
+    inner = " ".join(b.get("text", "") for b in more["card"]["body"])
+    assert "Every question this pulse" in inner
+    assert "Every question this pulse" not in " ".join(b.get("text", "") for b in card["body"])
     pulse = json.loads((out / "teams-pulse-card.json").read_text())
     taps = [a for row in pulse["body"] if row["type"] == "ActionSet" for a in row["actions"]]
     assert taps and all(a["type"] == "Action.Execute" for a in taps)

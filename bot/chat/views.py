@@ -90,6 +90,10 @@ class SummaryView:
     footer: str = ""
     preface: str = ""  # small print under the title: who shared it, that replies are not anonymous
     more_detail: str | None = None  # the value a "more detail" action carries; None: no action
+    # The detailed version's headline and parts, carried in the post itself for platforms that
+    # show them on request without asking the bot again (Teams: a card shown by a button).
+    detail_headline: str = ""
+    detail: tuple[Section, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ un-recorded so the next tick tries again.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -41,13 +42,23 @@ def trust_of(core: Core, ws_id: int) -> str:
 
 
 def render(
-    core: Core, ws_id: int, department: str | None = None, detail: bool = False
+    core: Core,
+    ws_id: int,
+    department: str | None = None,
+    detail: bool = False,
+    inline_detail: bool = False,
 ) -> tuple[summary.Summary, SummaryView]:
-    """The summary model and its view (the view's title names the trust and the period)."""
+    """The summary model and its view (the view's title names the trust and the period).
+    ``inline_detail``: the short view, carrying the detailed one's parts for the platform to
+    show on request (one model, both views)."""
     model = summary.build(core, ws_id, department)
     title = _title(model, trust_of(core, ws_id))
     extra = _leadership_sections(core, ws_id, model) if department is None else ()
-    return model, summary_view(model, title, detail, extra)
+    view = summary_view(model, title, detail, extra)
+    if inline_detail and not detail and not model.suppressed_reason:
+        full = summary_view(model, title, True, extra)
+        view = replace(view, more_detail=None, detail_headline=full.headline, detail=full.sections)
+    return model, view
 
 
 def chart(model: summary.Summary, title: str) -> Image | None:
@@ -90,10 +101,10 @@ def post_summary(
         return False  # the weekly slot stays claimed: admins are told once, not every tick
     gw = core.gateway(team_id)
     # "More detail" redraws the post through the tap's response URL; without one (Teams) the
-    # detail goes in the post itself.
-    detail = detail or not gw.capabilities.response_url
+    # detail goes in the post itself, for the platform to show on request.
+    inline = not gw.capabilities.response_url
     try:
-        model, view = render(core, ws_id, department, detail)
+        model, view = render(core, ws_id, department, detail, inline_detail=inline)
         posted = gw.post_channel(channel_id, view, chart(model, view.title))
     except Exception:
         if slot_key:

@@ -180,7 +180,21 @@ def summary_card(view: views.SummaryView, image: views.Image | None = None) -> d
         body.append({"type": "Image", "url": uri, "altText": image.alt, "size": "Stretch"})
     if view.footer:
         body.append(_text(_md(view.footer), isSubtle=True, size="Small"))
-    return card(body)
+    return card(body, _more_detail(view))
+
+
+def _more_detail(view: views.SummaryView) -> list[dict[str, Any]] | None:
+    """The detailed summary (every claim's evidence, themes, every question, departments) in a
+    card the reader opens with a button: the post stays short, and nothing is asked of the bot
+    (Teams has no response URL to redraw the post through, as Slack's "More detail" does)."""
+    if not view.detail:
+        return None
+    inner: list[dict[str, Any]] = []
+    if view.detail_headline:
+        inner.append(_text(_md(view.detail_headline)))
+    inner.extend(_sections(view.detail))
+    shown = {"type": "AdaptiveCard", "version": CARD_VERSION, "body": inner}
+    return [{"type": "Action.ShowCard", "title": "More detail", "card": shown}]
 
 
 def text_file_message(note: str, filename: str, text: str) -> dict[str, Any]:
