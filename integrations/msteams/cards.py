@@ -56,11 +56,11 @@ class CardTooBig(ValueError):
     """A card Teams would refuse (413, or an image over its limits): fix the content."""
 
 
-def _text(text: str, **style: Any) -> dict[str, Any]:
+def text_block(text: str, **style: Any) -> dict[str, Any]:
     return {"type": "TextBlock", "text": text, "wrap": True, **style}
 
 
-def _execute(title: str, verb: str, data: dict[str, Any], **extra: Any) -> dict[str, Any]:
+def execute(title: str, verb: str, data: dict[str, Any], **extra: Any) -> dict[str, Any]:
     return {"type": "Action.Execute", "title": title, "verb": verb, "data": data, **extra}
 
 
@@ -93,22 +93,22 @@ def rows(labels: list[str]) -> list[list[int]]:
 
 
 def _question(q: views.QuestionView, total: int) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = [_text(f"**{q.number}/{total}**  {q.text}", spacing="Large")]
+    items: list[dict[str, Any]] = [text_block(f"**{q.number}/{total}**  {q.text}", spacing="Large")]
     for row in rows([c.label for c in q.choices]):
         buttons = [
-            _execute(q.choices[i].label, "answer", {"answer": q.choices[i].action_value})
+            execute(q.choices[i].label, "answer", {"answer": q.choices[i].action_value})
             for i in row
         ]
         items.append({"type": "ActionSet", "actions": buttons, "spacing": "Small"})
     if q.hint:
-        items.append(_text(q.hint, isSubtle=True, size="Small", spacing="None"))
+        items.append(text_block(q.hint, isSubtle=True, size="Small", spacing="None"))
     return items
 
 
 def pulse_card(view: views.PulseView, comment_max: int = 2000) -> dict[str, Any]:
     """The whole pulse card, the same for every doctor asked the same questions."""
     ref = str(view.round_id)
-    body: list[dict[str, Any]] = [_text(_md(view.intro))]
+    body: list[dict[str, Any]] = [text_block(teams_markdown(view.intro))]
     for q in view.questions:
         body.extend(_question(q, len(view.questions)))
     body.append(
@@ -122,11 +122,11 @@ def pulse_card(view: views.PulseView, comment_max: int = 2000) -> dict[str, Any]
             "spacing": "Large",
         }
     )
-    body.append(_row([_execute("Send comment", "comment", {"pulse": ref})]))
-    body.append(_text(_md(view.privacy), isSubtle=True, size="Small"))
+    body.append(_row([execute("Send comment", "comment", {"pulse": ref})]))
+    body.append(text_block(teams_markdown(view.privacy), isSubtle=True, size="Small"))
     more = [
-        _execute("Not now, remind me later", "not_now", {"pulse": ref}),
-        _execute("Why am I getting this?", "why", {"pulse": ref}),
+        execute("Not now, remind me later", "not_now", {"pulse": ref}),
+        execute("Why am I getting this?", "why", {"pulse": ref}),
     ]
     # In the body, not the card's own action bar, so that they wrap to a phone's width too.
     body.extend(_row([more[i] for i in row]) for row in rows([a["title"] for a in more]))
@@ -150,36 +150,41 @@ RESULTS_HINT = "See what everyone's answers add up to: send me *my results*."
 def closed_card(view: views.ClosedPulseView) -> dict[str, Any]:
     """What every pulse card becomes at close: no answers, no buttons, nothing personal."""
     # Teams has no home tab to point to: the results are a home card sent on request.
-    body = [_text(_md(view.text)), _text(_md(RESULTS_HINT), isSubtle=True)]
+    body = [
+        text_block(teams_markdown(view.text)),
+        text_block(teams_markdown(RESULTS_HINT), isSubtle=True),
+    ]
     return card(body)
 
 
 def text_card(view: views.TextView) -> dict[str, Any]:
-    return card([_text(_md(view.text))])
+    return card([text_block(teams_markdown(view.text))])
 
 
 def _sections(sections: tuple[views.Section, ...]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for section in sections:
-        title = _md(section.title).strip().strip("*").strip()
+        title = teams_markdown(section.title).strip().strip("*").strip()
         if title:
-            out.append(_text(f"**{title}**", spacing="Medium"))
-        out.extend(_text(_md(line), spacing="Small") for line in section.lines)
+            out.append(text_block(f"**{title}**", spacing="Medium"))
+        out.extend(text_block(teams_markdown(line), spacing="Small") for line in section.lines)
     return out
 
 
 def summary_card(view: views.SummaryView, image: views.Image | None = None) -> dict[str, Any]:
     """A leadership summary: title, headline, sections, footer, and the chart inline."""
-    body: list[dict[str, Any]] = [_text(_md(view.title), size="Large", weight="Bolder")]
+    body: list[dict[str, Any]] = [
+        text_block(teams_markdown(view.title), size="Large", weight="Bolder")
+    ]
     if view.headline:
-        body.append(_text(_md(view.headline)))
+        body.append(text_block(teams_markdown(view.headline)))
     body.extend(_sections(view.sections))
     if image is not None:
         png = fit_image(image.png)
         uri = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
         body.append({"type": "Image", "url": uri, "altText": image.alt, "size": "Stretch"})
     if view.footer:
-        body.append(_text(_md(view.footer), isSubtle=True, size="Small"))
+        body.append(text_block(teams_markdown(view.footer), isSubtle=True, size="Small"))
     return card(body, _more_detail(view))
 
 
@@ -191,7 +196,7 @@ def _more_detail(view: views.SummaryView) -> list[dict[str, Any]] | None:
         return None
     inner: list[dict[str, Any]] = []
     if view.detail_headline:
-        inner.append(_text(_md(view.detail_headline)))
+        inner.append(text_block(teams_markdown(view.detail_headline)))
     inner.extend(_sections(view.detail))
     shown = {"type": "AdaptiveCard", "version": CARD_VERSION, "body": inner}
     return [{"type": "Action.ShowCard", "title": "More detail", "card": shown}]
@@ -202,8 +207,11 @@ def text_file_message(note: str, filename: str, text: str) -> dict[str, Any]:
     attach other files only through a consent card and the person's OneDrive, so the file's
     text goes in a monospaced block the reader can copy. One that does not fit a message says
     so instead of failing."""
-    head = [_text(_md(note), weight="Bolder"), _text(f"`{filename}`", isSubtle=True, size="Small")]
-    body = _text(text, fontType="Monospace", size="Small")
+    head = [
+        text_block(teams_markdown(note), weight="Bolder"),
+        text_block(f"`{filename}`", isSubtle=True, size="Small"),
+    ]
+    body = text_block(text, fontType="Monospace", size="Small")
     activity = {
         "type": "message",
         "summary": _plain(note),
@@ -211,7 +219,7 @@ def text_file_message(note: str, filename: str, text: str) -> dict[str, Any]:
     }
     if message_bytes(activity) <= MAX_MESSAGE_BYTES:
         return activity
-    too_big = _text(
+    too_big = text_block(
         f"{filename} is {len(text.encode()):,} bytes, more than a Teams message holds: ask the "
         "operator for it (`medpulse export` on the server).",
     )
@@ -220,7 +228,10 @@ def text_file_message(note: str, filename: str, text: str) -> dict[str, Any]:
 
 def home_card(view: views.HomeView) -> dict[str, Any]:
     """A person's home, sent as a card on request (Teams has no per-person surface to publish)."""
-    body = [_text(_md(view.title), size="Large", weight="Bolder"), *_sections(view.sections)]
+    body = [
+        text_block(teams_markdown(view.title), size="Large", weight="Bolder"),
+        *_sections(view.sections),
+    ]
     return card(body)
 
 
@@ -235,7 +246,7 @@ def render(view: views.View, image: views.Image | None = None) -> dict[str, Any]
     if isinstance(view, views.HomeView):
         return message(home_card(view), _plain(view.title))
     if isinstance(view, views.TextView):
-        return {"type": "message", "text": _md(view.text), "textFormat": "markdown"}
+        return {"type": "message", "text": teams_markdown(view.text), "textFormat": "markdown"}
     raise TypeError(f"no Teams rendering for {type(view).__name__}")
 
 
@@ -249,7 +260,7 @@ def teams_words(text: str) -> str:
     return text.replace("`/pulse ", "`").replace("/pulse ", "")
 
 
-def _md(text: str) -> str:
+def teams_markdown(text: str) -> str:
     """The core's words in Teams markdown: Slack-style ``*bold*`` and ``<url|label>`` (which
     some core strings still use) become ``**bold**`` and ``[label](url)``; backticks stay;
     ``/pulse X`` becomes ``X`` (``teams_words``)."""

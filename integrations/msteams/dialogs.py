@@ -34,7 +34,9 @@ Values = dict[str, "str | list[str] | None"]
 
 def opener_card(form: FormView) -> dict[str, Any]:
     """The card a command's form is answered with: what it is, and a button opening it."""
-    line = cards._text(f"📝 **{cards._md(form.title)}**: the form opens in a dialog.")
+    line = cards.text_block(
+        f"📝 **{cards.teams_markdown(form.title)}**: the form opens in a dialog."
+    )
     button = {
         "type": "Action.Submit",
         "title": f"Open “{form.title}”",
@@ -45,8 +47,8 @@ def opener_card(form: FormView) -> dict[str, Any]:
 
 def notice_card(notice: Notice) -> dict[str, Any]:
     """A notice (a confirmation, a refusal) as a card of its title and paragraphs."""
-    body = [cards._text(cards._md(notice.title), size="Large", weight="Bolder")]
-    body += [cards._text(cards._md(p)) for p in notice.paragraphs]
+    body = [cards.text_block(cards.teams_markdown(notice.title), size="Large", weight="Bolder")]
+    body += [cards.text_block(cards.teams_markdown(p)) for p in notice.paragraphs]
     return cards.card(body)
 
 
@@ -109,18 +111,20 @@ def form_card(form: FormView) -> dict[str, Any]:
     it), and the submit button carrying the form's ID."""
     body: list[dict[str, Any]] = []
     if form.intro:
-        body.append(cards._text(cards._md(form.intro)))
+        body.append(cards.text_block(cards.teams_markdown(form.intro)))
     names = {f.name for f in form.fields}
     for key, problem in form.errors.items():  # a problem with no field of its own: on top
         if key not in names:
-            body.append(cards._text(f"⚠️ {cards._md(problem)}", color="attention"))
+            body.append(cards.text_block(f"⚠️ {cards.teams_markdown(problem)}", color="attention"))
     for field in form.fields:
         body.append(_input(field))
         if field.hint:
-            body.append(cards._text(cards._md(field.hint), isSubtle=True, size="Small"))
+            body.append(
+                cards.text_block(cards.teams_markdown(field.hint), isSubtle=True, size="Small")
+            )
         if field.name in form.errors:
-            problem = cards._md(form.errors[field.name])
-            body.append(cards._text(f"⚠️ {problem}", color="attention", spacing="Small"))
+            problem = cards.teams_markdown(form.errors[field.name])
+            body.append(cards.text_block(f"⚠️ {problem}", color="attention", spacing="Small"))
     submit = {"type": "Action.Submit", "title": form.submit, "data": {"form": form.form_id}}
     return cards.card(body, [submit])
 

@@ -15,7 +15,7 @@ from typing import Any
 from bot.chat.forms import Input, Note
 from bot.chat.views import Section
 from bot.people.home import Home
-from integrations.msteams.cards import _execute, _md, _text, card
+from integrations.msteams.cards import card, execute, teams_markdown, text_block
 
 SAVE = "home_save"
 OPT_VERBS = ("home_optout", "home_optin")
@@ -39,13 +39,13 @@ def _choice(field: Input) -> dict[str, Any]:
 
 def _part(part: Section | Note) -> list[dict[str, Any]]:
     if isinstance(part, Note):
-        return [_text(_md(part.text), isSubtle=True, size="Small")]
+        return [text_block(teams_markdown(part.text), isSubtle=True, size="Small")]
     out = []
-    title = _md(part.title).strip().strip("*").strip()
+    title = teams_markdown(part.title).strip().strip("*").strip()
     if title:
-        out.append(_text(f"**{title}**", spacing="Medium"))
+        out.append(text_block(f"**{title}**", spacing="Medium"))
     style = {"isSubtle": True, "size": "Small"} if part.note else {}
-    out.extend(_text(_md(line), spacing="Small", **style) for line in part.lines)
+    out.extend(text_block(teams_markdown(line), spacing="Small", **style) for line in part.lines)
     return out
 
 
@@ -54,33 +54,33 @@ def home_card(home: Home, privacy: str) -> dict[str, Any]:
     results, which point down to them), the admin part for admins, and the privacy notice in
     Teams' terms (``privacy``)."""
     body: list[dict[str, Any]] = [
-        _text("medpulse · your home", size="Large", weight="Bolder"),
-        _text(_md(home.intro), isSubtle=True),
+        text_block("medpulse · your home", size="Large", weight="Bolder"),
+        text_block(teams_markdown(home.intro), isSubtle=True),
     ]
     if home.notice:
-        body.append(_text(_md(home.notice), color="Good", weight="Bolder"))
-    body.append(_text(_md(home.status), weight="Bolder", spacing="Medium"))
+        body.append(text_block(teams_markdown(home.notice), color="Good", weight="Bolder"))
+    body.append(text_block(teams_markdown(home.status), weight="Bolder", spacing="Medium"))
     if home.group:
-        body.append(_text(_md(home.group), isSubtle=True, size="Small"))
+        body.append(text_block(teams_markdown(home.group), isSubtle=True, size="Small"))
     for part in home.results:
         body.extend(_part(part))
     body.extend(_part(home.actions or NO_ACTIONS))
-    body.append(_text("**Your settings**", spacing="Medium"))
+    body.append(text_block("**Your settings**", spacing="Medium"))
     body.extend(_choice(field) for field in home.choices)
     body.append(
         {
             "type": "ActionSet",
             "actions": [
-                _execute("Save my settings", SAVE, {}),
-                _execute(home.opt.label, home.opt.action_id, {}),
+                execute("Save my settings", SAVE, {}),
+                execute(home.opt.label, home.opt.action_id, {}),
             ],
         }
     )
     if home.admin is not None:
-        body.append(_text("**For admins**", spacing="Large"))
-        body.extend(_text(_md(line), spacing="Small") for line in home.admin.lines)
-    body.append(_text("**Privacy**", spacing="Large"))
-    body.append(_text(_md(privacy), isSubtle=True, size="Small"))
+        body.append(text_block("**For admins**", spacing="Large"))
+        body.extend(text_block(teams_markdown(line), spacing="Small") for line in home.admin.lines)
+    body.append(text_block("**Privacy**", spacing="Large"))
+    body.append(text_block(teams_markdown(privacy), isSubtle=True, size="Small"))
     return card(body)
 
 
