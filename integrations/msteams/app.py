@@ -39,7 +39,7 @@ from bot.admin.operations import AdminError
 from bot.chat import errors, views
 from bot.core import Core
 from bot.people import home as homes
-from bot.people import uninstall, workspaces
+from bot.people import preferences, uninstall, workspaces
 from bot.people.audience import sync_audience
 from bot.rounds import doctor
 from bot.rounds.answers import (
@@ -361,8 +361,8 @@ class TeamsApp:
         redrawn from what is now stored."""
         user = event.sender.id
         if event.verb == home_cards.SAVE:
-            home = homes.home(self.core, self.tenant_id, user)
-            for name, value in home_cards.chosen(home, event.data).items():
+            offered = homes.choices(preferences.me(self.core, self.tenant_id, user))
+            for name, value in home_cards.chosen(offered, event.data).items():
                 homes.choose(self.core, self.tenant_id, user, name, value)
             notice = "✅ Saved."
         else:

@@ -84,7 +84,8 @@ def home_card(home: Home, privacy: str) -> dict[str, Any]:
     return card(body)
 
 
-def chosen(home: Home, data: dict[str, Any]) -> dict[str, str]:
-    """The settings a ``home_save`` carried: only the card's own inputs, as strings."""
-    names = {field.name for field in home.choices}
+def chosen(offered: tuple[Input, ...], data: dict[str, Any]) -> dict[str, str]:
+    """The settings a ``home_save`` carried: only the card's own inputs (``offered``, the
+    core's ``bot.people.home.choices``), as strings."""
+    names = {field.name for field in offered}
     return {name: str(value) for name, value in data.items() if name in names and value is not None}
