@@ -43,7 +43,7 @@ from bot.delivery.outbox import DeliveryWorker  # noqa: E402
 from bot.settings import load_settings  # noqa: E402
 from server.runtime import build_core, build_wsgi  # noqa: E402
 from server.web import HttpServer  # noqa: E402
-from simulator.fake_teams import FakeTeams  # noqa: E402
+from simulator.fake_teams import FakeTeams, answer_buttons  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
 from storage.models import Delivery  # noqa: E402
 
@@ -96,13 +96,7 @@ def _taps(fake, url, doctors, n: int, rate: float) -> list[float]:
     for d in rng.sample(doctors, min(n, len(doctors))):
         [msg] = sent[d.id]
         card = msg.payload["attachments"][0]["content"]
-        buttons = [
-            a
-            for row in card["body"]
-            if row["type"] == "ActionSet"
-            for a in row["actions"]
-            if a["verb"] == "answer"
-        ]
+        buttons = answer_buttons(card)
         cards.append(fake.card_action(d, "answer", rng.choice(buttons)["data"], msg.id))
     latencies: list[float] = []
     lock = threading.Lock()

@@ -27,6 +27,7 @@ from simulator.demo import (
     demo_spec,
     run_rounds,
 )
+from simulator.fake_teams import answer_buttons, card_actions
 from simulator.population import World
 
 
@@ -114,7 +115,7 @@ def _answer_cards(core, fake, url, sim, people, seen: set[str], pool) -> None:
     for user, person in people.items():
         for msg in fake.messages_to(person):
             card = (msg.payload.get("attachments") or [{}])[0].get("content") or {}
-            buttons = _buttons(card)
+            buttons = card_actions(card)
             if msg.id in seen or not buttons:
                 continue
             seen.add(msg.id)
@@ -133,17 +134,11 @@ def _answer_cards(core, fake, url, sim, people, seen: set[str], pool) -> None:
     list(pool.map(lambda act: fake.post(url, act), acts))
 
 
-def _buttons(card: dict) -> list[dict]:
-    """A card's buttons (a closed card has none)."""
-    return [a for b in card.get("body", []) if b.get("type") == "ActionSet" for a in b["actions"]]
-
-
 def _choices(core, fake, sim, d, person, msg, card) -> list[dict]:
     buttons: dict[int, list[dict]] = {}
-    for a in _buttons(card):
-        if a["verb"] == "answer":
-            _r, vid, _v = a["data"]["answer"].split(":")
-            buttons.setdefault(int(vid), []).append(a)
+    for a in answer_buttons(card):
+        _r, vid, _v = a["data"]["answer"].split(":")
+        buttons.setdefault(int(vid), []).append(a)
     meta = _item_meta(core, set(buttons))
     out = []
     for vid, options in buttons.items():

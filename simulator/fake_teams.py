@@ -790,6 +790,17 @@ class FakeTeams(LocalHttpFake):
 # --------------------------------------------------------------------------------------
 
 
+def card_actions(card: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every action of a card, as a client shows them: its action bar and its body's rows."""
+    rows = [a for b in card.get("body", []) if b.get("type") == "ActionSet" for a in b["actions"]]
+    return [*card.get("actions", []), *rows]
+
+
+def answer_buttons(card: dict[str, Any]) -> list[dict[str, Any]]:
+    """A pulse card's answer taps, in the order the card shows them."""
+    return [a for a in card_actions(card) if a.get("verb") == "answer"]
+
+
 def _route(method: str, path: str, tenant: str) -> tuple[str | None, tuple[str, ...]]:
     parts = [unquote(p) for p in path.strip("/").split("/")]
     if method == "GET" and parts == ["v1", ".well-known", "openidconfiguration"]:

@@ -20,7 +20,14 @@ from bot.delivery.outbox import DeliveryWorker
 from bot.settings import load_settings
 from server.runtime import build_core, build_wsgi
 from server.web import HttpServer
-from simulator.fake_teams import FakeTeam, FakeTeams, SentActivity, TeamsUser
+from simulator.fake_teams import (
+    FakeTeam,
+    FakeTeams,
+    SentActivity,
+    TeamsUser,
+    answer_buttons,
+    card_actions,
+)
 from storage.models import Audience, Comment, Delivery, LeaderChannel, Response, Role, Round
 
 
@@ -63,28 +70,12 @@ def card_of(activity: SentActivity) -> dict:
     return activity.payload["attachments"][0]["content"]
 
 
-def answer_buttons(card: dict) -> list[dict]:
-    return [
-        a
-        for row in card["body"]
-        if row.get("type") == "ActionSet"
-        for a in row["actions"]
-        if a["verb"] == "answer"
-    ]
-
-
 def questions(card: dict) -> list[list[dict]]:
     """The answer buttons of a pulse card, one list per question (keyed ``round:version``)."""
     out: dict[str, list[dict]] = {}
     for b in answer_buttons(card):
         out.setdefault(b["data"]["answer"].rsplit(":", 1)[0], []).append(b)
     return list(out.values())
-
-
-def card_actions(card: dict) -> list[dict]:
-    """Every action of a card: in its action bar and in the rows of its body."""
-    rows = [a for b in card.get("body", []) if b.get("type") == "ActionSet" for a in b["actions"]]
-    return [*card.get("actions", []), *rows]
 
 
 def card_action_data(card: dict, verb: str) -> dict:

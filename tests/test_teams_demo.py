@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 from simulator.demo import main
+from simulator.fake_teams import card_actions
 
 
 def test_the_teams_demo_writes_its_cards_beside_its_charts(tmp_path, monkeypatch):
@@ -28,7 +29,7 @@ def test_the_teams_demo_writes_its_cards_beside_its_charts(tmp_path, monkeypatch
     assert "Every question this pulse" in inner
     assert "Every question this pulse" not in " ".join(b.get("text", "") for b in card["body"])
     pulse = json.loads((out / "teams-pulse-card.json").read_text())
-    taps = [a for row in pulse["body"] if row["type"] == "ActionSet" for a in row["actions"]]
+    taps = card_actions(pulse)
     assert taps and all(a["type"] == "Action.Execute" for a in taps)
     assert {a["verb"] for a in taps} == {"answer", "comment", "not_now", "why"}
     closed = json.loads((out / "teams-closed-pulse-card.json").read_text())

@@ -23,7 +23,7 @@ from integrations.msteams import cards
 from integrations.msteams.connector import BotConnector, TokenSource
 from integrations.msteams.gateway import DeliveryUncertain, TeamsGateway
 from integrations.msteams.routes import DM, TEAM, Routes
-from simulator.fake_teams import FakeTeams
+from simulator.fake_teams import FakeTeams, answer_buttons
 from storage.models import ChatRoute, SentMessage, Workspace
 
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
@@ -105,13 +105,7 @@ def test_a_pulse_is_a_card_whose_buttons_carry_only_the_cores_action_values(worl
     gw.send_dm(doctors[0].id, pulse_view(), tag="pulse:1")
     [sent] = fake.messages_to(doctors[0])
     card = sent.payload["attachments"][0]["content"]
-    answers = [
-        a
-        for row in card["body"]
-        if row["type"] == "ActionSet"
-        for a in row["actions"]
-        if a["verb"] == "answer"
-    ]
+    answers = answer_buttons(card)
     assert [a["data"] for a in answers] == [
         {"answer": "7:31:1"},
         {"answer": "7:31:3"},
